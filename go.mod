@@ -1,0 +1,3 @@
+module github.com/lifelinehq/lifeline
+
+go 1.26.8

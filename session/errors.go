@@ -1,0 +1,37 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors of this package. CloseError matches ErrClosed with errors.Is.
+var (
+	ErrClosed     = errors.New("lifeline: session closed")
+	ErrQueueFull  = errors.New("lifeline: session queue full")
+	ErrTooLarge   = errors.New("lifeline: message over the size limit")
+	ErrSuperseded = errors.New("lifeline: connection superseded by a newer one")
+	ErrProtocol   = errors.New("lifeline: protocol error")
+)
+
+// CloseError says how a session ended: its close code (docs/protocol.md §7), the
+// reason, and whether the peer closed it. Read it with errors.As.
+type CloseError struct {
+	Code   int
+	Reason string
+	Remote bool // the peer sent the close
+}
+
+func (e *CloseError) Error() string {
+	by := "locally"
+	if e.Remote {
+		by = "by peer"
+	}
+	if e.Reason == "" {
+		return fmt.Sprintf("lifeline: session closed %s with code %d", by, e.Code)
+	}
+	return fmt.Sprintf("lifeline: session closed %s with code %d: %s", by, e.Code, e.Reason)
+}
+
+// Is reports that every CloseError is an ErrClosed.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }

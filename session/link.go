@@ -1,0 +1,193 @@
+package session
+
+// Link is one transport connection attached to a session. The transport that owns it
+// asks Pull what to send, waits on Wake for more, and calls Detach when its connection
+// ends. At most one Link of a session is attached; attaching another detaches the
+// previous one. A Link is used by its transport's goroutines; its methods are safe
+// for concurrent use.
+type Link struct {
+	s    *Session
+	name string
+	conn uint64
+	acks bool // acks for the peer travel on this link's downlink
+	next uint64
+
+	wake chan struct{} // buffered 1: there may be something to pull
+	gone chan struct{} // closed when detached
+	why  error         // why it was detached, set before gone is closed
+
+	closeSent bool
+}
+
+// Batch is what a transport sends next, filled in by Link.Pull.
+type Batch struct {
+	Seq    uint64    // number of Msgs[0]
+	Msgs   []Message // messages to send, in order
+	Ack    uint64    // ack to send, when HasAck
+	HasAck bool
+	// Close, when set, is the close frame to send after Msgs; the connection then ends.
+	Close *CloseError
+	// Gone, when set, means the link is detached (superseded, or the peer closed the
+	// session): end the connection without sending more.
+	Gone error
+}
+
+// Attach attaches a new transport connection, named for the counters ("websocket",
+// "stream", "poll"), numbered conn by the client (docs/protocol.md §5), whose peer holds
+// every message up to peerAck. With acks set, acks for the peer are pulled on this link.
+// A connection with the number and name of the attached one continues it (a run of
+// polls); a lower number is refused with ErrSuperseded. Attach returns the link and the
+// highest message number received from the peer, for the hello.
+func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return nil, 0, s.endErrLocked()
+	}
+	cur := s.link
+	var l *Link
+	if cur != nil {
+		switch {
+		case conn == cur.conn && name == cur.name:
+			l = cur
+		case conn <= cur.conn:
+			return nil, 0, ErrSuperseded
+		}
+	}
+	if err := s.ackedLocked(peerAck); err != nil {
+		return nil, 0, err
+	}
+	if l == nil {
+		l = &Link{s: s, name: name, conn: conn, acks: acks, wake: make(chan struct{}, 1), gone: make(chan struct{})}
+		if cur != nil {
+			cur.detachLocked(ErrSuperseded)
+		}
+		s.link = l
+		s.transport.Store(&l.name)
+	}
+	l.next = max(peerAck+1, s.outBase)
+	s.ackSent = s.inSeq // the hello carries it
+	s.ackDue = false
+	l.poke()
+	return l, s.inSeq, nil
+}
+
+// Name returns the transport name the link was attached with.
+func (l *Link) Name() string { return l.name }
+
+// Wake receives when there may be something to pull.
+func (l *Link) Wake() <-chan struct{} { return l.wake }
+
+// Gone is closed when the link has been detached.
+func (l *Link) Gone() <-chan struct{} { return l.gone }
+
+// Session returns the link's session.
+func (l *Link) Session() *Session { return l.s }
+
+func (l *Link) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pull fills b with what to send next: at most maxMsgs messages and, past the first,
+// at most maxBytes of payload; a due ack (or any unsent one, with forceAck); a close.
+// b.Msgs is reused. The messages' payloads must not be changed.
+func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
+	s := l.s
+	b.Msgs = b.Msgs[:0]
+	b.Seq, b.Ack, b.HasAck, b.Close, b.Gone = 0, 0, false, nil, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.link != l {
+		b.Gone = l.why
+		if b.Gone == nil {
+			b.Gone = ErrSuperseded
+		}
+		return
+	}
+	if s.state == stateClosed {
+		switch {
+		case s.closeErr.Remote:
+			b.Gone = s.closeErr
+		case !l.closeSent:
+			b.Close = s.closeErr
+			l.closeSent = true
+		default:
+			b.Gone = s.closeErr
+		}
+		return
+	}
+	if i := l.next - s.outBase; i < uint64(len(s.out)) {
+		b.Seq = l.next
+		bytes := 0
+		for _, m := range s.out[i:] {
+			if len(b.Msgs) == maxMsgs || (len(b.Msgs) > 0 && bytes+len(m.Data) > maxBytes) {
+				break
+			}
+			b.Msgs = append(b.Msgs, m)
+			bytes += len(m.Data)
+		}
+		l.next += uint64(len(b.Msgs))
+	}
+	if l.acks && (s.ackDue || forceAck) && s.inSeq > s.ackSent {
+		b.Ack, b.HasAck = s.inSeq, true
+		s.ackSent = s.inSeq
+	}
+	s.ackDue = false
+	if s.state == stateClosing && len(s.out) == 0 && !l.closeSent {
+		b.Close = s.closeErr
+		l.closeSent = true
+	}
+}
+
+// More reports whether messages are waiting that Pull has not handed out yet.
+func (l *Link) More() bool {
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link == l && l.next-s.outBase < uint64(len(s.out))
+}
+
+// CloseSent tells the session the close frame from Pull went out: a graceful close
+// is then complete.
+func (l *Link) CloseSent() {
+	s := l.s
+	s.mu.Lock()
+	if s.state == stateClosing {
+		s.finishLocked(nil)
+	}
+	s.mu.Unlock()
+}
+
+// Detach ends the link because its connection ended. The session stays, waiting for
+// a resume.
+func (l *Link) Detach() {
+	s := l.s
+	s.mu.Lock()
+	if s.link == l {
+		s.link = nil
+		l.detachLocked(nil)
+	}
+	s.mu.Unlock()
+}
+
+// Attached reports whether the link is still the session's current one.
+func (l *Link) Attached() bool {
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link == l
+}
+
+func (l *Link) detachLocked(why error) {
+	select {
+	case <-l.gone:
+		return
+	default:
+	}
+	l.why = why
+	close(l.gone)
+	l.poke()
+}

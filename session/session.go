@@ -1,0 +1,446 @@
+// Package session implements the Lifeline session: one ordered, acknowledged,
+// resumable stream of messages in each direction, carried by whichever transport
+// connection (a Link) is attached at the moment. Both the server and the Go client use
+// it. The protocol it implements is docs/protocol.md §5.
+package session
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MessageType is the type of a message. Its values match github.com/coder/websocket.
+type MessageType int
+
+// Message types.
+const (
+	Text   MessageType = 1
+	Binary MessageType = 2
+)
+
+// Message is one message with its payload. Payloads handed to a Session are not
+// changed by it, and must not be changed by whoever handed them over.
+type Message struct {
+	Type MessageType
+	Data []byte
+}
+
+// Config sets a session's limits. The zero value works: every field documents its
+// default.
+type Config struct {
+	// MaxMessage bounds one message's payload in bytes. Default 65536.
+	MaxMessage int
+	// MaxQueued bounds the bytes held in each direction: messages sent but not yet
+	// acknowledged by the peer, and messages received but not yet read. Default 1 MiB.
+	MaxQueued int
+	// AckEvery is how many unacknowledged received messages make an ack due at once.
+	// Default 32.
+	AckEvery int
+	// AckDelay is how long after the first unacknowledged message an ack becomes due.
+	// Default 50 ms.
+	AckDelay time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = 65536
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = 1 << 20
+	}
+	if c.AckEvery <= 0 {
+		c.AckEvery = 32
+	}
+	if c.AckDelay <= 0 {
+		c.AckDelay = 50 * time.Millisecond
+	}
+	return c
+}
+
+const (
+	stateOpen    = iota
+	stateClosing // local graceful close: flushing, then C
+	stateClosed
+)
+
+// Session is one Lifeline session. All its methods are safe for concurrent use.
+type Session struct {
+	id    string
+	token string
+	cfg   Config
+
+	identity  atomic.Value // any, boxed
+	transport atomic.Pointer[string]
+
+	mu       sync.Mutex
+	state    int
+	closeErr *CloseError
+	done     chan struct{}
+
+	// outbound: every message sent and not yet acknowledged; out[i] has number outBase+i.
+	out      []Message
+	outBase  uint64
+	outBytes int
+	space    chan struct{} // closed when outbound space frees; nil while nobody waits
+
+	// inbound: received, not yet read.
+	in       []Message
+	inBytes  int
+	inSeq    uint64 // highest number accepted
+	ackSent  uint64 // highest ack handed to a link
+	ready    chan struct{}
+	inSpace  chan struct{}
+	ackTimer *time.Timer
+	ackArmed bool // ackTimer is running
+	ackDue   bool
+
+	link *Link
+}
+
+// New returns an open session with the given public id and secret token.
+func New(id, token string, cfg Config) *Session {
+	return &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{})}
+}
+
+// ID returns the public session id.
+func (s *Session) ID() string { return s.id }
+
+// Token returns the secret token that grants the session.
+func (s *Session) Token() string { return s.token }
+
+// Config returns the session's limits, with defaults filled in.
+func (s *Session) Config() Config { return s.cfg }
+
+// Identity returns what the authenticator attached to the session, or nil.
+func (s *Session) Identity() any {
+	if b, ok := s.identity.Load().(box); ok {
+		return b.v
+	}
+	return nil
+}
+
+type box struct{ v any }
+
+// SetIdentity replaces the identity (the server calls it on creation and on resume).
+func (s *Session) SetIdentity(v any) { s.identity.Store(box{v}) }
+
+// Transport returns the name of the transport last attached ("websocket", "stream",
+// "poll"), or "" before the first.
+func (s *Session) Transport() string {
+	if p := s.transport.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns how the session ended (a *CloseError), or nil while it is open.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateClosed {
+		return nil
+	}
+	return s.closeErr
+}
+
+// Read returns the next message. It blocks until one arrives, the session ends
+// (a *CloseError, after every message received before the end has been read), or ctx
+// is done. The returned payload belongs to the caller.
+func (s *Session) Read(ctx context.Context) (MessageType, []byte, error) {
+	for {
+		s.mu.Lock()
+		if len(s.in) > 0 {
+			m := s.in[0]
+			s.in[0] = Message{}
+			s.in = s.in[1:]
+			if len(s.in) == 0 {
+				s.in = s.in[:0:0]
+			}
+			s.inBytes -= len(m.Data)
+			signal(&s.inSpace)
+			s.mu.Unlock()
+			return m.Type, m.Data, nil
+		}
+		if s.state != stateOpen {
+			err := s.endErrLocked()
+			s.mu.Unlock()
+			return 0, nil, err
+		}
+		ch := waiter(&s.ready)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		}
+	}
+}
+
+// Write queues a message for the peer. It copies p. It blocks while the outbound
+// queue is full (until the peer acknowledges, the session ends, or ctx is done).
+func (s *Session) Write(ctx context.Context, typ MessageType, p []byte) error {
+	return s.WriteMessage(ctx, Message{Type: typ, Data: append([]byte(nil), p...)})
+}
+
+// WriteMessage is Write without the copy: m.Data must not change afterwards. It lets
+// one payload be shared by many sessions (broadcast).
+func (s *Session) WriteMessage(ctx context.Context, m Message) error {
+	return s.write(ctx, m, true)
+}
+
+// TryWrite is WriteMessage that never blocks: with the queue full it returns
+// ErrQueueFull and queues nothing.
+func (s *Session) TryWrite(m Message) error { return s.write(context.Background(), m, false) }
+
+func (s *Session) write(ctx context.Context, m Message, block bool) error {
+	if m.Type != Text && m.Type != Binary {
+		return ErrProtocol
+	}
+	if len(m.Data) > s.cfg.MaxMessage {
+		return ErrTooLarge
+	}
+	for {
+		s.mu.Lock()
+		if s.state != stateOpen {
+			err := s.endErrLocked()
+			s.mu.Unlock()
+			return err
+		}
+		if len(s.out) == 0 || s.outBytes+len(m.Data) <= s.cfg.MaxQueued {
+			s.out = append(s.out, m)
+			s.outBytes += len(m.Data)
+			l := s.link
+			s.mu.Unlock()
+			if l != nil {
+				l.poke()
+			}
+			return nil
+		}
+		if !block {
+			s.mu.Unlock()
+			return ErrQueueFull
+		}
+		ch := waiter(&s.space)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close ends the session gracefully: messages already written are still delivered,
+// then the peer is told code and reason. Writes fail from now on; Read returns what was
+// already received, then ErrClosed. Safe to call more than once; only the first counts.
+func (s *Session) Close(code int, reason string) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return nil
+	}
+	s.state = stateClosing
+	s.closeErr = &CloseError{Code: code, Reason: reason}
+	l := s.link
+	s.mu.Unlock()
+	if l != nil {
+		l.poke()
+	}
+	return nil
+}
+
+// CloseNow ends the session at once with code and reason: queued messages are dropped,
+// an attached transport tells the peer the code, and blocked calls return. Safe to
+// call more than once; only the first counts.
+func (s *Session) CloseNow(code int, reason string) {
+	s.end(&CloseError{Code: code, Reason: reason})
+}
+
+// PeerClosed ends the session because the peer sent a close frame.
+func (s *Session) PeerClosed(code int, reason string) {
+	s.end(&CloseError{Code: code, Reason: reason, Remote: true})
+}
+
+func (s *Session) end(ce *CloseError) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.finishLocked(ce)
+	l := s.link
+	s.mu.Unlock()
+	if l != nil {
+		l.poke()
+	}
+}
+
+// finishLocked moves the session to closed and wakes every waiter.
+// A local graceful close keeps its own code unless the peer's close overtakes it.
+func (s *Session) finishLocked(ce *CloseError) {
+	if ce != nil && (s.closeErr == nil || ce.Remote) {
+		s.closeErr = ce
+	}
+	s.state = stateClosed
+	clear(s.out)
+	s.out, s.outBytes = nil, 0
+	if s.ackTimer != nil {
+		s.ackTimer.Stop()
+	}
+	signal(&s.ready)
+	signal(&s.space)
+	signal(&s.inSpace)
+	close(s.done)
+}
+
+// endErrLocked is the error calls get once the session is not open.
+func (s *Session) endErrLocked() error {
+	if s.closeErr != nil {
+		return s.closeErr
+	}
+	return ErrClosed
+}
+
+// Acked processes a cumulative ack from the peer: messages up to n are released.
+func (s *Session) Acked(n uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ackedLocked(n)
+}
+
+func (s *Session) ackedLocked(n uint64) error {
+	if n < s.outBase {
+		return nil // old news
+	}
+	k := n - s.outBase + 1
+	if k > uint64(len(s.out)) {
+		if s.state == stateClosed {
+			return nil
+		}
+		return ErrProtocol // acks a message never sent
+	}
+	for i := range s.out[:k] {
+		s.outBytes -= len(s.out[i].Data)
+		s.out[i] = Message{}
+	}
+	s.out = s.out[k:]
+	if len(s.out) == 0 {
+		s.out = s.out[:0:0]
+	}
+	s.outBase = n + 1
+	signal(&s.space)
+	return nil
+}
+
+// Deliver hands the session the received message numbered seq; the session owns m.Data
+// from now on. A number already held is a duplicate and is ignored (false, nil); a
+// number past the next is ErrProtocol. With the inbound queue full, Deliver waits for
+// the reader when wait is true (until ctx is done) and returns ErrQueueFull otherwise.
+func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool) (bool, error) {
+	if len(m.Data) > s.cfg.MaxMessage {
+		return false, ErrTooLarge
+	}
+	for {
+		s.mu.Lock()
+		if seq <= s.inSeq {
+			s.mu.Unlock()
+			return false, nil
+		}
+		if seq > s.inSeq+1 {
+			s.mu.Unlock()
+			return false, ErrProtocol
+		}
+		if s.state == stateClosed {
+			err := s.endErrLocked()
+			s.mu.Unlock()
+			return false, err
+		}
+		if len(s.in) == 0 || s.inBytes+len(m.Data) <= s.cfg.MaxQueued {
+			s.in = append(s.in, m)
+			s.inBytes += len(m.Data)
+			s.inSeq = seq
+			signal(&s.ready)
+			l := s.ackPolicyLocked()
+			s.mu.Unlock()
+			if l != nil {
+				l.poke()
+			}
+			return true, nil
+		}
+		if !wait {
+			s.mu.Unlock()
+			return false, ErrQueueFull
+		}
+		ch := waiter(&s.inSpace)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// Received returns the highest message number accepted from the peer.
+func (s *Session) Received() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inSeq
+}
+
+// ackPolicyLocked decides whether an ack is due now or later (docs/protocol.md §5)
+// and returns the link to wake when it is due now.
+func (s *Session) ackPolicyLocked() *Link {
+	l := s.link
+	if l == nil || !l.acks {
+		return nil
+	}
+	if s.inSeq-s.ackSent >= uint64(s.cfg.AckEvery) || s.inBytes >= s.cfg.MaxQueued/4 {
+		s.ackDue = true
+		return l
+	}
+	if !s.ackArmed && !s.ackDue {
+		s.ackArmed = true
+		if s.ackTimer == nil {
+			s.ackTimer = time.AfterFunc(s.cfg.AckDelay, s.ackTimeout)
+		} else {
+			s.ackTimer.Reset(s.cfg.AckDelay)
+		}
+	}
+	return nil
+}
+
+func (s *Session) ackTimeout() {
+	s.mu.Lock()
+	s.ackArmed = false
+	l := s.link
+	due := s.inSeq > s.ackSent && s.state != stateClosed
+	if due {
+		s.ackDue = true
+	}
+	s.mu.Unlock()
+	if due && l != nil {
+		l.poke()
+	}
+}
+
+// waiter returns the channel to wait on for *ch's event, making it if needed.
+func waiter(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
+}
+
+// signal wakes everyone waiting on *ch.
+func signal(ch *chan struct{}) {
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
+	}
+}

@@ -1,0 +1,154 @@
+// Package transport holds Lifeline's wire vocabulary: frames, HTTP bodies, the hello
+// and resume handshakes, header names and close codes, as docs/protocol.md specifies.
+//
+// Everything here is safe for concurrent use; Reader is not (one per body).
+package transport
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Frame type bytes (docs/protocol.md §2).
+const (
+	FrameHello  = 'H' // server hello, JSON
+	FrameResume = 'R' // client first frame on WebSocket, JSON
+	FrameSeq    = 'S' // sequence number of the next data frame
+	FrameText   = 'M' // text message
+	FrameBinary = 'B' // binary message, base64 on text transports
+	FrameAck    = 'A' // cumulative ack
+	FramePing   = 'P' // heartbeat
+	FrameClose  = 'C' // close with code and reason
+)
+
+// MaxReasonBytes bounds the reason of a close frame, as in WebSocket close frames.
+const MaxReasonBytes = 123
+
+// ErrMalformed is wrapped by every decoding error of this package.
+var ErrMalformed = errors.New("lifeline: malformed frame")
+
+// Frame is one decoded frame. Which fields are set depends on Type:
+// Num for A, S and C (the code); Data for M, B (decoded bytes), H and R (JSON) and C
+// (the reason). Data may alias the input it was parsed from.
+type Frame struct {
+	Type byte
+	Num  uint64
+	Data []byte
+}
+
+// ParseFrame decodes one frame from b. Data aliases b except for binary frames.
+func ParseFrame(b []byte) (Frame, error) {
+	if len(b) == 0 {
+		return Frame{}, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	f := Frame{Type: b[0]}
+	rest := b[1:]
+	switch f.Type {
+	case FrameText:
+		if !utf8.Valid(rest) {
+			return Frame{}, fmt.Errorf("%w: text message is not UTF-8", ErrMalformed)
+		}
+		f.Data = rest
+	case FrameBinary:
+		d := make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
+		n, err := base64.StdEncoding.Decode(d, rest)
+		if err != nil {
+			return Frame{}, fmt.Errorf("%w: binary message: %v", ErrMalformed, err)
+		}
+		f.Data = d[:n]
+	case FrameAck, FrameSeq:
+		n, err := ParseNum(rest)
+		if err != nil {
+			return Frame{}, err
+		}
+		if f.Type == FrameSeq && n == 0 {
+			return Frame{}, fmt.Errorf("%w: sequence numbers start at 1", ErrMalformed)
+		}
+		f.Num = n
+	case FramePing:
+		if len(rest) != 0 {
+			return Frame{}, fmt.Errorf("%w: ping carries no data", ErrMalformed)
+		}
+	case FrameClose:
+		if len(rest) < 4 {
+			return Frame{}, fmt.Errorf("%w: close frame too short", ErrMalformed)
+		}
+		code, err := ParseNum(rest[:4])
+		if err != nil || code < 1000 || code > 4999 {
+			return Frame{}, fmt.Errorf("%w: close code %q", ErrMalformed, rest[:4])
+		}
+		f.Num = code
+		if len(rest) > 4 {
+			if rest[4] != ' ' {
+				return Frame{}, fmt.Errorf("%w: close code and reason need a space", ErrMalformed)
+			}
+			f.Data = rest[5:]
+			if len(f.Data) > MaxReasonBytes || !utf8.Valid(f.Data) {
+				return Frame{}, fmt.Errorf("%w: close reason too long or not UTF-8", ErrMalformed)
+			}
+		}
+	case FrameHello, FrameResume:
+		f.Data = rest
+	default:
+		return Frame{}, fmt.Errorf("%w: unknown frame type %q", ErrMalformed, f.Type)
+	}
+	return f, nil
+}
+
+// ParseNum parses an unsigned decimal number as the protocol writes it: no sign, no
+// leading zeros, at most 20 digits, within 64 bits.
+func ParseNum(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 20 || (len(b) > 1 && b[0] == '0') {
+		return 0, fmt.Errorf("%w: number %q", ErrMalformed, b)
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%w: number %q", ErrMalformed, b)
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, fmt.Errorf("%w: number %q overflows", ErrMalformed, b)
+		}
+		n = n*10 + d
+	}
+	return n, nil
+}
+
+// AppendText appends a text message frame.
+func AppendText(dst, msg []byte) []byte {
+	dst = append(dst, FrameText)
+	return append(dst, msg...)
+}
+
+// AppendBinary appends a binary message frame in its base64 form for text transports.
+func AppendBinary(dst, msg []byte) []byte {
+	dst = append(dst, FrameBinary)
+	return base64.StdEncoding.AppendEncode(dst, msg)
+}
+
+// AppendNum appends a frame of type t (A or S) carrying n.
+func AppendNum(dst []byte, t byte, n uint64) []byte {
+	dst = append(dst, t)
+	return strconv.AppendUint(dst, n, 10)
+}
+
+// AppendClose appends a close frame. A reason longer than MaxReasonBytes is cut.
+func AppendClose(dst []byte, code int, reason string) []byte {
+	if len(reason) > MaxReasonBytes {
+		reason = reason[:MaxReasonBytes]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+	}
+	dst = append(dst, FrameClose)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	if reason != "" {
+		dst = append(dst, ' ')
+		dst = append(dst, reason...)
+	}
+	return dst
+}

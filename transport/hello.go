@@ -1,0 +1,83 @@
+package transport
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// Hello is the server's first frame on every connection (docs/protocol.md §3).
+type Hello struct {
+	V          int    `json:"v"`
+	SessionID  string `json:"sid"`
+	Token      string `json:"token,omitempty"`
+	Ack        uint64 `json:"ack"`
+	Heartbeat  int64  `json:"hb"`     // ms
+	HBTimeout  int64  `json:"hbt"`    // ms
+	Resume     int64  `json:"resume"` // ms
+	MaxMessage int    `json:"msg"`
+	MaxBatch   int    `json:"batch"`
+	MaxBody    int    `json:"body"`
+	MaxQueued  int    `json:"queue"`
+}
+
+// ResumeReq is the client's first frame on a WebSocket; on HTTP the same fields travel
+// in headers. An empty SessionID asks for a new session.
+type ResumeReq struct {
+	V         int    `json:"v"`
+	SessionID string `json:"sid,omitempty"`
+	Token     string `json:"token,omitempty"`
+	Ack       uint64 `json:"ack,omitempty"`
+	Conn      uint64 `json:"conn,omitempty"`
+	Auth      string `json:"auth,omitempty"`
+}
+
+// AppendHello appends an H frame.
+func AppendHello(dst []byte, h *Hello) []byte {
+	b, _ := json.Marshal(h) // cannot fail: only strings and numbers
+	return append(append(dst, FrameHello), b...)
+}
+
+// AppendResume appends an R frame.
+func AppendResume(dst []byte, r *ResumeReq) []byte {
+	b, _ := json.Marshal(r)
+	return append(append(dst, FrameResume), b...)
+}
+
+// DecodeHello decodes the Data of an H frame.
+func DecodeHello(data []byte) (*Hello, error) {
+	var h Hello
+	if err := json.Unmarshal(data, &h); err != nil {
+		return nil, fmt.Errorf("%w: hello: %v", ErrMalformed, err)
+	}
+	if h.V != Version || h.SessionID == "" {
+		return nil, fmt.Errorf("%w: hello: version %d, session %q", ErrMalformed, h.V, h.SessionID)
+	}
+	return &h, nil
+}
+
+// DecodeResume decodes the Data of an R frame.
+func DecodeResume(data []byte) (*ResumeReq, error) {
+	var r ResumeReq
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%w: resume: %v", ErrMalformed, err)
+	}
+	if r.V != Version {
+		return nil, fmt.Errorf("%w: resume: unsupported version %d", ErrMalformed, r.V)
+	}
+	if (r.SessionID == "") != (r.Token == "") {
+		return nil, fmt.Errorf("%w: resume: session id and token go together", ErrMalformed)
+	}
+	return &r, nil
+}
+
+// Header names of the HTTP transports (docs/protocol.md §1).
+const (
+	HeaderSession = "Lifeline-Session"
+	HeaderToken   = "Lifeline-Token"
+	HeaderAck     = "Lifeline-Ack"
+	HeaderConn    = "Lifeline-Conn"
+	HeaderAuth    = "Lifeline-Auth"
+)
