@@ -46,13 +46,11 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 	}
 	cur := s.link
 	var l *Link
-	if cur != nil {
-		switch {
-		case conn == cur.conn && name == cur.name:
-			l = cur
-		case conn <= cur.conn:
-			return nil, 0, ErrSuperseded
-		}
+	switch {
+	case cur != nil && conn == cur.conn && name == cur.name:
+		l = cur
+	case s.lastName != "" && (conn < s.lastConn || (conn == s.lastConn && name != s.lastName)):
+		return nil, 0, ErrSuperseded
 	}
 	if err := s.ackedLocked(peerAck); err != nil {
 		return nil, 0, err
@@ -63,8 +61,11 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 			cur.detachLocked(ErrSuperseded)
 		}
 		s.link = l
+		s.lastConn, s.lastName = conn, name
 		s.transport.Store(&l.name)
+		s.armLocked()
 	}
+	s.Touch()
 	l.next = max(peerAck+1, s.outBase)
 	s.ackSent = s.inSeq // the hello carries it
 	s.ackDue = false
@@ -155,10 +156,15 @@ func (l *Link) More() bool {
 func (l *Link) CloseSent() {
 	s := l.s
 	s.mu.Lock()
+	var fns []func()
 	if s.state == stateClosing {
 		s.finishLocked(nil)
+		fns = s.takeOnEndLocked()
 	}
 	s.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Detach ends the link because its connection ended. The session stays, waiting for
@@ -169,6 +175,7 @@ func (l *Link) Detach() {
 	if s.link == l {
 		s.link = nil
 		l.detachLocked(nil)
+		s.armLocked()
 	}
 	s.mu.Unlock()
 }

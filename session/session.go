@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 // MessageType is the type of a message. Its values match github.com/coder/websocket.
@@ -41,6 +43,12 @@ type Config struct {
 	// AckDelay is how long after the first unacknowledged message an ack becomes due.
 	// Default 50 ms.
 	AckDelay time.Duration
+	// ResumeWindow is how long a confirmed session lives with no connection attached
+	// before it ends with code 4410. Zero: forever (what a client wants).
+	ResumeWindow time.Duration
+	// HandshakeTimeout is how long a session may stay unconfirmed (docs/protocol.md §3)
+	// before it ends with code 4410. Zero: forever.
+	HandshakeTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -96,13 +104,78 @@ type Session struct {
 	ackArmed bool // ackTimer is running
 	ackDue   bool
 
-	link *Link
+	link     *Link
+	lastConn uint64 // number and name of the last attached connection
+	lastName string
+
+	confirmed bool
+	expiry    *time.Timer // handshake timeout, then resume window while detached
+	onEnd     []func()
+	heard     atomic.Int64 // unix ns when the peer was last heard from
 }
 
 // New returns an open session with the given public id and secret token.
 func New(id, token string, cfg Config) *Session {
-	return &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{})}
+	s := &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{})}
+	if s.cfg.HandshakeTimeout > 0 {
+		s.expiry = time.AfterFunc(s.cfg.HandshakeTimeout, s.expire)
+	}
+	s.Touch()
+	return s
 }
+
+func (s *Session) expire() { s.CloseNow(transport.CodeExpired, "session expired") }
+
+// Confirm marks the session confirmed (docs/protocol.md §3). It reports true only the
+// first time, when the application's handler should start.
+func (s *Session) Confirm() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.confirmed || s.state == stateClosed {
+		return false
+	}
+	s.confirmed = true
+	s.armLocked()
+	return true
+}
+
+// armLocked sets the expiry timer for the session's state: the handshake timeout runs
+// until confirmation; after it, the resume window runs while no link is attached.
+func (s *Session) armLocked() {
+	if !s.confirmed || s.state == stateClosed {
+		return
+	}
+	if s.link != nil || s.cfg.ResumeWindow <= 0 {
+		if s.expiry != nil {
+			s.expiry.Stop()
+		}
+		return
+	}
+	if s.expiry == nil {
+		s.expiry = time.AfterFunc(s.cfg.ResumeWindow, s.expire)
+	} else {
+		s.expiry.Reset(s.cfg.ResumeWindow)
+	}
+}
+
+// OnEnd registers fn to run once, in its own goroutine-free call, after the session
+// ends (at once if it has ended). fn must not block.
+func (s *Session) OnEnd(fn func()) {
+	s.mu.Lock()
+	if s.state != stateClosed {
+		s.onEnd = append(s.onEnd, fn)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	fn()
+}
+
+// Touch records that the peer was heard from now.
+func (s *Session) Touch() { s.heard.Store(time.Now().UnixNano()) }
+
+// Heard returns when the peer was last heard from (Touch, Attach).
+func (s *Session) Heard() time.Time { return time.Unix(0, s.heard.Load()) }
 
 // ID returns the public session id.
 func (s *Session) ID() string { return s.id }
@@ -274,10 +347,20 @@ func (s *Session) end(ce *CloseError) {
 	}
 	s.finishLocked(ce)
 	l := s.link
+	fns := s.takeOnEndLocked()
 	s.mu.Unlock()
 	if l != nil {
 		l.poke()
 	}
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+func (s *Session) takeOnEndLocked() []func() {
+	fns := s.onEnd
+	s.onEnd = nil
+	return fns
 }
 
 // finishLocked moves the session to closed and wakes every waiter.
@@ -291,6 +374,9 @@ func (s *Session) finishLocked(ce *CloseError) {
 	s.out, s.outBytes = nil, 0
 	if s.ackTimer != nil {
 		s.ackTimer.Stop()
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
 	}
 	signal(&s.ready)
 	signal(&s.space)

@@ -53,6 +53,8 @@ func HTTPStatus(code int) int {
 	case CodeProtocol, CodeAuth, CodeOrigin, CodeUnknown, CodeSuperseded, CodeExpired,
 		CodeTooLarge, CodeTooMany, CodeShutdown:
 		return code - 4000
+	case CodeAuthExpired:
+		return 401
 	}
 	return 0
 }
