@@ -198,3 +198,17 @@ func (l *Link) detachLocked(why error) {
 	close(l.gone)
 	l.poke()
 }
+
+// LastConn returns the number of the connection attached last (docs/protocol.md §5).
+func (s *Session) LastConn() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastConn
+}
+
+// Hold claims the session's one outstanding poll (docs/protocol.md §8); it reports
+// false while another poll holds it. Release gives it back.
+func (s *Session) Hold() bool { return s.polling.CompareAndSwap(false, true) }
+
+// Release ends a Hold.
+func (s *Session) Release() { s.polling.Store(false) }

@@ -112,6 +112,7 @@ type Session struct {
 	expiry    *time.Timer // handshake timeout, then resume window while detached
 	onEnd     []func()
 	heard     atomic.Int64 // unix ns when the peer was last heard from
+	polling   atomic.Bool
 }
 
 // New returns an open session with the given public id and secret token.

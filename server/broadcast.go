@@ -1,0 +1,110 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// groups maps group names to member sessions. The group "" holds every confirmed
+// session.
+type groups struct {
+	mu sync.RWMutex
+	m  map[string]map[*session.Session]struct{}
+	of map[*session.Session][]string
+}
+
+func (g *groups) init() {
+	g.m = make(map[string]map[*session.Session]struct{})
+	g.of = make(map[*session.Session][]string)
+}
+
+func (g *groups) join(name string, s *session.Session) {
+	select {
+	case <-s.Done():
+		return
+	default:
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	set := g.m[name]
+	if set == nil {
+		set = make(map[*session.Session]struct{})
+		g.m[name] = set
+	}
+	if _, ok := set[s]; !ok {
+		set[s] = struct{}{}
+		g.of[s] = append(g.of[s], name)
+	}
+}
+
+func (g *groups) leave(name string, s *session.Session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.leaveLocked(name, s)
+}
+
+func (g *groups) leaveLocked(name string, s *session.Session) {
+	set := g.m[name]
+	if _, ok := set[s]; !ok {
+		return
+	}
+	delete(set, s)
+	if len(set) == 0 {
+		delete(g.m, name)
+	}
+	names := g.of[s]
+	for i, n := range names {
+		if n == name {
+			names = append(names[:i], names[i+1:]...)
+			break
+		}
+	}
+	if len(names) == 0 {
+		delete(g.of, s)
+	} else {
+		g.of[s] = names
+	}
+}
+
+func (g *groups) leaveAll(s *session.Session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, n := range append([]string(nil), g.of[s]...) {
+		g.leaveLocked(n, s)
+	}
+}
+
+// Join adds s to the named group; it leaves by itself when it ends. The empty name is
+// the group of all sessions, which every session joins when its handler starts.
+func (srv *Server) Join(group string, s *session.Session) { srv.groups.join(group, s) }
+
+// Leave removes s from the named group.
+func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(group, s) }
+
+// Broadcast queues one message for every session in the group ("" for all sessions)
+// and returns how many sessions it reached. It never blocks: one payload copy is shared
+// by all the sessions, and a session whose queue is full (a client that fell behind by
+// more than MaxQueuedBytes) is closed with code 4507, so it resets and knows it missed
+// messages, rather than holding up the others or losing messages silently.
+func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte) int {
+	m := session.Message{Type: typ, Data: append([]byte(nil), data...)}
+	var full []*session.Session
+	n := 0
+	srv.groups.mu.RLock()
+	for s := range srv.groups.m[group] {
+		switch err := s.TryWrite(m); err {
+		case nil:
+			n++
+		case session.ErrQueueFull:
+			full = append(full, s)
+		}
+	}
+	srv.groups.mu.RUnlock()
+	for _, s := range full {
+		srv.log.Warn("lifeline: slow session dropped", "session", s.ID(), "code", transport.CodeOverflow)
+		s.CloseNow(transport.CodeOverflow, "queue overflow")
+	}
+	return n
+}

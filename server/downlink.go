@@ -1,0 +1,35 @@
+package server
+
+import (
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// appendBatch appends b's frames as HTTP body events (docs/protocol.md §2): an S frame
+// when the first message's number is not *next, the messages, then a close frame. It
+// updates *next and the counters.
+func (srv *Server) appendBatch(dst, scratch []byte, b *session.Batch, next *uint64) ([]byte, []byte) {
+	start := len(dst)
+	if len(b.Msgs) > 0 && b.Seq != *next {
+		scratch = transport.AppendNum(scratch[:0], transport.FrameSeq, b.Seq)
+		dst = transport.AppendEvent(dst, scratch)
+	}
+	for _, m := range b.Msgs {
+		if m.Type == session.Binary {
+			scratch = transport.AppendBinary(scratch[:0], m.Data)
+		} else {
+			scratch = transport.AppendText(scratch[:0], m.Data)
+		}
+		dst = transport.AppendEvent(dst, scratch)
+	}
+	*next = b.Seq + uint64(len(b.Msgs))
+	if b.Close != nil {
+		scratch = transport.AppendClose(scratch[:0], b.Close.Code, b.Close.Reason)
+		dst = transport.AppendEvent(dst, scratch)
+	}
+	srv.stats.out(len(b.Msgs), len(dst)-start)
+	return dst, scratch
+}
+
+// pingEvent is a heartbeat as a body event.
+var pingEvent = transport.AppendEvent(nil, []byte{transport.FramePing})

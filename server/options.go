@@ -1,0 +1,104 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+)
+
+// Options configure a Server. A nil *Options and the zero value both work; every
+// field documents its default (docs/protocol.md §6 and §8 list the same numbers).
+type Options struct {
+	// Logger receives a line for every refused request and ended session.
+	// Default: slog.Default().
+	Logger *slog.Logger
+
+	// OriginPatterns lists host patterns (path.Match syntax, like "*.example.com" or
+	// "localhost:8080") of the other origins allowed to use the server. The request's
+	// own host is always allowed; requests without Origin (non-browser clients) are
+	// allowed. Default: none.
+	OriginPatterns []string
+
+	// Authenticate runs when a session is created and again on every resume. It sees
+	// the request (cookies, headers) and the credentials the client sent (the R frame's
+	// "auth" or the Lifeline-Auth header; "" if none). A non-nil error refuses: 401 or
+	// close code 4401 at creation, 4440 (ending the session) on resume. The identity it
+	// returns is what Session.Identity reports. Default: every request is accepted with
+	// a nil identity.
+	Authenticate func(r *http.Request, credentials string) (identity any, err error)
+
+	// Heartbeat is how long a connection may carry nothing from the server before it
+	// sends a heartbeat, and how long a poll is held. Default 15 s.
+	Heartbeat time.Duration
+	// HeartbeatTimeout is added to Heartbeat to give how long the server waits without
+	// hearing from the client before it drops a connection. Default 10 s.
+	HeartbeatTimeout time.Duration
+	// ResumeWindow is how long a session survives with no connection. Default 60 s.
+	ResumeWindow time.Duration
+	// HandshakeTimeout bounds the wait for a WebSocket's first frame and for a new
+	// session's confirmation. Default 10 s.
+	HandshakeTimeout time.Duration
+
+	// MaxMessageBytes bounds one message. Default 65536.
+	MaxMessageBytes int
+	// MaxBatchFrames bounds the frames in one POSTed batch and in one poll response.
+	// Default 100.
+	MaxBatchFrames int
+	// MaxBodyBytes bounds one POSTed body. Default 1 MiB.
+	MaxBodyBytes int
+	// MaxQueuedBytes bounds each session's queue in each direction. Default 1 MiB.
+	MaxQueuedBytes int
+	// MaxSessions bounds the sessions this server holds. Default 10000.
+	MaxSessions int
+	// StreamBytes is how much one streaming response carries before it ends and the
+	// client reopens it. Default 128 KiB.
+	StreamBytes int
+
+	// Store holds the sessions. Default: in memory (NewMemoryStore).
+	Store Store
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Heartbeat, 15*time.Second)
+	def(&c.HeartbeatTimeout, 10*time.Second)
+	def(&c.ResumeWindow, 60*time.Second)
+	def(&c.HandshakeTimeout, 10*time.Second)
+	defi := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defi(&c.MaxMessageBytes, 65536)
+	defi(&c.MaxBatchFrames, 100)
+	defi(&c.MaxBodyBytes, 1<<20)
+	defi(&c.MaxQueuedBytes, 1<<20)
+	defi(&c.MaxSessions, 10000)
+	defi(&c.StreamBytes, 128<<10)
+	if c.Store == nil {
+		c.Store = NewMemoryStore()
+	}
+	return c
+}
+
+func (o *Options) sessionConfig() session.Config {
+	return session.Config{
+		MaxMessage:       o.MaxMessageBytes,
+		MaxQueued:        o.MaxQueuedBytes,
+		ResumeWindow:     o.ResumeWindow,
+		HandshakeTimeout: o.HandshakeTimeout,
+	}
+}

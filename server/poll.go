@@ -1,0 +1,86 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// servePoll serves GET poll: one held request answered with a batch
+// (docs/protocol.md §1, §6). The first poll of a run (a new connection number) is
+// answered at once with a hello. Between polls the session has no goroutine.
+func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
+	s, conn, ack, created, err := srv.sessionFromHeaders(r)
+	if err != nil {
+		srv.failErr(w, r, err)
+		return
+	}
+	if !s.Hold() {
+		srv.fail(w, r, transport.CodeSuperseded, "a poll is already pending")
+		return
+	}
+	defer s.Release()
+	prev, prevConn := s.Transport(), s.LastConn()
+	first := created || prev != namePoll || prevConn != conn
+	l, received, err := srv.attach(s, namePoll, conn, ack, false, created)
+	if err != nil {
+		srv.failErr(w, r, err)
+		return
+	}
+	defer l.Detach()
+
+	o := &srv.opts
+	var buf, scratch []byte
+	if first {
+		scratch = srv.hello(nil, s, received, created)
+		buf = transport.AppendEvent(nil, scratch)
+		srv.stats.out(0, len(buf))
+	}
+	var b session.Batch
+	var next uint64
+	var timer *time.Timer
+	for {
+		l.Pull(&b, o.MaxBatchFrames-2, o.MaxBodyBytes/2, false)
+		if b.Gone != nil {
+			if len(buf) == 0 {
+				srv.fail(w, r, transport.CodeSuperseded, "connection superseded")
+				return
+			}
+			break
+		}
+		if len(b.Msgs) > 0 || b.Close != nil {
+			buf, scratch = srv.appendBatch(buf, scratch, &b, &next)
+			if b.Close != nil {
+				defer l.CloseSent()
+			}
+			break
+		}
+		if len(buf) > 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(o.Heartbeat)
+			defer timer.Stop()
+		}
+		select {
+		case <-l.Wake():
+			continue
+		case <-l.Gone():
+			continue
+		case <-r.Context().Done():
+			return
+		case <-timer.C:
+			buf = append(buf, pingEvent...)
+			srv.stats.out(0, len(pingEvent))
+		}
+		break
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(o.Heartbeat + o.HeartbeatTimeout))
+	w.Write(buf)
+}

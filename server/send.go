@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// serveSend serves POST send: a batch of client frames for the HTTP transports. The
+// response carries the server's cumulative ack (docs/protocol.md §5).
+func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
+	id, token := r.Header.Get(transport.HeaderSession), r.Header.Get(transport.HeaderToken)
+	if id == "" || token == "" {
+		srv.fail(w, r, transport.CodeProtocol, "send needs the session and token headers")
+		return
+	}
+	s := srv.opts.Store.Get(id)
+	if s == nil || subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) != 1 {
+		srv.stats.resets.Add(1)
+		srv.fail(w, r, transport.CodeUnknown, "unknown session")
+		return
+	}
+	srv.confirm(s)
+	s.Touch()
+	o := &srv.opts
+	body := http.MaxBytesReader(w, r.Body, int64(o.MaxBodyBytes))
+	rd := transport.NewReader(body, base64.StdEncoding.EncodedLen(o.MaxMessageBytes)+1)
+	// A full inbound queue holds the POST (backpressure) for at most a heartbeat; what
+	// did not fit is not acknowledged, and the client sends it again.
+	ctx, cancel := context.WithTimeout(r.Context(), o.Heartbeat)
+	defer cancel()
+	var seq uint64
+	frames, msgs, bytes := 0, 0, 0
+	code, reason := 0, ""
+loop:
+	for {
+		f, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe), errors.Is(err, transport.ErrTooLarge):
+			code, reason = transport.CodeTooLarge, err.Error()
+			break loop
+		case err != nil:
+			code, reason = transport.CodeProtocol, err.Error()
+			break loop
+		}
+		if frames++; frames > o.MaxBatchFrames {
+			code, reason = transport.CodeTooLarge, "too many frames in one batch"
+			break
+		}
+		switch f.Type {
+		case transport.FrameSeq:
+			seq = f.Num
+		case transport.FrameText, transport.FrameBinary:
+			if seq == 0 {
+				code, reason = transport.CodeProtocol, "data frame without a sequence number"
+				break loop
+			}
+			m := session.Message{Type: session.Binary, Data: f.Data}
+			if f.Type == transport.FrameText {
+				m = session.Message{Type: session.Text, Data: append([]byte(nil), f.Data...)}
+			}
+			ok, err := s.Deliver(ctx, seq, m, true)
+			if err != nil {
+				code, reason = deliverRefusal(err)
+				break loop
+			}
+			if ok {
+				msgs++
+				bytes += len(f.Data) + 1
+			}
+			seq++
+		case transport.FrameAck:
+			if s.Acked(f.Num) != nil {
+				code, reason = transport.CodeProtocol, "ack of a message never sent"
+				break loop
+			}
+		case transport.FramePing:
+		case transport.FrameClose:
+			s.PeerClosed(int(f.Num), string(f.Data))
+		default:
+			code, reason = transport.CodeProtocol, "frame not allowed in a send batch"
+			break loop
+		}
+	}
+	srv.stats.in(msgs, bytes)
+	if code != 0 {
+		srv.fail(w, r, code, reason)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, s.Received())))
+}
+
+// deliverRefusal maps a Deliver error to a close code. A full queue that outlasted the
+// wait is not an error: the batch's remainder is simply not acknowledged.
+func deliverRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, session.ErrTooLarge):
+		return transport.CodeTooLarge, "message too large"
+	case errors.Is(err, session.ErrProtocol):
+		return transport.CodeProtocol, "sequence gap"
+	case errors.Is(err, session.ErrClosed):
+		return transport.CodeExpired, "session ended"
+	}
+	return 0, ""
+}

@@ -1,0 +1,315 @@
+// Package server is Lifeline's http.Handler: mount it on a chi router (or any mux)
+// and every browser gets one session, over WebSocket where it can, HTTP streaming or
+// long-polling where it cannot, resumed across transports without loss.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// Handler serves one session. ServeSession runs once the session is confirmed; ctx
+// is cancelled when the session ends. When ServeSession returns the session is closed
+// gracefully (code 1000) unless it was closed already.
+type Handler interface {
+	ServeSession(ctx context.Context, s *session.Session)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, s *session.Session)
+
+// ServeSession calls f(ctx, s).
+func (f HandlerFunc) ServeSession(ctx context.Context, s *session.Session) { f(ctx, s) }
+
+// Server is the Lifeline endpoint set (docs/protocol.md §1) as an http.Handler. It is
+// safe for concurrent use.
+type Server struct {
+	h    Handler
+	opts Options
+	cfg  session.Config
+	log  *slog.Logger
+
+	ctx    context.Context // parent of every handler's context
+	cancel context.CancelFunc
+
+	count    atomic.Int64 // sessions held
+	closing  atomic.Bool
+	handlers sync.WaitGroup
+	conns    connSet // hijacked WebSocket connections
+	groups   groups
+	stats    counters
+}
+
+// New returns a Server that runs h for every session. opts may be nil.
+func New(h Handler, opts *Options) *Server {
+	srv := &Server{h: h, opts: opts.withDefaults()}
+	srv.cfg = srv.opts.sessionConfig()
+	srv.log = srv.opts.Logger
+	srv.ctx, srv.cancel = context.WithCancel(context.Background())
+	srv.groups.init()
+	srv.conns.init()
+	return srv
+}
+
+// ServeHTTP serves the endpoints. Mounted on chi (r.Mount("/lifeline", srv)) the
+// route below the mount point picks the endpoint; elsewhere the last path segment does.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePath != "" {
+		p = rc.RoutePath
+	} else if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i:]
+	}
+	srv.serve(w, r, p)
+}
+
+// Middleware returns chi-style middleware that serves the endpoints under prefix
+// (for example "/lifeline") and passes every other request to the next handler.
+func (srv *Server) Middleware(prefix string) func(http.Handler) http.Handler {
+	prefix = strings.TrimRight(prefix, "/")
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if rest, ok := strings.CutPrefix(r.URL.Path, prefix); ok && strings.HasPrefix(rest, "/") {
+				srv.serve(w, r, rest)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
+	if !srv.originAllowed(r) {
+		srv.fail(w, r, transport.CodeOrigin, "origin not allowed")
+		return
+	}
+	cors(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	var ok bool
+	switch endpoint {
+	case "/ws":
+		ok = r.Method == http.MethodGet
+		if ok {
+			srv.serveWebSocket(w, r)
+		}
+	case "/stream":
+		ok = r.Method == http.MethodGet
+		if ok {
+			srv.serveStream(w, r)
+		}
+	case "/poll":
+		ok = r.Method == http.MethodGet
+		if ok {
+			srv.servePoll(w, r)
+		}
+	case "/send":
+		ok = r.Method == http.MethodPost
+		if ok {
+			srv.serveSend(w, r)
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if !ok {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// fail answers an HTTP request with the status for code and a C frame body, and logs.
+func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	status := transport.HTTPStatus(code)
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	srv.log.Info("lifeline: request refused", "code", code, "reason", reason,
+		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	if code == transport.CodeTooMany || code == transport.CodeShutdown {
+		h.Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
+	w.Write(transport.AppendEvent(nil, transport.AppendClose(nil, code, reason)))
+}
+
+// refusal is a close code and reason for a request the server will not serve.
+type refusal struct {
+	code   int
+	reason string
+}
+
+func (e *refusal) Error() string { return e.reason }
+
+func refuse(code int, reason string) error { return &refusal{code, reason} }
+
+// create makes a new session (docs/protocol.md §3).
+func (srv *Server) create(r *http.Request, creds string) (*session.Session, error) {
+	if srv.closing.Load() {
+		return nil, refuse(transport.CodeShutdown, "server shutting down")
+	}
+	if srv.count.Add(1) > int64(srv.opts.MaxSessions) {
+		srv.count.Add(-1)
+		return nil, refuse(transport.CodeTooMany, "too many sessions")
+	}
+	var identity any
+	if srv.opts.Authenticate != nil {
+		id, err := srv.opts.Authenticate(r, creds)
+		if err != nil {
+			srv.count.Add(-1)
+			return nil, refuse(transport.CodeAuth, "authentication refused: "+err.Error())
+		}
+		identity = id
+	}
+	var tok [16]byte
+	rand.Read(tok[:])
+	s := session.New(uuid.NewString(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
+	s.SetIdentity(identity)
+	srv.opts.Store.Add(s)
+	srv.stats.created.Add(1)
+	s.OnEnd(func() { srv.ended(s) })
+	return s, nil
+}
+
+// resume finds the session a request names and checks its token and credentials.
+func (srv *Server) resume(r *http.Request, id, token, creds string) (*session.Session, error) {
+	s := srv.opts.Store.Get(id)
+	if s == nil || subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) != 1 {
+		srv.stats.resets.Add(1)
+		return nil, refuse(transport.CodeUnknown, "unknown session")
+	}
+	if srv.opts.Authenticate != nil {
+		identity, err := srv.opts.Authenticate(r, creds)
+		if err != nil {
+			s.CloseNow(transport.CodeAuthExpired, "credentials refused")
+			return nil, refuse(transport.CodeAuthExpired, "credentials refused: "+err.Error())
+		}
+		s.SetIdentity(identity)
+	}
+	return s, nil
+}
+
+// attach attaches a connection to s, confirms s when the connection is not the one
+// that created it, and keeps the counters.
+func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, acks, created bool) (*session.Link, uint64, error) {
+	prev, prevConn := s.Transport(), s.LastConn()
+	l, received, err := s.Attach(name, conn, ack, acks)
+	if err != nil {
+		var ce *session.CloseError
+		switch {
+		case errors.Is(err, session.ErrSuperseded):
+			return nil, 0, refuse(transport.CodeSuperseded, "connection superseded")
+		case errors.As(err, &ce):
+			srv.stats.resets.Add(1)
+			return nil, 0, refuse(transport.CodeExpired, "session ended")
+		}
+		return nil, 0, refuse(transport.CodeProtocol, "bad ack")
+	}
+	srv.stats.moved(prev, name, prevConn, conn, created)
+	if !created {
+		srv.confirm(s)
+	}
+	return l, received, nil
+}
+
+// confirm starts the handler the first time a client names a new session.
+func (srv *Server) confirm(s *session.Session) {
+	if !s.Confirm() {
+		return
+	}
+	srv.handlers.Add(1)
+	ctx, cancel := context.WithCancel(srv.ctx)
+	s.OnEnd(cancel)
+	srv.groups.join("", s)
+	go func() {
+		defer srv.handlers.Done()
+		defer cancel()
+		srv.h.ServeSession(ctx, s)
+		s.Close(transport.CodeNormal, "")
+	}()
+}
+
+// ended runs once when a session ends.
+func (srv *Server) ended(s *session.Session) {
+	srv.opts.Store.Remove(s.ID())
+	srv.count.Add(-1)
+	srv.groups.leaveAll(s)
+	srv.stats.gone(s.Transport())
+	if err := s.Err(); err != nil {
+		srv.log.Debug("lifeline: session ended", "session", s.ID(), "err", err)
+	}
+}
+
+// sessionFromHeaders creates or resumes the session an HTTP downlink request names.
+func (srv *Server) sessionFromHeaders(r *http.Request) (s *session.Session, conn, ack uint64, created bool, err error) {
+	h := r.Header
+	id := h.Get(transport.HeaderSession)
+	if id == "" {
+		s, err = srv.create(r, h.Get(transport.HeaderAuth))
+		return s, 0, 0, true, err
+	}
+	if conn, err = headerNum(h, transport.HeaderConn); err == nil {
+		ack, err = headerNum(h, transport.HeaderAck)
+	}
+	if err != nil {
+		return nil, 0, 0, false, err
+	}
+	s, err = srv.resume(r, id, h.Get(transport.HeaderToken), h.Get(transport.HeaderAuth))
+	return s, conn, ack, false, err
+}
+
+func headerNum(h http.Header, name string) (uint64, error) {
+	v := h.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := transport.ParseNum([]byte(v))
+	if err != nil {
+		return 0, refuse(transport.CodeProtocol, "bad "+name+" header")
+	}
+	return n, nil
+}
+
+// hello builds the H frame for a connection.
+func (srv *Server) hello(dst []byte, s *session.Session, received uint64, created bool) []byte {
+	o := &srv.opts
+	h := transport.Hello{
+		V: transport.Version, SessionID: s.ID(), Ack: received,
+		Heartbeat: o.Heartbeat.Milliseconds(), HBTimeout: o.HeartbeatTimeout.Milliseconds(),
+		Resume: o.ResumeWindow.Milliseconds(), MaxMessage: o.MaxMessageBytes,
+		MaxBatch: o.MaxBatchFrames, MaxBody: o.MaxBodyBytes, MaxQueued: o.MaxQueuedBytes,
+	}
+	if created {
+		h.Token = s.Token()
+	}
+	return transport.AppendHello(dst, &h)
+}
+
+// failErr answers with err's refusal, or a protocol error.
+func (srv *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	var rf *refusal
+	if errors.As(err, &rf) {
+		srv.fail(w, r, rf.code, rf.reason)
+		return
+	}
+	srv.fail(w, r, transport.CodeProtocol, err.Error())
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// serveStream serves GET stream: a text/event-stream response carrying the session's
+// frames, flushed one batch at a time, ended after StreamBytes (docs/protocol.md §6).
+func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
+	s, conn, ack, created, err := srv.sessionFromHeaders(r)
+	if err != nil {
+		srv.failErr(w, r, err)
+		return
+	}
+	l, received, err := srv.attach(s, nameStream, conn, ack, false, created)
+	if err != nil {
+		srv.failErr(w, r, err)
+		return
+	}
+	defer l.Detach()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	o := &srv.opts
+	deadline := o.Heartbeat + o.HeartbeatTimeout
+
+	scratch := srv.hello(nil, s, received, created)
+	buf := transport.AppendEvent(nil, scratch)
+	srv.stats.out(0, len(buf))
+	sent := 0
+	write := func() bool {
+		rc.SetWriteDeadline(time.Now().Add(deadline))
+		_, err := w.Write(buf)
+		if err == nil {
+			err = rc.Flush()
+		}
+		sent += len(buf)
+		return err == nil
+	}
+	if !write() {
+		return
+	}
+
+	hb := time.NewTimer(o.Heartbeat)
+	defer hb.Stop()
+	var b session.Batch
+	var next uint64
+	for {
+		l.Pull(&b, 256, 64<<10, false)
+		if b.Gone != nil {
+			return
+		}
+		if len(b.Msgs) > 0 || b.Close != nil {
+			buf, scratch = srv.appendBatch(buf[:0], scratch, &b, &next)
+			if !write() {
+				return
+			}
+			if b.Close != nil {
+				l.CloseSent()
+				return
+			}
+			if sent >= o.StreamBytes {
+				return // the client reopens at once
+			}
+			hb.Reset(o.Heartbeat)
+			continue
+		}
+		select {
+		case <-l.Wake():
+		case <-l.Gone():
+		case <-r.Context().Done():
+			return
+		case <-hb.C:
+			if time.Since(s.Heard()) > deadline {
+				srv.log.Info("lifeline: stream client silent", "session", s.ID(), "code", transport.CodeTimeout)
+				return
+			}
+			buf = append(buf[:0], pingEvent...)
+			srv.stats.out(0, len(buf))
+			if !write() {
+				return
+			}
+			hb.Reset(o.Heartbeat)
+		}
+	}
+}

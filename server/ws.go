@@ -1,0 +1,333 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// handshakeLimit bounds the WebSocket messages read before a session is attached: an
+// R frame with credentials.
+const handshakeLimit = 16 << 10
+
+// serveWebSocket serves GET ws: the client's R frame creates or resumes a session,
+// then frames flow both ways (docs/protocol.md §3). The request's goroutine reads; a
+// second goroutine writes, so no lock is held across a network write.
+func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if srv.closing.Load() {
+		srv.fail(w, r, transport.CodeShutdown, "server shutting down")
+		return
+	}
+	// The origin was checked by serve, for every transport alike.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		srv.log.Info("lifeline: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	srv.conns.wg.Add(1)
+	defer srv.conns.wg.Done()
+	srv.conns.add(c)
+	defer srv.conns.remove(c)
+	defer c.CloseNow()
+
+	wc := &wsConn{srv: srv, c: c, r: r}
+	wc.serve()
+}
+
+type wsConn struct {
+	srv *Server
+	c   *websocket.Conn
+	r   *http.Request
+
+	s       *session.Session
+	l       *session.Link
+	created bool   // s was created by this connection and is not confirmed yet
+	again   []byte // a second R frame, to handle after the writer stopped
+
+	ctx      context.Context // cancelled when the connection is done
+	cancel   context.CancelFunc
+	lastRead atomic.Int64 // unix ns
+}
+
+// closeWith closes the connection with code, logging refusals.
+func (wc *wsConn) closeWith(code int, reason string) {
+	if code != transport.CodeNormal && code != transport.CodeSuperseded && code != transport.CodeShutdown {
+		wc.srv.log.Info("lifeline: websocket closed", "code", code, "reason", reason, "remote", wc.r.RemoteAddr)
+	}
+	wc.c.Close(websocket.StatusCode(code), reason)
+}
+
+func (wc *wsConn) serve() {
+	o := &wc.srv.opts
+	wc.ctx, wc.cancel = context.WithCancel(context.Background())
+	defer wc.cancel()
+	wc.c.SetReadLimit(handshakeLimit)
+	hctx, cancel := context.WithTimeout(wc.ctx, o.HandshakeTimeout)
+	typ, data, err := wc.c.Read(hctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	if code, reason := wc.handshake(typ, data); code != 0 {
+		wc.closeWith(code, reason)
+		return
+	}
+	wc.lastRead.Store(time.Now().UnixNano())
+	watchdog := time.AfterFunc(o.Heartbeat, wc.watch)
+	defer watchdog.Stop()
+	for {
+		wc.c.SetReadLimit(int64(max(o.MaxMessageBytes+1, handshakeLimit)))
+		quit := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func(l *session.Link) {
+			defer wg.Done()
+			wc.writeLoop(l, quit)
+		}(wc.l)
+		code, reason := wc.readLoop()
+		if wc.again == nil {
+			if code != 0 {
+				wc.closeWith(code, reason)
+			}
+			wc.cancel()
+			wc.c.CloseNow()
+			close(quit)
+			wg.Wait()
+			wc.l.Detach()
+			return
+		}
+		// A second R before confirmation (docs/protocol.md §3): stop the writer, drop
+		// the session this connection created, and start over with the new R.
+		close(quit)
+		wg.Wait()
+		wc.l.Detach()
+		wc.s.CloseNow(transport.CodeSuperseded, "replaced by a second R")
+		data, wc.again = wc.again, nil
+		if code, reason := wc.handshake(websocket.MessageText, data); code != 0 {
+			wc.closeWith(code, reason)
+			return
+		}
+	}
+}
+
+// watch runs every heartbeat: a connection silent for Heartbeat+HeartbeatTimeout is
+// dead (docs/protocol.md §6).
+func (wc *wsConn) watch() {
+	o := &wc.srv.opts
+	if wc.ctx.Err() != nil {
+		return
+	}
+	if time.Since(time.Unix(0, wc.lastRead.Load())) > o.Heartbeat+o.HeartbeatTimeout {
+		wc.closeWith(transport.CodeTimeout, "heartbeat timeout")
+		wc.cancel()
+		wc.c.CloseNow()
+		return
+	}
+	time.AfterFunc(o.Heartbeat, wc.watch)
+}
+
+// handshake processes an R frame: create or resume, attach, send H.
+func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string) {
+	srv := wc.srv
+	if typ != websocket.MessageText {
+		return transport.CodeProtocol, "first frame must be R"
+	}
+	f, err := transport.ParseFrame(data)
+	if err != nil || f.Type != transport.FrameResume {
+		return transport.CodeProtocol, "first frame must be R"
+	}
+	req, err := transport.DecodeResume(f.Data)
+	if err != nil {
+		return transport.CodeProtocol, err.Error()
+	}
+	created := req.SessionID == ""
+	var s *session.Session
+	if created {
+		s, err = srv.create(wc.r, req.Auth)
+	} else {
+		s, err = srv.resume(wc.r, req.SessionID, req.Token, req.Auth)
+	}
+	var l *session.Link
+	var received uint64
+	if err == nil {
+		l, received, err = srv.attach(s, nameWebSocket, req.Conn, req.Ack, true, created)
+	}
+	if err != nil {
+		var rf *refusal
+		if errors.As(err, &rf) {
+			return rf.code, rf.reason
+		}
+		return transport.CodeProtocol, err.Error()
+	}
+	wc.s, wc.l, wc.created = s, l, created
+	hello := srv.hello(nil, s, received, created)
+	srv.stats.out(0, len(hello))
+	if err := wc.c.Write(wc.ctx, websocket.MessageText, hello); err != nil {
+		l.Detach()
+		return transport.CodeNormal, ""
+	}
+	return 0, ""
+}
+
+// readLoop reads client frames until the connection ends. It returns the close code
+// to send, or 0; or it sets wc.again and returns for a second R.
+func (wc *wsConn) readLoop() (int, string) {
+	srv := wc.srv
+	s := wc.s
+	var seq uint64
+	for {
+		typ, data, err := wc.c.Read(wc.ctx)
+		if err != nil {
+			return 0, ""
+		}
+		wc.lastRead.Store(time.Now().UnixNano())
+		srv.stats.in(0, len(data))
+		var m session.Message
+		if typ == websocket.MessageBinary {
+			m = session.Message{Type: session.Binary, Data: data}
+		} else {
+			f, err := transport.ParseFrame(data)
+			if err != nil {
+				return transport.CodeProtocol, err.Error()
+			}
+			if f.Type == transport.FrameResume {
+				if !wc.created {
+					return transport.CodeProtocol, "R after confirmation"
+				}
+				wc.again = data
+				return 0, ""
+			}
+			if wc.created {
+				wc.created = false
+				srv.confirm(s)
+			}
+			switch f.Type {
+			case transport.FrameText:
+				m = session.Message{Type: session.Text, Data: f.Data}
+			case transport.FrameSeq:
+				seq = f.Num
+				continue
+			case transport.FrameAck:
+				if s.Acked(f.Num) != nil {
+					return transport.CodeProtocol, "ack of a message never sent"
+				}
+				continue
+			case transport.FramePing:
+				continue
+			case transport.FrameClose:
+				s.PeerClosed(int(f.Num), string(f.Data))
+				return transport.CodeNormal, ""
+			default:
+				return transport.CodeProtocol, "frame not allowed on a websocket"
+			}
+		}
+		if wc.created {
+			wc.created = false
+			srv.confirm(s)
+		}
+		if seq == 0 {
+			return transport.CodeProtocol, "data frame without a sequence number"
+		}
+		ok, err := s.Deliver(wc.ctx, seq, m, true)
+		if err != nil {
+			if code, reason := deliverRefusal(err); code != 0 {
+				return code, reason
+			}
+			return 0, ""
+		}
+		if ok {
+			srv.stats.in(1, 0)
+		}
+		seq++
+	}
+}
+
+// writeLoop sends what the link has to send until the link or the connection ends.
+func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
+	srv := wc.srv
+	o := &srv.opts
+	hb := time.NewTimer(o.Heartbeat)
+	defer hb.Stop()
+	var b session.Batch
+	var next uint64
+	buf := make([]byte, 0, 256)
+	forceAck := false
+	failed := false
+	write := func(typ websocket.MessageType, p []byte) {
+		if failed {
+			return
+		}
+		if err := wc.c.Write(wc.ctx, typ, p); err != nil {
+			failed = true
+			wc.cancel()
+			wc.c.CloseNow()
+			return
+		}
+		srv.stats.out(0, len(p))
+	}
+	for !failed {
+		l.Pull(&b, 64, 256<<10, forceAck)
+		forceAck = false
+		if b.Gone != nil {
+			if errors.Is(b.Gone, session.ErrSuperseded) {
+				wc.closeWith(transport.CodeSuperseded, "connection superseded")
+				wc.cancel()
+			}
+			return
+		}
+		if b.HasAck {
+			buf = transport.AppendNum(buf[:0], transport.FrameAck, b.Ack)
+			write(websocket.MessageText, buf)
+		}
+		if len(b.Msgs) > 0 {
+			if b.Seq != next {
+				buf = transport.AppendNum(buf[:0], transport.FrameSeq, b.Seq)
+				write(websocket.MessageText, buf)
+			}
+			for _, m := range b.Msgs {
+				if m.Type == session.Binary {
+					write(websocket.MessageBinary, m.Data)
+				} else {
+					buf = transport.AppendText(buf[:0], m.Data)
+					write(websocket.MessageText, buf)
+				}
+			}
+			next = b.Seq + uint64(len(b.Msgs))
+			srv.stats.out(len(b.Msgs), 0)
+		}
+		if b.Close != nil {
+			if !failed {
+				wc.closeWith(b.Close.Code, b.Close.Reason)
+				l.CloseSent()
+			}
+			wc.cancel()
+			return
+		}
+		if len(b.Msgs) > 0 || b.HasAck {
+			hb.Reset(o.Heartbeat)
+			continue
+		}
+		select {
+		case <-l.Wake():
+		case <-l.Gone():
+		case <-quit:
+			return
+		case <-hb.C:
+			write(websocket.MessageText, []byte{transport.FramePing})
+			forceAck = true
+			hb.Reset(o.Heartbeat)
+		}
+	}
+}
