@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -20,10 +19,9 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, r, transport.CodeProtocol, "send needs the session and token headers")
 		return
 	}
-	s := srv.opts.Store.Get(id)
-	if s == nil || subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) != 1 {
-		srv.stats.resets.Add(1)
-		srv.fail(w, r, transport.CodeUnknown, "unknown session")
+	s, err := srv.find(id, token)
+	if err != nil {
+		srv.failErr(w, r, err)
 		return
 	}
 	srv.confirm(s)

@@ -51,6 +51,7 @@ type Server struct {
 	handlers sync.WaitGroup
 	conns    connSet // hijacked WebSocket connections
 	groups   groups
+	graves   tombstones
 	stats    counters
 }
 
@@ -62,6 +63,7 @@ func New(h Handler, opts *Options) *Server {
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
 	srv.groups.init()
 	srv.conns.init()
+	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
 	return srv
 }
 
@@ -138,7 +140,7 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason string) {
 	status := transport.HTTPStatus(code)
 	if status == 0 {
-		status = http.StatusBadRequest
+		status = http.StatusGone // the session ended with this code
 	}
 	srv.log.Info("lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
@@ -192,10 +194,9 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 
 // resume finds the session a request names and checks its token and credentials.
 func (srv *Server) resume(r *http.Request, id, token, creds string) (*session.Session, error) {
-	s := srv.opts.Store.Get(id)
-	if s == nil || subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) != 1 {
-		srv.stats.resets.Add(1)
-		return nil, refuse(transport.CodeUnknown, "unknown session")
+	s, err := srv.find(id, token)
+	if err != nil {
+		return nil, err
 	}
 	if srv.opts.Authenticate != nil {
 		identity, err := srv.opts.Authenticate(r, creds)
@@ -206,6 +207,20 @@ func (srv *Server) resume(r *http.Request, id, token, creds string) (*session.Se
 		s.SetIdentity(identity)
 	}
 	return s, nil
+}
+
+// find returns the session with id if token is its, or the refusal that tells the
+// client how it ended.
+func (srv *Server) find(id, token string) (*session.Session, error) {
+	s := srv.opts.Store.Get(id)
+	if s != nil && subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) == 1 {
+		return s, nil
+	}
+	srv.stats.resets.Add(1)
+	if code, reason, ok := srv.graves.lookup(id, token); ok {
+		return nil, refuse(code, reason)
+	}
+	return nil, refuse(transport.CodeUnknown, "unknown session")
 }
 
 // attach attaches a connection to s, confirms s when the connection is not the one
@@ -220,7 +235,7 @@ func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, ack
 			return nil, 0, refuse(transport.CodeSuperseded, "connection superseded")
 		case errors.As(err, &ce):
 			srv.stats.resets.Add(1)
-			return nil, 0, refuse(transport.CodeExpired, "session ended")
+			return nil, 0, refuse(ce.Code, ce.Reason)
 		}
 		return nil, 0, refuse(transport.CodeProtocol, "bad ack")
 	}
@@ -254,9 +269,13 @@ func (srv *Server) ended(s *session.Session) {
 	srv.count.Add(-1)
 	srv.groups.leaveAll(s)
 	srv.stats.gone(s.Transport())
-	if err := s.Err(); err != nil {
-		srv.log.Debug("lifeline: session ended", "session", s.ID(), "err", err)
+	code, reason := transport.CodeNormal, ""
+	var ce *session.CloseError
+	if errors.As(s.Err(), &ce) {
+		code, reason = ce.Code, ce.Reason
 	}
+	srv.graves.add(s, code, reason)
+	srv.log.Debug("lifeline: session ended", "session", s.ID(), "code", code, "reason", reason)
 }
 
 // sessionFromHeaders creates or resumes the session an HTTP downlink request names.

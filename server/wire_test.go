@@ -1,0 +1,125 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+func TestWebSocketEcho(t *testing.T) {
+	_, base := start(t, echo, nil)
+	c := wsDial(t, base, transport.ResumeReq{}, nil)
+	h := wsHello(t, c)
+	if h.Token == "" || h.SessionID == "" || h.Heartbeat != 15000 || h.MaxMessage != 65536 {
+		t.Fatalf("hello %+v", h)
+	}
+	wsSend(t, c, "A0", "S1", "Mhello", "Mworld")
+	if err := c.Write(ctxT(t), 2, []byte{0, 1, 2, 255}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"S1", "Mhello", "Mworld"}
+	for _, w := range want {
+		f := wsNext(t, c)
+		got := string(f.Type) + string(f.Data)
+		if f.Type == transport.FrameSeq {
+			got = "S1"
+			if f.Num != 1 {
+				t.Fatalf("S%d", f.Num)
+			}
+		}
+		if got != w {
+			t.Fatalf("got %q, want %q", got, w)
+		}
+	}
+	if f := wsNext(t, c); f.Type != 'b' || string(f.Data) != "\x00\x01\x02\xff" {
+		t.Fatalf("binary echo: %+v", f)
+	}
+}
+
+func TestStreamEcho(t *testing.T) {
+	_, base := start(t, echo, nil)
+	res := req(t, "GET", base+"/stream", "")
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" ||
+		res.Header.Get("Cache-Control") != "no-cache, no-transform" || res.Header.Get("X-Accel-Buffering") != "no" {
+		t.Fatalf("headers %v", res.Header)
+	}
+	rd := transport.NewReader(res.Body, 1<<20)
+	f, err := rd.Next()
+	if err != nil || f.Type != transport.FrameHello {
+		t.Fatalf("first frame %+v %v", f, err)
+	}
+	h, _ := transport.DecodeHello(f.Data)
+	send := req(t, "POST", base+"/send", body("A0", "S1", "Mhi\nthere", "B/wA="), creds(h, h.Token, 0, 0)...)
+	if fs := frames(t, send.Body); send.StatusCode != 200 || len(fs) != 1 || fs[0].Type != 'A' || fs[0].Num != 2 {
+		t.Fatalf("send: %d %+v", send.StatusCode, fs)
+	}
+	var got []string
+	for len(got) < 3 {
+		f, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type != transport.FramePing {
+			got = append(got, string(f.Type)+string(f.Data))
+		}
+	}
+	if got[0] != "S" || got[1] != "Mhi\nthere" || got[2] != "B\xff\x00" {
+		t.Fatalf("stream got %q", got)
+	}
+}
+
+func TestPollEcho(t *testing.T) {
+	srv, base := start(t, echo, nil)
+	h := pollHello(t, base)
+	send := req(t, "POST", base+"/send", body("S1", "Mone", "Mtwo"), creds(h, h.Token, 0, 0)...)
+	if send.StatusCode != 200 {
+		t.Fatalf("send %d", send.StatusCode)
+	}
+	var got []string
+	for ack := 0; len(got) < 2; {
+		fs := frames(t, req(t, "GET", base+"/poll", "", creds(h, h.Token, ack, 0)...).Body)
+		for _, f := range fs {
+			switch f.Type {
+			case transport.FrameText:
+				got = append(got, string(f.Data))
+				ack++
+			case transport.FrameSeq:
+				if int(f.Num) != ack+1 {
+					t.Fatalf("S%d after ack %d", f.Num, ack)
+				}
+			}
+		}
+	}
+	if got[0] != "one" || got[1] != "two" {
+		t.Fatalf("poll got %q", got)
+	}
+	if st := srv.Stats(); st.Poll != 1 || st.Created != 1 || st.MessagesIn != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestResumeMovesTransport writes from the server over a WebSocket that the client
+// never acks, cuts it, and resumes on long-polling: everything unacked is resent, in
+// order, once.
+func TestResumeMovesTransport(t *testing.T) {
+	_, base := start(t, echo, nil)
+	c := wsDial(t, base, transport.ResumeReq{}, nil)
+	h := wsHello(t, c)
+	wsSend(t, c, "A0", "S1", "Ma", "Mb", "Mc")
+	for range 4 { // S1, a, b, c
+		wsNext(t, c)
+	}
+	c.CloseNow()
+	res := req(t, "GET", base+"/poll", "", creds(h, h.Token, 1, 1)...)
+	fs := frames(t, res.Body)
+	if res.StatusCode != http.StatusOK || len(fs) != 4 || fs[0].Type != 'H' || fs[1].Type != 'S' || fs[1].Num != 2 ||
+		string(fs[2].Data) != "b" || string(fs[3].Data) != "c" {
+		t.Fatalf("resume poll: %d %+v", res.StatusCode, fs)
+	}
+	if rh, _ := transport.DecodeHello(fs[0].Data); rh.Ack != 3 || rh.Token != "" {
+		t.Fatalf("resume hello %+v", rh)
+	}
+	// A stale connection number is refused.
+	wantStatus(t, req(t, "GET", base+"/stream", "", creds(h, h.Token, 3, 0)...), 409, transport.CodeSuperseded)
+}
