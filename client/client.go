@@ -1,0 +1,309 @@
+// Package client is the Go client of Lifeline: one ordered, acknowledged, resumable
+// session with a Lifeline server, carried over WebSocket, HTTP streaming or
+// long-polling, whichever works (docs/protocol.md).
+//
+// Dial races the transports, Read and Write carry messages, and the Conn resumes the
+// session on its own when a connection drops, so no message is lost or duplicated
+// while the server keeps the session. When the server cannot resume it, Read returns
+// a *ResetError once and the Conn carries on with a fresh session.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// closeTimeout bounds Close's wait for the session to flush and its close to go out.
+const closeTimeout = 5 * time.Second
+
+// Conn is a client session with a Lifeline server. Read, Write, Close, CloseNow and the
+// accessors are safe for concurrent use; messages written by concurrent Writes go out
+// in the order their calls were accepted.
+type Conn struct {
+	opts  Options
+	mount *mount
+	log   *slog.Logger
+
+	ctx    context.Context // cancelled by CloseNow, Close, or when the session ends
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine of the Conn
+	cands  chan *candidate
+
+	mu        sync.Mutex
+	g         *gen // the session written to
+	rg        *gen // the session Read reads from: g, or one that was reset
+	transport string
+
+	closing  atomic.Bool
+	shutOnce sync.Once
+	shut     chan struct{} // closed when the Conn is fully shut down
+
+	stats counters
+}
+
+// Stats are a Conn's counters since Dial.
+type Stats struct {
+	Connects  uint64 // transport connections that delivered their hello and carried the session
+	Resumes   uint64 // of those, the ones that resumed the session after a drop
+	Resets    uint64 // sessions the server could not resume
+	Fallbacks uint64 // times the session settled on a transport other than the first one listed
+	Upgrades  uint64 // times the session moved from an HTTP transport up to WebSocket
+	BytesIn   uint64 // bytes received: WebSocket messages and HTTP response bodies
+	BytesOut  uint64 // bytes sent: WebSocket messages and HTTP request bodies
+}
+
+type counters struct {
+	connects, resumes, resets, fallbacks, upgrades, bytesIn, bytesOut atomic.Uint64
+}
+
+// gen is one session: a reset replaces it with a fresh one.
+type gen struct {
+	s *session.Session
+
+	mu    sync.Mutex
+	sid   string
+	token string
+	hello *transport.Hello // the last one
+
+	conn    atomic.Uint64 // the last connection number used; 0 is the creating one
+	acked   atomic.Uint64 // the highest ack from the server
+	written atomic.Uint64 // messages accepted by Write
+	wmu     sync.RWMutex  // held shared by Write, exclusively to count Unsent
+
+	resetting  atomic.Bool
+	resetReady chan struct{} // closed once reset and next are set
+	reset      *ResetError
+	next       *gen
+}
+
+func newGen(cfg session.Config) *gen {
+	return &gen{s: session.New("", "", cfg), resetReady: make(chan struct{})}
+}
+
+// setHello records a hello of this session: the first one names it.
+func (g *gen) setHello(h *transport.Hello) {
+	g.mu.Lock()
+	if g.sid == "" {
+		g.sid, g.token = h.SessionID, h.Token
+	}
+	g.hello = h
+	g.mu.Unlock()
+}
+
+// ids returns the session id and token, "" before the first hello.
+func (g *gen) ids() (string, string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sid, g.token
+}
+
+// maxMessage is the server's message limit, 0 before the first hello.
+func (g *gen) maxMessage() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.hello == nil {
+		return 0
+	}
+	return g.hello.MaxMessage
+}
+
+// ack processes a cumulative ack from the server.
+func (g *gen) ack(n uint64) error {
+	if err := g.s.Acked(n); err != nil {
+		return err
+	}
+	g.noteAck(n)
+	return nil
+}
+
+// noteAck records an ack the session has processed.
+func (g *gen) noteAck(n uint64) {
+	for {
+		old := g.acked.Load()
+		if n <= old || g.acked.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// Dial connects to the Lifeline server mounted at url (http, https, ws or wss) and
+// returns once a transport works (its hello arrived) and the new session is
+// confirmed. ctx bounds the dial only. opts may be nil.
+func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMount(url)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	g := newGen(o.Session)
+	c.g, c.rg = g, g
+	lv, lateWS, err := c.create(ctx, g)
+	if err != nil {
+		c.cancel()
+		c.wg.Wait()
+		return nil, fmt.Errorf("lifeline: dial %s: %w", url, err)
+	}
+	sup := &supervisor{c: c, g: g, cur: lv, probeDelay: o.ReprobeMin}
+	if lateWS {
+		sup.inflight++
+	}
+	c.wg.Add(1)
+	go sup.run()
+	return c, nil
+}
+
+// Read returns the next message. It blocks until one arrives, the session ends
+// (a *session.CloseError with its code, after every message received before the end),
+// or ctx is done. When the server could not resume the session, Read returns a
+// *ResetError once, then goes on with the fresh session. The payload is the caller's.
+func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
+	for {
+		c.mu.Lock()
+		g := c.rg
+		c.mu.Unlock()
+		typ, p, err := g.s.Read(ctx)
+		if err == nil || ctx.Err() != nil || !g.resetting.Load() {
+			return typ, p, err
+		}
+		<-g.resetReady
+		c.mu.Lock()
+		if c.rg == g {
+			c.rg = g.next
+			c.mu.Unlock()
+			return 0, nil, g.reset
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Write sends a message of type typ (session.Text, which must be UTF-8, or
+// session.Binary); p is copied. It returns once the message is queued: it blocks
+// while the replay buffer is full (Options.Session.MaxQueued), until the server
+// acknowledges, the session ends, or ctx is done. A message over the server's limit
+// fails with session.ErrTooLarge.
+func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
+	for {
+		c.mu.Lock()
+		g := c.g
+		c.mu.Unlock()
+		if lim := g.maxMessage(); lim > 0 && len(p) > lim {
+			return session.ErrTooLarge
+		}
+		g.wmu.RLock()
+		err := g.s.Write(ctx, typ, p)
+		if err == nil {
+			g.written.Add(1)
+		}
+		g.wmu.RUnlock()
+		if err == nil || !g.resetting.Load() || ctx.Err() != nil {
+			return err
+		}
+		// The session was reset while the write waited: write to the fresh one.
+	}
+}
+
+// Close closes the session gracefully: messages already written are delivered first
+// (waiting at most 5 s for the server to acknowledge them), then the server is told
+// code and reason, and every goroutine of the Conn ends. Read returns the messages
+// already received, then a *session.CloseError. Close may be called more than once;
+// later calls wait for the first to finish.
+func (c *Conn) Close(code int, reason string) error {
+	if !c.closing.CompareAndSwap(false, true) {
+		<-c.shut
+		return nil
+	}
+	c.mu.Lock()
+	g := c.g
+	c.mu.Unlock()
+	g.s.Close(code, reason)
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	var err error
+	select {
+	case <-g.s.Done():
+	case <-t.C:
+		err = errors.New("lifeline: close timed out before the server acknowledged everything")
+	}
+	c.shutdown(code, reason)
+	return err
+}
+
+// CloseNow ends the Conn at once: connections are dropped without telling the server
+// (which expires the session after its resume window), blocked calls return, and no
+// goroutine of the Conn is left when it returns. It may be called more than once.
+func (c *Conn) CloseNow() error {
+	c.closing.Store(true)
+	c.shutdown(transport.CodeNormal, "")
+	return nil
+}
+
+// shutdown ends the session locally, stops every goroutine and waits for them.
+func (c *Conn) shutdown(code int, reason string) {
+	c.shutOnce.Do(func() {
+		c.mu.Lock()
+		g := c.g
+		c.mu.Unlock()
+		g.s.CloseNow(code, reason)
+		c.cancel()
+		c.wg.Wait()
+		c.mu.Lock()
+		g = c.g // a reset may have replaced it meanwhile
+		c.mu.Unlock()
+		g.s.CloseNow(code, reason)
+		close(c.shut)
+	})
+	<-c.shut
+}
+
+// Transport returns the name of the transport carrying the session: "websocket",
+// "stream" or "poll".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transport
+}
+
+// SessionID returns the public id of the current session; it changes after a reset,
+// and is "" while a fresh session is being created.
+func (c *Conn) SessionID() string {
+	c.mu.Lock()
+	g := c.g
+	c.mu.Unlock()
+	sid, _ := g.ids()
+	return sid
+}
+
+// Stats returns the Conn's counters.
+func (c *Conn) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Connects: s.connects.Load(), Resumes: s.resumes.Load(), Resets: s.resets.Load(),
+		Fallbacks: s.fallbacks.Load(), Upgrades: s.upgrades.Load(),
+		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+	}
+}
+
+// auth asks Options.Auth for credentials, or returns "".
+func (c *Conn) auth(ctx context.Context) (string, error) {
+	if c.opts.Auth == nil {
+		return "", nil
+	}
+	a, err := c.opts.Auth(ctx)
+	if err != nil {
+		return "", fmt.Errorf("lifeline: credentials: %w", err)
+	}
+	return a, nil
+}

@@ -1,0 +1,175 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+)
+
+// Transport names, as Options.Transports and Conn.Transport spell them.
+const (
+	nameWebSocket = "websocket"
+	nameStream    = "stream"
+	namePoll      = "poll"
+)
+
+// Options configure Dial. A nil *Options and the zero value both work; every field
+// documents its default. The numbers are those of docs/protocol.md §4.
+type Options struct {
+	// Transports lists the transports to use, best first: "websocket", "stream",
+	// "poll". One entry forces that transport. Default {"websocket", "stream", "poll"}.
+	Transports []string
+
+	// HTTPClient makes the HTTP requests and the WebSocket handshake. Its Timeout, if
+	// set, bounds each request, streams and held polls included, so leave it zero.
+	// Default http.DefaultClient.
+	HTTPClient *http.Client
+
+	// Header holds extra headers sent with every request and WebSocket handshake (for
+	// example Origin or Cookie). Default none.
+	Header http.Header
+
+	// Auth returns the credentials to present. It is called when a session is created
+	// and before every resume; the credentials travel in the R frame ("auth") or the
+	// Lifeline-Auth header, never in a URL. An error fails Dial, or the attempt when
+	// resuming. Default: no credentials.
+	Auth func(ctx context.Context) (string, error)
+
+	// WebSocketHeadStart is how long the first transport runs alone before the second
+	// one (stream, by default) starts, if nothing works by then. Default 150 ms.
+	WebSocketHeadStart time.Duration
+	// PollStart is when the third transport (poll, by default) starts, counted from the
+	// start of the race, if nothing works by then. Default 300 ms.
+	PollStart time.Duration
+	// WebSocketDeadline bounds a WebSocket's handshake and hello, and a race's
+	// attempts on every transport. Default 10 s.
+	WebSocketDeadline time.Duration
+	// ConnectTimeout bounds the wait for the hello when resuming on an HTTP transport
+	// (a stream that a proxy buffers never delivers it). Default 3 s.
+	ConnectTimeout time.Duration
+
+	// BackoffMin and BackoffMax bound the wait between failed reconnection attempts:
+	// a random duration (full jitter) up to BackoffMin, doubling each attempt up to
+	// BackoffMax. Defaults 250 ms and 10 s.
+	BackoffMin, BackoffMax time.Duration
+
+	// ReprobeMin and ReprobeMax bound the WebSocket re-probes made while the session
+	// runs on an HTTP transport: the first after ReprobeMin, then at doubling intervals
+	// up to ReprobeMax. Defaults 10 s and 5 min.
+	ReprobeMin, ReprobeMax time.Duration
+
+	// Session sets the limits of the client side of the session (message size, queued
+	// bytes, ack policy); the zero value takes session.Config's defaults. ResumeWindow
+	// and HandshakeTimeout are ignored: the client keeps its side until Close.
+	Session session.Config
+
+	// Logger receives a line when the session resets or stops (Info) and when the
+	// transport changes (Debug). Default slog.Default().
+	Logger *slog.Logger
+}
+
+var defaultTransports = []string{nameWebSocket, nameStream, namePoll}
+
+// withDefaults returns a copy of o with every default filled in, or an error for a
+// transport list it cannot use.
+func (o *Options) withDefaults() (Options, error) {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if len(c.Transports) == 0 {
+		c.Transports = defaultTransports
+	}
+	c.Transports = slices.Clone(c.Transports)
+	for i, name := range c.Transports {
+		if !slices.Contains(defaultTransports, name) {
+			return c, fmt.Errorf("lifeline: unknown transport %q", name)
+		}
+		if slices.Contains(c.Transports[:i], name) {
+			return c, fmt.Errorf("lifeline: transport %q listed twice", name)
+		}
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = http.DefaultClient
+	}
+	c.Header = c.Header.Clone()
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.WebSocketHeadStart, 150*time.Millisecond)
+	def(&c.PollStart, 300*time.Millisecond)
+	def(&c.WebSocketDeadline, 10*time.Second)
+	def(&c.ConnectTimeout, 3*time.Second)
+	def(&c.BackoffMin, 250*time.Millisecond)
+	def(&c.BackoffMax, 10*time.Second)
+	def(&c.ReprobeMin, 10*time.Second)
+	def(&c.ReprobeMax, 5*time.Minute)
+	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	c.ReprobeMax = max(c.ReprobeMax, c.ReprobeMin)
+	c.PollStart = max(c.PollStart, c.WebSocketHeadStart)
+	c.Session.ResumeWindow, c.Session.HandshakeTimeout = 0, 0
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// startAt is when the i-th transport of a race starts, if nothing works by then.
+func (o *Options) startAt(i int) time.Duration {
+	switch i {
+	case 0:
+		return 0
+	case 1:
+		return o.WebSocketHeadStart
+	}
+	return o.PollStart
+}
+
+// mount is the mount URL, kept in its HTTP form.
+type mount struct {
+	u *url.URL
+}
+
+// parseMount accepts a mount URL in http, https, ws or wss form.
+func parseMount(raw string) (*mount, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("lifeline: mount URL: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	default:
+		return nil, fmt.Errorf("lifeline: mount URL %q: scheme must be http, https, ws or wss", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("lifeline: mount URL %q has no host", raw)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return &mount{u: u}, nil
+}
+
+// endpoint returns the URL of an endpoint below the mount ("ws", "stream", "poll",
+// "send"); the WebSocket one in ws or wss form.
+func (m *mount) endpoint(name string) string {
+	u := m.u.JoinPath(name)
+	if name == "ws" {
+		if u.Scheme == "https" {
+			u.Scheme = "wss"
+		} else {
+			u.Scheme = "ws"
+		}
+	}
+	return u.String()
+}

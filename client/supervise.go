@@ -1,0 +1,341 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// live is a running transport connection carrying the session.
+type live struct {
+	name string
+	car  carrier
+	done chan struct{} // closed when run has returned
+	err  error         // why it ended, once done
+}
+
+// stop drops the connection and waits for its goroutines.
+func (lv *live) stop() {
+	lv.car.abort()
+	<-lv.done
+}
+
+// start attaches a connection whose hello arrived to g's session, numbered conn, and
+// runs it.
+func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport.Hello) (*live, error) {
+	g.setHello(h)
+	l, _, err := g.s.Attach(name, conn, h.Ack, name != namePoll)
+	if err != nil {
+		return nil, err
+	}
+	g.noteAck(h.Ack)
+	c.mu.Lock()
+	prev := c.transport
+	c.transport = name
+	c.mu.Unlock()
+	c.stats.connects.Add(1)
+	order := c.opts.Transports
+	switch rank, was := slices.Index(order, name), slices.Index(order, prev); {
+	case prev == "" && rank > 0, prev != "" && rank > was:
+		c.stats.fallbacks.Add(1)
+	case prev != "" && rank < was:
+		c.stats.upgrades.Add(1)
+	}
+	if name != prev {
+		c.log.Debug("lifeline: transport", "transport", name, "session", h.SessionID, "conn", conn)
+	}
+	lv := &live{name: name, car: car, done: make(chan struct{})}
+	in := newInbound(c, g)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		lv.err = car.run(l, in)
+		l.Detach()
+		close(lv.done)
+	}()
+	return lv, nil
+}
+
+// reset replaces g, whose session the server could not resume, with a fresh session,
+// and prepares the ResetError that Read returns once (g's unread messages first).
+func (c *Conn) reset(g *gen, code int, reason string) *gen {
+	ng := newGen(c.opts.Session)
+	g.next = ng
+	g.resetting.Store(true)
+	c.mu.Lock()
+	c.g = ng
+	c.mu.Unlock()
+	g.s.PeerClosed(code, reason)
+	g.wmu.Lock() // no Write is between queueing a message and counting it
+	written, acked := g.written.Load(), g.acked.Load()
+	g.wmu.Unlock()
+	g.reset = &ResetError{Code: code, Reason: reason, Unsent: int(written - min(acked, written))}
+	close(g.resetReady)
+	c.stats.resets.Add(1)
+	sid, _ := g.ids()
+	c.log.Info("lifeline: session reset", "session", sid, "code", code, "reason", reason, "unsent", g.reset.Unsent)
+	return ng
+}
+
+// supervisor is the goroutine that keeps the session connected: it watches the
+// current connection, resumes or resets when it ends, re-probes WebSocket while on
+// HTTP and lets a WebSocket that delivered its hello take over.
+type supervisor struct {
+	c          *Conn
+	g          *gen
+	cur        *live // nil while reconnecting
+	inflight   int   // WebSocket probes and late race WebSockets under way
+	probeDelay time.Duration
+	probeTimer *time.Timer
+}
+
+func (s *supervisor) run() {
+	c := s.c
+	defer c.wg.Done()
+	defer func() {
+		if s.probeTimer != nil {
+			s.probeTimer.Stop()
+		}
+		if s.cur != nil {
+			// A graceful close ends its connection by itself: give it a moment.
+			t := time.NewTimer(time.Second)
+			select {
+			case <-s.cur.done:
+			case <-t.C:
+			}
+			t.Stop()
+			s.cur.stop()
+		}
+		c.cancel()
+	}()
+	for {
+		var probe <-chan time.Time
+		if s.armProbe() {
+			probe = s.probeTimer.C
+		}
+		select {
+		case <-s.g.s.Done():
+			return
+		case <-c.ctx.Done():
+			return
+		case cand := <-c.cands:
+			s.take(cand)
+		case <-probe:
+			s.probeTimer = nil
+			s.inflight++
+			g := s.g
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				c.probe(g)
+			}()
+		case <-s.cur.done:
+			if s.g.s.Err() != nil || !s.recover(s.cur.err) {
+				return
+			}
+		}
+	}
+}
+
+// armProbe keeps the re-probe timer running while the session is on a transport
+// ranked below WebSocket and no WebSocket is under way; it reports whether it runs.
+func (s *supervisor) armProbe() bool {
+	order := s.c.opts.Transports
+	ws := slices.Index(order, nameWebSocket)
+	want := ws >= 0 && s.inflight == 0 && slices.Index(order, s.cur.name) > ws
+	switch {
+	case want && s.probeTimer == nil:
+		s.probeTimer = time.NewTimer(s.probeDelay)
+	case !want && s.probeTimer != nil:
+		s.probeTimer.Stop()
+		s.probeTimer = nil
+	}
+	return want
+}
+
+// take lets a candidate WebSocket carry the session; it reports whether it did.
+func (s *supervisor) take(cand *candidate) bool {
+	c := s.c
+	s.inflight--
+	if cand.err != nil {
+		if cand.probe {
+			s.probeDelay = min(2*s.probeDelay, c.opts.ReprobeMax)
+		}
+		c.log.Debug("lifeline: websocket probe failed", "err", cand.err)
+		return false
+	}
+	if cand.g != s.g || (s.cur != nil && s.cur.name == nameWebSocket) {
+		cand.car.abort()
+		return false
+	}
+	lv, err := c.start(s.g, nameWebSocket, cand.conn, cand.car, cand.hello)
+	if err != nil { // a newer connection took the session meanwhile
+		cand.car.abort()
+		return false
+	}
+	if s.cur != nil {
+		s.cur.stop()
+	}
+	s.cur = lv
+	s.probeDelay = c.opts.ReprobeMin
+	return true
+}
+
+// recover handles the end of the current connection (docs/protocol.md §4, §7): resume,
+// on the transport that last worked and then down the order, with backoff between
+// failed attempts; reset to a fresh session; or stop. It reports whether a connection
+// carries the session again.
+func (s *supervisor) recover(err error) bool {
+	c := s.c
+	order := c.opts.Transports
+	idx := max(slices.Index(order, s.cur.name), 0)
+	s.cur = nil
+	bo := backoff{min: c.opts.BackoffMin, max: c.opts.BackoffMax}
+	fresh := false // no session on the server yet: create one
+	for first := true; ; first = false {
+		if c.ctx.Err() != nil || s.g.s.Err() != nil {
+			return false
+		}
+		act, code, reason := action(err)
+		wait := !first
+		switch act {
+		case transport.Stop:
+			s.stop(err, code, reason)
+			return false
+		case transport.Reset:
+			if c.closing.Load() {
+				s.stop(err, code, reason)
+				return false
+			}
+			if !fresh {
+				s.g = c.reset(s.g, code, reason)
+				fresh = true
+			}
+			wait = wait || code == transport.CodeTooMany || code == transport.CodeShutdown
+		default:
+			if first && s.inflight > 0 && (errors.Is(err, errStreamEnd) || code == transport.CodeSuperseded) {
+				// A WebSocket under way may have taken the session over: hear it first.
+				if s.await() {
+					return true
+				}
+				if c.ctx.Err() != nil || s.g.s.Err() != nil {
+					return false
+				}
+			}
+		}
+		if wait && !s.pause(bo.next()) {
+			return false
+		}
+		if s.cur != nil {
+			return true
+		}
+		var lv *live
+		if fresh {
+			var late bool
+			lv, late, err = c.create(c.ctx, s.g)
+			if late {
+				s.inflight++
+			}
+		} else {
+			lv, err = s.resume(order[idx])
+			if err != nil {
+				idx = (idx + 1) % len(order)
+			}
+		}
+		if err == nil {
+			s.cur = lv
+			return true
+		}
+		c.log.Debug("lifeline: reconnect failed", "err", err)
+	}
+}
+
+// resume opens a connection on the named transport that resumes the session.
+func (s *supervisor) resume(name string) (*live, error) {
+	c, g := s.c, s.g
+	timeout := c.opts.ConnectTimeout
+	if name == nameWebSocket {
+		timeout = c.opts.WebSocketDeadline
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, timeout)
+	defer cancel()
+	auth, err := c.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sid, token := g.ids()
+	conn := g.conn.Add(1)
+	car, h, err := c.open(ctx, name, g, &transport.ResumeReq{
+		V: transport.Version, SessionID: sid, Token: token, Ack: g.s.Received(), Conn: conn, Auth: auth,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if h.SessionID != sid {
+		car.abort()
+		return nil, protoErrorf("hello for another session")
+	}
+	lv, err := c.start(g, name, conn, car, h)
+	if err != nil {
+		car.abort()
+		return nil, err
+	}
+	c.stats.resumes.Add(1)
+	return lv, nil
+}
+
+// pause waits d before the next attempt. A candidate WebSocket of the session may take
+// it over meanwhile (s.cur is then set). It reports false when the session or the Conn
+// ended.
+func (s *supervisor) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-s.c.ctx.Done():
+			return false
+		case <-s.g.s.Done():
+			return false
+		case cand := <-s.c.cands:
+			if s.take(cand) {
+				return true
+			}
+		}
+	}
+}
+
+// await waits for the WebSockets under way; it reports whether one took over.
+func (s *supervisor) await() bool {
+	for s.inflight > 0 {
+		select {
+		case cand := <-s.c.cands:
+			if s.take(cand) {
+				return true
+			}
+		case <-s.c.ctx.Done():
+			return false
+		case <-s.g.s.Done():
+			return false
+		}
+	}
+	return false
+}
+
+// stop ends the session with a close code: the server's, or 4400/4413 for what the
+// client found wrong.
+func (s *supervisor) stop(err error, code int, reason string) {
+	var ce *session.CloseError
+	if errors.As(err, &ce) && ce.Remote {
+		s.g.s.PeerClosed(code, reason)
+	} else {
+		s.g.s.CloseNow(code, reason)
+	}
+	sid, _ := s.g.ids()
+	s.c.log.Info("lifeline: session stopped", "session", sid, "code", code, "reason", reason)
+}

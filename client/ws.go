@@ -1,0 +1,236 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// wsConn is a WebSocket connection: every frame is a text message, binary messages
+// travel as binary WebSocket messages (docs/protocol.md §2).
+type wsConn struct {
+	c      *Conn
+	ws     *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	hello  *transport.Hello
+}
+
+// dialWS opens a WebSocket, sends req as its first frame and waits for the hello, all
+// within ctx (the WebSocket deadline).
+func (c *Conn) dialWS(ctx context.Context, g *gen, req *transport.ResumeReq) (*wsConn, *transport.Hello, error) {
+	ws, resp, err := websocket.Dial(ctx, c.mount.endpoint("ws"), &websocket.DialOptions{
+		HTTPClient:      c.opts.HTTPClient,
+		HTTPHeader:      c.opts.Header,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode != 101 {
+			if rerr := responseError(resp); rerr != nil {
+				return nil, nil, rerr
+			}
+		}
+		return nil, nil, err
+	}
+	ws.SetReadLimit(int64(g.s.Config().MaxMessage) + 256)
+	w := &wsConn{c: c, ws: ws}
+	w.ctx, w.cancel = context.WithCancelCause(c.ctx)
+	h, err := w.handshake(ctx, req)
+	if err != nil {
+		w.abort()
+		return nil, nil, err
+	}
+	return w, h, nil
+}
+
+// handshake sends an R frame and reads the hello that answers it. A second R on a
+// connection whose own session is unconfirmed moves a live session onto it (§3).
+func (w *wsConn) handshake(ctx context.Context, req *transport.ResumeReq) (*transport.Hello, error) {
+	if err := w.send(ctx, websocket.MessageText, transport.AppendResume(nil, req)); err != nil {
+		return nil, err
+	}
+	typ, data, err := w.ws.Read(ctx)
+	if err != nil {
+		return nil, w.readError(err)
+	}
+	w.c.stats.bytesIn.Add(uint64(len(data)))
+	if typ != websocket.MessageText {
+		return nil, protoErrorf("binary message before the hello")
+	}
+	f, err := transport.ParseFrame(data)
+	if err != nil {
+		return nil, &protoError{err.Error()}
+	}
+	h, err := helloOf(f)
+	if err != nil {
+		return nil, err
+	}
+	w.hello = h
+	return h, nil
+}
+
+// readError turns a read error into a close code where the server sent one. The
+// reserved "no status" codes mean a plain network failure.
+func (w *wsConn) readError(err error) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case websocket.StatusNoStatusRcvd, websocket.StatusAbnormalClosure, websocket.StatusTLSHandshake:
+			return err
+		}
+		return peerClose(int(ce.Code), ce.Reason)
+	}
+	return err
+}
+
+func (w *wsConn) send(ctx context.Context, typ websocket.MessageType, p []byte) error {
+	if err := w.ws.Write(ctx, typ, p); err != nil {
+		return err
+	}
+	w.c.stats.bytesOut.Add(uint64(len(p)))
+	return nil
+}
+
+// confirm confirms the session this connection created (§3).
+func (w *wsConn) confirm(ctx context.Context) error {
+	return w.send(ctx, websocket.MessageText, transport.AppendNum(nil, transport.FrameAck, 0))
+}
+
+// abort drops the connection. Safe at any time and more than once.
+func (w *wsConn) abort() {
+	w.cancel(errAborted)
+	w.ws.CloseNow()
+}
+
+// run carries the session until the connection ends: one goroutine reads, one writes.
+func (w *wsConn) run(l *session.Link, in *inbound) error {
+	defer w.abort()
+	ctx, cancel := w.ctx, w.cancel
+	stop := in.watch(deadline(w.hello), cancel)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		cancel(w.writeLoop(ctx, l, heartbeat(w.hello)))
+	}()
+	cancel(w.readLoop(ctx, in))
+	w.ws.CloseNow()
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func (w *wsConn) readLoop(ctx context.Context, in *inbound) error {
+	for {
+		typ, data, err := w.ws.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return w.readError(err)
+		}
+		w.c.stats.bytesIn.Add(uint64(len(data)))
+		if typ == websocket.MessageBinary {
+			err = in.data(ctx, session.Binary, data)
+		} else if f, perr := transport.ParseFrame(data); perr != nil {
+			err = &protoError{perr.Error()}
+		} else {
+			err = in.frame(ctx, f)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeLoop sends what the link hands out, and a heartbeat (with any unsent ack) when
+// nothing went out for hb.
+func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duration) error {
+	var b session.Batch
+	var buf []byte
+	var next uint64 // number the next data frame has without an S frame
+	t := time.NewTimer(hb)
+	defer t.Stop()
+	beat := false
+	for {
+		l.Pull(&b, 128, 256<<10, beat)
+		if b.Gone != nil {
+			return errGone
+		}
+		sent := false
+		if len(b.Msgs) > 0 && b.Seq != next {
+			buf = transport.AppendNum(buf[:0], transport.FrameSeq, b.Seq)
+			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
+				return err
+			}
+		}
+		for _, m := range b.Msgs {
+			var err error
+			if m.Type == session.Binary {
+				err = w.send(ctx, websocket.MessageBinary, m.Data)
+			} else {
+				buf = transport.AppendText(buf[:0], m.Data)
+				err = w.send(ctx, websocket.MessageText, buf)
+			}
+			if err != nil {
+				return err
+			}
+			sent = true
+		}
+		if len(b.Msgs) > 0 {
+			next = b.Seq + uint64(len(b.Msgs))
+		}
+		if b.HasAck {
+			buf = transport.AppendNum(buf[:0], transport.FrameAck, b.Ack)
+			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
+				return err
+			}
+			sent = true
+		}
+		if beat && !sent {
+			if err := w.send(ctx, websocket.MessageText, []byte{transport.FramePing}); err != nil {
+				return err
+			}
+			sent = true
+		}
+		beat = false
+		if b.Close != nil {
+			buf = transport.AppendClose(buf[:0], b.Close.Code, b.Close.Reason)
+			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
+				return err
+			}
+			l.CloseSent()
+			w.ws.Close(websocket.StatusCode(b.Close.Code), closeReason(b.Close.Reason))
+			return errClosed
+		}
+		if sent {
+			t.Reset(hb)
+		}
+		if l.More() {
+			continue
+		}
+		select {
+		case <-l.Wake():
+		case <-t.C:
+			beat = true
+			t.Reset(hb)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// closeReason cuts a reason to what a WebSocket close frame holds.
+func closeReason(r string) string {
+	b := transport.AppendClose(nil, 1000, r)
+	if len(b) <= 5 {
+		return ""
+	}
+	return string(b[6:])
+}
