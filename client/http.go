@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -136,6 +137,9 @@ func (h *httpConn) readBody(rd *transport.Reader, in *inbound) error {
 				return protoErrorf("hello for another session")
 			}
 			continue
+		}
+		if f.Type == transport.FrameText {
+			f.Data = bytes.Clone(f.Data) // the reader reuses its buffer
 		}
 		if err := in.frame(h.ctx, f); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 // travel as binary WebSocket messages (docs/protocol.md §2).
 type wsConn struct {
 	c      *Conn
+	g      *gen
 	ws     *websocket.Conn
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -39,7 +40,7 @@ func (c *Conn) dialWS(ctx context.Context, g *gen, req *transport.ResumeReq) (*w
 		return nil, nil, err
 	}
 	ws.SetReadLimit(int64(g.s.Config().MaxMessage) + 256)
-	w := &wsConn{c: c, ws: ws}
+	w := &wsConn{c: c, g: g, ws: ws}
 	w.ctx, w.cancel = context.WithCancelCause(c.ctx)
 	h, err := w.handshake(ctx, req)
 	if err != nil {
@@ -217,6 +218,7 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 		}
 		select {
 		case <-l.Wake():
+		case <-w.g.kick:
 		case <-t.C:
 			beat = true
 			t.Reset(hb)
