@@ -200,3 +200,5 @@ func pollHello(t *testing.T, base string) *transport.Hello {
 	}
 	return h
 }
+
+func newLocalServer(h http.Handler) *httptest.Server { return httptest.NewServer(h) }

@@ -17,11 +17,11 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		srv.failErr(w, r, err)
 		return
 	}
-	if !s.Hold() {
+	if !s.Hold(conn) {
 		srv.fail(w, r, transport.CodeSuperseded, "a poll is already pending")
 		return
 	}
-	defer s.Release()
+	defer s.Release(conn)
 	prev, prevConn := s.Transport(), s.LastConn()
 	first := created || prev != namePoll || prevConn != conn
 	l, received, err := srv.attach(s, namePoll, conn, ack, false, created)

@@ -178,7 +178,8 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 		id, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
 			srv.count.Add(-1)
-			return nil, refuse(transport.CodeAuth, "authentication refused: "+err.Error())
+			srv.log.Info("lifeline: authentication refused", "err", err, "remote", r.RemoteAddr)
+			return nil, refuse(transport.CodeAuth, "authentication refused")
 		}
 		identity = id
 	}
@@ -201,8 +202,9 @@ func (srv *Server) resume(r *http.Request, id, token, creds string) (*session.Se
 	if srv.opts.Authenticate != nil {
 		identity, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
+			srv.log.Info("lifeline: credentials refused on resume", "session", id, "err", err)
 			s.CloseNow(transport.CodeAuthExpired, "credentials refused")
-			return nil, refuse(transport.CodeAuthExpired, "credentials refused: "+err.Error())
+			return nil, refuse(transport.CodeAuthExpired, "credentials refused")
 		}
 		s.SetIdentity(identity)
 	}
@@ -228,6 +230,9 @@ func (srv *Server) find(id, token string) (*session.Session, error) {
 func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, acks, created bool) (*session.Link, uint64, error) {
 	prev, prevConn := s.Transport(), s.LastConn()
 	l, received, err := s.Attach(name, conn, ack, acks)
+	if err != nil && created {
+		s.CloseNow(transport.CodeProtocol, "refused before attach")
+	}
 	if err != nil {
 		var ce *session.CloseError
 		switch {

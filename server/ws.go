@@ -66,7 +66,7 @@ func (wc *wsConn) closeWith(code int, reason string) {
 	if code != transport.CodeNormal && code != transport.CodeSuperseded && code != transport.CodeShutdown {
 		wc.srv.log.Info("lifeline: websocket closed", "code", code, "reason", reason, "remote", wc.r.RemoteAddr)
 	}
-	wc.c.Close(websocket.StatusCode(code), reason)
+	wc.c.Close(websocket.StatusCode(code), transport.Reason(reason))
 }
 
 func (wc *wsConn) serve() {

@@ -35,8 +35,9 @@ type Batch struct {
 // Attach attaches a new transport connection, named for the counters ("websocket",
 // "stream", "poll"), numbered conn by the client (docs/protocol.md §5), whose peer holds
 // every message up to peerAck. With acks set, acks for the peer are pulled on this link.
-// A connection with the number and name of the attached one continues it (a run of
-// polls); a lower number is refused with ErrSuperseded. Attach returns the link and the
+// A connection must be numbered above the attached one, or it is refused with
+// ErrSuperseded. With no link attached, the number and name of the last one may come
+// again (the next poll of a run); a lower number is refused. Attach returns the link and the
 // highest message number received from the peer, for the hello.
 func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, uint64, error) {
 	s.mu.Lock()
@@ -45,26 +46,21 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 		return nil, 0, s.endErrLocked()
 	}
 	cur := s.link
-	var l *Link
-	switch {
-	case cur != nil && conn == cur.conn && name == cur.name:
-		l = cur
-	case s.lastName != "" && (conn < s.lastConn || (conn == s.lastConn && name != s.lastName)):
+	if (cur != nil && conn <= cur.conn) ||
+		(s.lastName != "" && (conn < s.lastConn || (conn == s.lastConn && name != s.lastName))) {
 		return nil, 0, ErrSuperseded
 	}
 	if err := s.ackedLocked(peerAck); err != nil {
 		return nil, 0, err
 	}
-	if l == nil {
-		l = &Link{s: s, name: name, conn: conn, acks: acks, wake: make(chan struct{}, 1), gone: make(chan struct{})}
-		if cur != nil {
-			cur.detachLocked(ErrSuperseded)
-		}
-		s.link = l
-		s.lastConn, s.lastName = conn, name
-		s.transport.Store(&l.name)
-		s.armLocked()
+	l := &Link{s: s, name: name, conn: conn, acks: acks, wake: make(chan struct{}, 1), gone: make(chan struct{})}
+	if cur != nil {
+		cur.detachLocked(ErrSuperseded)
 	}
+	s.link = l
+	s.lastConn, s.lastName = conn, name
+	s.transport.Store(&l.name)
+	s.armLocked()
 	s.Touch()
 	l.next = max(peerAck+1, s.outBase)
 	s.ackSent = s.inSeq // the hello carries it
@@ -206,9 +202,21 @@ func (s *Session) LastConn() uint64 {
 	return s.lastConn
 }
 
-// Hold claims the session's one outstanding poll (docs/protocol.md §8); it reports
-// false while another poll holds it. Release gives it back.
-func (s *Session) Hold() bool { return s.polling.CompareAndSwap(false, true) }
+// Hold claims the session's one outstanding poll (docs/protocol.md §8) for a poll of
+// connection conn. It reports false while a poll of the same or a newer connection
+// holds it; a poll of a newer connection takes it over (the older poll is superseded
+// when the newer one attaches). Release gives it back.
+func (s *Session) Hold(conn uint64) bool {
+	for {
+		h := s.polling.Load()
+		if h != 0 && h-1 >= conn {
+			return false
+		}
+		if s.polling.CompareAndSwap(h, conn+1) {
+			return true
+		}
+	}
+}
 
-// Release ends a Hold.
-func (s *Session) Release() { s.polling.Store(false) }
+// Release ends a Hold of connection conn.
+func (s *Session) Release(conn uint64) { s.polling.CompareAndSwap(conn+1, 0) }

@@ -111,8 +111,8 @@ type Session struct {
 	confirmed bool
 	expiry    *time.Timer // handshake timeout, then resume window while detached
 	onEnd     []func()
-	heard     atomic.Int64 // unix ns when the peer was last heard from
-	polling   atomic.Bool
+	heard     atomic.Int64  // unix ns when the peer was last heard from
+	polling   atomic.Uint64 // 1 + the connection number holding the poll, or 0
 }
 
 // New returns an open session with the given public id and secret token.

@@ -136,14 +136,20 @@ func AppendNum(dst []byte, t byte, n uint64) []byte {
 	return strconv.AppendUint(dst, n, 10)
 }
 
-// AppendClose appends a close frame. A reason longer than MaxReasonBytes is cut.
-func AppendClose(dst []byte, code int, reason string) []byte {
+// Reason cuts a close reason to MaxReasonBytes on a UTF-8 boundary.
+func Reason(reason string) string {
 	if len(reason) > MaxReasonBytes {
 		reason = reason[:MaxReasonBytes]
 		for !utf8.ValidString(reason) {
 			reason = reason[:len(reason)-1]
 		}
 	}
+	return reason
+}
+
+// AppendClose appends a close frame. A reason longer than MaxReasonBytes is cut.
+func AppendClose(dst []byte, code int, reason string) []byte {
+	reason = Reason(reason)
 	dst = append(dst, FrameClose)
 	dst = strconv.AppendInt(dst, int64(code), 10)
 	if reason != "" {
