@@ -54,6 +54,43 @@ func BenchmarkWebSocketEcho(b *testing.B) {
 	}
 }
 
+// BenchmarkBareWebSocketEcho is the baseline: the same exchange with a bare
+// coder/websocket echo server, no Lifeline.
+func BenchmarkBareWebSocketEcho(b *testing.B) {
+	ts := newLocalServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, p, err := c.Read(context.Background())
+			if err != nil || c.Write(context.Background(), typ, p) != nil {
+				return
+			}
+		}
+	}))
+	defer ts.Close()
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.CloseNow()
+	msg := []byte("M" + payload100)
+	b.ReportAllocs()
+	b.SetBytes(100)
+	b.ResetTimer()
+	for range b.N {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkPollEcho: per op, one POST carrying a 100-byte message and one poll
 // returning its echo.
 func BenchmarkPollEcho(b *testing.B) {
@@ -202,7 +239,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 }
 
 func startB(b *testing.B) (*server.Server, string) {
-	srv := server.New(echo, &server.Options{MaxSessions: 100000})
+	srv := server.New(echo, &server.Options{MaxSessions: 100000, StreamBytes: 1 << 30})
 	r := http.NewServeMux()
 	r.Handle("/ll/", srv)
 	ts := newLocalServer(r)

@@ -188,7 +188,7 @@ func (wc *wsConn) readLoop() (int, string) {
 	s := wc.s
 	var seq uint64
 	for {
-		typ, data, err := wc.c.Read(wc.ctx)
+		typ, data, err := wc.c.Read(context.Background()) // CloseNow ends it; a cancellable ctx would cost an AfterFunc per read
 		if err != nil {
 			return 0, ""
 		}
@@ -269,7 +269,7 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		if failed {
 			return
 		}
-		if err := wc.c.Write(wc.ctx, typ, p); err != nil {
+		if err := wc.c.Write(context.Background(), typ, p); err != nil { // the watchdog bounds it
 			failed = true
 			wc.cancel()
 			wc.c.CloseNow()

@@ -116,10 +116,13 @@ func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 		}
 		return
 	}
-	if i := l.next - s.outBase; i < uint64(len(s.out)) {
+	if l.next < s.outBase {
+		l.next = s.outBase // the peer acked past what this link sent (it got it earlier)
+	}
+	if i := l.next - s.outBase; i < uint64(len(s.out)-s.outHead) {
 		b.Seq = l.next
 		bytes := 0
-		for _, m := range s.out[i:] {
+		for _, m := range s.out[s.outHead+int(i):] {
 			if len(b.Msgs) == maxMsgs || (len(b.Msgs) > 0 && bytes+len(m.Data) > maxBytes) {
 				break
 			}
@@ -133,7 +136,7 @@ func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 		s.ackSent = s.inSeq
 	}
 	s.ackDue = false
-	if s.state == stateClosing && len(s.out) == 0 && !l.closeSent {
+	if s.state == stateClosing && s.outHead == len(s.out) && !l.closeSent {
 		b.Close = s.closeErr
 		l.closeSent = true
 	}
@@ -144,7 +147,7 @@ func (l *Link) More() bool {
 	s := l.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.link == l && l.next-s.outBase < uint64(len(s.out))
+	return s.link == l && max(l.next, s.outBase)-s.outBase < uint64(len(s.out)-s.outHead)
 }
 
 // CloseSent tells the session the close frame from Pull went out: a graceful close

@@ -87,18 +87,21 @@ type Session struct {
 	closeErr *CloseError
 	done     chan struct{}
 
-	// outbound: every message sent and not yet acknowledged; out[i] has number outBase+i.
+	// outbound: every message sent and not yet acknowledged: out[outHead+i] has number
+	// outBase+i. The slices keep their arrays between bursts (no allocation per message).
 	out      []Message
+	outHead  int
 	outBase  uint64
 	outBytes int
 	space    chan struct{} // closed when outbound space frees; nil while nobody waits
 
-	// inbound: received, not yet read.
+	// inbound: received, not yet read: in[inHead:].
 	in       []Message
+	inHead   int
 	inBytes  int
 	inSeq    uint64 // highest number accepted
 	ackSent  uint64 // highest ack handed to a link
-	ready    chan struct{}
+	ready    chan struct{} // buffered 1: inbound data or the end
 	inSpace  chan struct{}
 	ackTimer *time.Timer
 	ackArmed bool // ackTimer is running
@@ -117,9 +120,12 @@ type Session struct {
 
 // New returns an open session with the given public id and secret token.
 func New(id, token string, cfg Config) *Session {
-	s := &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{})}
+	s := &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{}),
+		ready: make(chan struct{}, 1)}
 	if s.cfg.HandshakeTimeout > 0 {
+		s.mu.Lock() // the timer may fire before the assignment
 		s.expiry = time.AfterFunc(s.cfg.HandshakeTimeout, s.expire)
+		s.mu.Unlock()
 	}
 	s.Touch()
 	return s
@@ -228,27 +234,24 @@ func (s *Session) Err() error {
 func (s *Session) Read(ctx context.Context) (MessageType, []byte, error) {
 	for {
 		s.mu.Lock()
-		if len(s.in) > 0 {
-			m := s.in[0]
-			s.in[0] = Message{}
-			s.in = s.in[1:]
-			if len(s.in) == 0 {
-				s.in = s.in[:0:0]
-			}
+		if m, ok := pop(&s.in, &s.inHead); ok {
 			s.inBytes -= len(m.Data)
 			signal(&s.inSpace)
+			if s.inHead < len(s.in) {
+				kick(s.ready) // more for another reader
+			}
 			s.mu.Unlock()
 			return m.Type, m.Data, nil
 		}
 		if s.state != stateOpen {
 			err := s.endErrLocked()
 			s.mu.Unlock()
+			kick(s.ready)
 			return 0, nil, err
 		}
-		ch := waiter(&s.ready)
 		s.mu.Unlock()
 		select {
-		case <-ch:
+		case <-s.ready:
 		case <-ctx.Done():
 			return 0, nil, ctx.Err()
 		}
@@ -285,8 +288,8 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			s.mu.Unlock()
 			return err
 		}
-		if len(s.out) == 0 || s.outBytes+len(m.Data) <= s.cfg.MaxQueued {
-			s.out = append(s.out, m)
+		if s.outHead == len(s.out) || s.outBytes+len(m.Data) <= s.cfg.MaxQueued {
+			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
 			l := s.link
 			s.mu.Unlock()
@@ -320,6 +323,8 @@ func (s *Session) Close(code int, reason string) error {
 	}
 	s.state = stateClosing
 	s.closeErr = &CloseError{Code: code, Reason: reason}
+	kick(s.ready)
+	signal(&s.space)
 	l := s.link
 	s.mu.Unlock()
 	if l != nil {
@@ -372,14 +377,14 @@ func (s *Session) finishLocked(ce *CloseError) {
 	}
 	s.state = stateClosed
 	clear(s.out)
-	s.out, s.outBytes = nil, 0
+	s.out, s.outHead, s.outBytes = nil, 0, 0
 	if s.ackTimer != nil {
 		s.ackTimer.Stop()
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	signal(&s.ready)
+	kick(s.ready)
 	signal(&s.space)
 	signal(&s.inSpace)
 	close(s.done)
@@ -396,28 +401,36 @@ func (s *Session) endErrLocked() error {
 // Acked processes a cumulative ack from the peer: messages up to n are released.
 func (s *Session) Acked(n uint64) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ackedLocked(n)
+	err := s.ackedLocked(n)
+	var l *Link
+	if s.state == stateClosing && s.outHead == len(s.out) {
+		l = s.link // the close frame can go now
+	}
+	s.mu.Unlock()
+	if l != nil {
+		l.poke()
+	}
+	return err
 }
 
 func (s *Session) ackedLocked(n uint64) error {
 	if n < s.outBase {
 		return nil // old news
 	}
-	k := n - s.outBase + 1
-	if k > uint64(len(s.out)) {
+	k := int(n - s.outBase + 1)
+	if n-s.outBase+1 > uint64(len(s.out)-s.outHead) {
 		if s.state == stateClosed {
 			return nil
 		}
 		return ErrProtocol // acks a message never sent
 	}
-	for i := range s.out[:k] {
-		s.outBytes -= len(s.out[i].Data)
-		s.out[i] = Message{}
+	acked := s.out[s.outHead : s.outHead+k]
+	for i := range acked {
+		s.outBytes -= len(acked[i].Data)
 	}
-	s.out = s.out[k:]
-	if len(s.out) == 0 {
-		s.out = s.out[:0:0]
+	clear(acked)
+	if s.outHead += k; s.outHead == len(s.out) {
+		s.out, s.outHead = s.out[:0], 0
 	}
 	s.outBase = n + 1
 	signal(&s.space)
@@ -447,11 +460,11 @@ func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool)
 			s.mu.Unlock()
 			return false, err
 		}
-		if len(s.in) == 0 || s.inBytes+len(m.Data) <= s.cfg.MaxQueued {
-			s.in = append(s.in, m)
+		if s.inHead == len(s.in) || s.inBytes+len(m.Data) <= s.cfg.MaxQueued {
+			push(&s.in, &s.inHead, m)
 			s.inBytes += len(m.Data)
 			s.inSeq = seq
-			signal(&s.ready)
+			kick(s.ready)
 			l := s.ackPolicyLocked()
 			s.mu.Unlock()
 			if l != nil {
@@ -513,6 +526,38 @@ func (s *Session) ackTimeout() {
 	s.mu.Unlock()
 	if due && l != nil {
 		l.poke()
+	}
+}
+
+// push appends m to the queue q[*head:], moving the live part to the front rather
+// than growing the array when the dead prefix is what fills it.
+func push(q *[]Message, head *int, m Message) {
+	if len(*q) == cap(*q) && *head > 0 {
+		n := copy(*q, (*q)[*head:])
+		clear((*q)[n:])
+		*q, *head = (*q)[:n], 0
+	}
+	*q = append(*q, m)
+}
+
+// pop takes the first message of the queue q[*head:].
+func pop(q *[]Message, head *int) (Message, bool) {
+	if *head == len(*q) {
+		return Message{}, false
+	}
+	m := (*q)[*head]
+	(*q)[*head] = Message{}
+	if *head++; *head == len(*q) {
+		*q, *head = (*q)[:0], 0
+	}
+	return m, true
+}
+
+// kick wakes one waiter on a buffered-1 channel, if none is pending already.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

@@ -14,10 +14,14 @@ var ErrTooLarge = errors.New("lifeline: frame over the size limit")
 var dataField = []byte("data:")
 
 // AppendEvent appends frame to dst as one event of an HTTP body (docs/protocol.md §2):
-// each line as "data:" plus the line, then an empty line.
+// each line as "data:" plus the line, then an empty line. A line that begins with a
+// space gets one more, since readers drop the first.
 func AppendEvent(dst, frame []byte) []byte {
 	for {
 		dst = append(dst, dataField...)
+		if len(frame) > 0 && frame[0] == ' ' {
+			dst = append(dst, ' ')
+		}
 		i := bytes.IndexByte(frame, '\n')
 		if i < 0 {
 			dst = append(dst, frame...)
