@@ -181,6 +181,13 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	return c, nil
 }
 
+// current returns the session written to.
+func (c *Conn) current() *gen {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.g
+}
+
 // Read returns the next message. It blocks until one arrives, the session ends
 // (a *session.CloseError with its code, after every message received before the end),
 // or ctx is done. When the server could not resume the session, Read returns a

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -26,11 +28,25 @@ var echo = server.HandlerFunc(func(ctx context.Context, s *session.Session) {
 	}
 })
 
-// startServer serves h on 127.0.0.1 and returns the mount URL.
-func startServer(t *testing.T, h server.Handler, opts *server.Options) string {
+// quiet discards the log lines of the tests' clients and servers.
+var quiet = slog.New(slog.DiscardHandler)
+
+// startServer serves h on 127.0.0.1 and returns the mount URL. wrap, if set, wraps
+// the server's handler.
+func startServer(t *testing.T, h server.Handler, opts *server.Options, wrap ...func(http.Handler) http.Handler) string {
 	t.Helper()
+	if opts == nil {
+		opts = &server.Options{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
 	srv := server.New(h, opts)
-	ts := httptest.NewServer(srv)
+	var hh http.Handler = srv
+	for _, w := range wrap {
+		hh = w(hh)
+	}
+	ts := httptest.NewServer(hh)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -49,6 +65,12 @@ func testCtx(t *testing.T) context.Context {
 // dial dials url with opts and closes the Conn at the end of the test.
 func dial(t *testing.T, url string, opts *Options) *Conn {
 	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = quiet
+	}
 	c, err := Dial(testCtx(t), url, opts)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -69,8 +91,9 @@ func message(i int) (session.MessageType, []byte) {
 	return session.Text, fmt.Appendf(nil, "message %d\nsecond line ü", i)
 }
 
-// exchange writes n messages and reads their echoes, checking order and content.
-func exchange(t *testing.T, c *Conn, from, n int) {
+// exchange writes n messages and reads their echoes, checking order and content; hook,
+// if set, runs after each echo is read.
+func exchange(t *testing.T, c *Conn, from, n int, hook ...func(i int)) {
 	t.Helper()
 	ctx := testCtx(t)
 	errc := make(chan error, 1)
@@ -92,6 +115,9 @@ func exchange(t *testing.T, c *Conn, from, n int) {
 		wtyp, want := message(i)
 		if typ != wtyp || !bytes.Equal(p, want) {
 			t.Fatalf("message %d: got %v %q, want %v %q", i, typ, p, wtyp, want)
+		}
+		for _, h := range hook {
+			h(i)
 		}
 	}
 	if err := <-errc; err != nil {

@@ -42,6 +42,9 @@ func (h *httpConn) nextPoll() (*transport.Reader, error) {
 	hd.Set(transport.HeaderToken, h.token())
 	hd.Set(transport.HeaderAck, strconv.FormatUint(h.g.s.Received(), 10))
 	hd.Set(transport.HeaderConn, strconv.FormatUint(h.req.Conn, 10))
+	if h.req.Auth != "" {
+		hd.Set(transport.HeaderAuth, h.req.Auth) // the server authenticates every poll
+	}
 	resp, err := h.c.do(req)
 	if err == nil {
 		limit := 4*int64(max(h.hello.MaxBody, 1<<20)) + 4*int64(base64.StdEncoding.EncodedLen(h.g.s.Config().MaxMessage))

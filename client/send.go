@@ -194,16 +194,22 @@ func (u *uplink) send(ctx context.Context, body []byte) error {
 		return err
 	}
 	u.ackDue = false
-	if n := ack - u.first + 1; ack >= u.first && len(u.pending) > 0 {
-		k := int(min(n, uint64(len(u.pending))))
-		clear(u.pending[:k])
-		u.pending = u.pending[k:]
-		u.first += uint64(k)
-		if len(u.pending) == 0 {
-			u.pending = nil
-		}
-	}
+	u.trim(ack)
 	return nil
+}
+
+// trim releases the sent messages that the server's ack covers.
+func (u *uplink) trim(ack uint64) {
+	if ack < u.first || len(u.pending) == 0 {
+		return
+	}
+	k := int(min(ack-u.first+1, uint64(len(u.pending))))
+	clear(u.pending[:k])
+	u.pending = u.pending[k:]
+	u.first += uint64(k)
+	if len(u.pending) == 0 {
+		u.pending = nil
+	}
 }
 
 // post sends one body to the send endpoint and processes the response: the server's

@@ -202,6 +202,10 @@ func (s *supervisor) recover(err error) bool {
 		}
 		act, code, reason := action(err)
 		wait := !first
+		if errors.Is(err, errSilent) || errors.Is(err, context.DeadlineExceeded) {
+			// Pooled keep-alive connections on the same path are likely dead too.
+			c.opts.HTTPClient.CloseIdleConnections()
+		}
 		switch act {
 		case transport.Stop:
 			s.stop(err, code, reason)

@@ -1,0 +1,220 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
+)
+
+// fastServer has short heartbeats, so dead connections show quickly.
+func fastServer() *server.Options {
+	return &server.Options{Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: 200 * time.Millisecond}
+}
+
+// fastClient retries quickly.
+func fastClient(transports ...string) *Options {
+	return &Options{Transports: transports, BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond}
+}
+
+func hostOf(url string) string { return strings.TrimPrefix(url, "http://") }
+
+var transports = []string{"websocket", "stream", "poll"}
+
+// TestResumeAfterDrop cuts every connection twice in the middle of an exchange: the
+// session resumes with nothing lost or repeated.
+func TestResumeAfterDrop(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			p := newProxy(t, hostOf(startServer(t, echo, fastServer())))
+			c := dial(t, p.url(), fastClient(tr))
+			exchange(t, c, 0, 300, func(i int) {
+				if i == 100 || i == 200 {
+					p.cut()
+				}
+			})
+			if tr != "poll" { // a cut between two polls goes unnoticed
+				waitFor(t, "two resumes", func() bool { return c.Stats().Resumes >= 2 })
+			}
+			if s := c.Stats(); s.Resets != 0 || c.Transport() != tr {
+				t.Errorf("on %s, stats %+v", c.Transport(), s)
+			}
+		})
+	}
+}
+
+// TestResumeAfterSilence black-holes the connections: the client notices the silence
+// after hb+hbt and resumes on a new connection.
+func TestResumeAfterSilence(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			p := newProxy(t, hostOf(startServer(t, echo, fastServer())))
+			c := dial(t, p.url(), fastClient(tr))
+			exchange(t, c, 0, 50)
+			p.blackhole()
+			exchange(t, c, 50, 50)
+			if s := c.Stats(); s.Resumes < 1 || s.Resets != 0 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// TestStreamRecycle makes the server end every stream after 2 KiB: the client reopens
+// it at once, many times, without loss.
+func TestStreamRecycle(t *testing.T) {
+	url := startServer(t, echo, &server.Options{StreamBytes: 2048})
+	c := dial(t, url, fastClient("stream"))
+	exchange(t, c, 0, 300)
+	if s := c.Stats(); s.Resumes < 2 || s.Resets != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestReset restarts the server while the client is away: the resume is refused
+// (unknown session), Read reports the reset once with the unsent messages counted,
+// and the Conn goes on with a fresh session.
+func TestReset(t *testing.T) {
+	for _, tr := range append([]string{""}, transports...) {
+		t.Run("transport="+tr, func(t *testing.T) {
+			opts := fastClient()
+			if tr != "" {
+				opts.Transports = []string{tr}
+			}
+			first := startServer(t, echo, fastServer())
+			second := startServer(t, echo, fastServer())
+			p := newProxy(t, hostOf(first))
+			c := dial(t, p.url(), opts)
+			exchange(t, c, 0, 20)
+			waitFor(t, "everything acknowledged", func() bool {
+				g := c.current()
+				return g.acked.Load() == g.written.Load()
+			})
+			sid := c.SessionID()
+			p.setRefuse(true)
+			p.cut()
+			ctx := testCtx(t)
+			for i := range 3 {
+				if err := c.Write(ctx, session.Text, []byte{'a' + byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.setBackend(hostOf(second))
+			p.setRefuse(false)
+			_, _, err := c.Read(ctx)
+			var re *ResetError
+			if !errors.As(err, &re) || !errors.Is(err, ErrReset) || re.Code != 4404 || re.Unsent != 3 {
+				t.Fatalf("Read: %v (%+v)", err, re)
+			}
+			exchange(t, c, 100, 50)
+			if c.SessionID() == sid || c.SessionID() == "" {
+				t.Errorf("session id %q after reset, was %q", c.SessionID(), sid)
+			}
+			if s := c.Stats(); s.Resets != 1 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// TestServerCloses: the application closes the session; the client reads what was
+// sent before, then the close, and does not reconnect.
+func TestServerCloses(t *testing.T) {
+	bye := server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		if _, _, err := s.Read(ctx); err != nil {
+			return
+		}
+		s.Write(ctx, session.Text, []byte("bye"))
+		s.Close(1000, "done")
+	})
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			c := dial(t, startServer(t, bye, nil), fastClient(tr))
+			ctx := testCtx(t)
+			if err := c.Write(ctx, session.Text, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := c.Read(ctx); err != nil || string(p) != "bye" {
+				t.Fatalf("Read: %q %v", p, err)
+			}
+			_, _, err := c.Read(ctx)
+			var ce *session.CloseError
+			if !errors.As(err, &ce) || ce.Code != 1000 || ce.Reason != "done" || !ce.Remote {
+				t.Fatalf("Read: %v", err)
+			}
+			if err := c.Write(ctx, session.Text, []byte("late")); !errors.Is(err, session.ErrClosed) {
+				t.Errorf("Write after the close: %v", err)
+			}
+			if s := c.Stats(); s.Resumes != 0 || s.Resets != 0 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// TestAuth: credentials are asked for on creation and every resume, travel in the R
+// frame or the Lifeline-Auth header and never in a URL; refused ones fail Dial.
+func TestAuth(t *testing.T) {
+	var seen atomic.Int32
+	opts := fastServer()
+	opts.Authenticate = func(r *http.Request, creds string) (any, error) {
+		if r.URL.RawQuery != "" || (creds != "" && strings.Contains(r.URL.Path, creds)) {
+			return nil, errors.New("credentials in the URL")
+		}
+		if creds != "open sesame" {
+			return nil, errors.New("wrong credentials")
+		}
+		seen.Add(1)
+		return "user", nil
+	}
+	p := newProxy(t, hostOf(startServer(t, echo, opts)))
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			var asked atomic.Int32
+			o := fastClient(tr)
+			o.Auth = func(ctx context.Context) (string, error) {
+				asked.Add(1)
+				return "open sesame", nil
+			}
+			seen.Store(0)
+			c := dial(t, p.url(), o)
+			exchange(t, c, 0, 20, func(i int) {
+				if i == 10 {
+					p.cut()
+				}
+			})
+			if tr != "poll" {
+				waitFor(t, "a resume", func() bool { return c.Stats().Resumes >= 1 })
+			}
+			if asked.Load() < 2 && tr != "poll" || seen.Load() < 2 {
+				t.Errorf("asked %d, accepted %d, stats %+v", asked.Load(), seen.Load(), c.Stats())
+			}
+
+			o.Auth = func(ctx context.Context) (string, error) { return "wrong", nil }
+			o.Logger = quiet
+			_, err := Dial(testCtx(t), p.url(), o)
+			var ce *session.CloseError
+			if !errors.As(err, &ce) || ce.Code != 4401 {
+				t.Errorf("Dial with wrong credentials: %v", err)
+			}
+		})
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

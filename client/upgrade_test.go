@@ -1,0 +1,111 @@
+package client
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// wsGate sits in front of a server and refuses (404 without a close code, as a proxy
+// would) or delays WebSocket handshakes.
+type wsGate struct {
+	h       http.Handler
+	refuse  atomic.Bool
+	delay   atomic.Int64 // ns
+	refused atomic.Int32
+}
+
+func (g *wsGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/ws") {
+		if g.refuse.Load() {
+			g.refused.Add(1)
+			http.NotFound(w, r)
+			return
+		}
+		if d := time.Duration(g.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+	g.h.ServeHTTP(w, r)
+}
+
+func gated(t *testing.T) (*wsGate, string) {
+	gate := &wsGate{}
+	url := startServer(t, echo, fastServer(), func(h http.Handler) http.Handler {
+		gate.h = h
+		return gate
+	})
+	return gate, url
+}
+
+// TestFallback: with WebSocket refused, the race settles on the stream, which starts
+// after the WebSocket's head start.
+func TestFallback(t *testing.T) {
+	gate, url := gated(t)
+	gate.refuse.Store(true)
+	c := dial(t, url, nil)
+	if c.Transport() != "stream" {
+		t.Errorf("Transport() = %q", c.Transport())
+	}
+	exchange(t, c, 0, 50)
+	if s := c.Stats(); s.Fallbacks != 1 || s.Connects != 1 {
+		t.Errorf("stats %+v", s)
+	}
+
+	// Only poll works: with the stream also off the list it wins the race.
+	c = dial(t, url, &Options{Transports: []string{"websocket", "poll"}})
+	if c.Transport() != "poll" {
+		t.Errorf("Transport() = %q", c.Transport())
+	}
+	exchange(t, c, 0, 50)
+}
+
+// TestLateWebSocket: the WebSocket's hello arrives after the stream won the race; a
+// second R moves the live session onto it, with no message lost during the move.
+func TestLateWebSocket(t *testing.T) {
+	gate, url := gated(t)
+	gate.delay.Store(int64(400 * time.Millisecond))
+	c := dial(t, url, nil)
+	if c.Transport() != "stream" {
+		t.Fatalf("Transport() = %q, want the stream to win the race", c.Transport())
+	}
+	n := 0
+	for c.Transport() != "websocket" && n < 2000 {
+		exchange(t, c, n, 10)
+		n += 10
+	}
+	exchange(t, c, n, 100)
+	if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2 || s.Resets != 0 {
+		t.Errorf("on %s, stats %+v", c.Transport(), s)
+	}
+}
+
+// TestReprobe: WebSocket refused at first; once it works, a re-probe moves the
+// session onto it. Failed probes back off.
+func TestReprobe(t *testing.T) {
+	gate, url := gated(t)
+	gate.refuse.Store(true)
+	o := fastClient()
+	o.ReprobeMin, o.ReprobeMax = 20*time.Millisecond, 40*time.Millisecond
+	c := dial(t, url, o)
+	if c.Transport() != "stream" {
+		t.Fatalf("Transport() = %q", c.Transport())
+	}
+	waitFor(t, "two failed probes", func() bool { return gate.refused.Load() >= 3 })
+	gate.refuse.Store(false)
+	n := 0
+	for c.Transport() != "websocket" && n < 2000 {
+		exchange(t, c, n, 10)
+		n += 10
+	}
+	exchange(t, c, n, 100)
+	if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Fallbacks != 1 {
+		t.Errorf("on %s, stats %+v", c.Transport(), s)
+	}
+}
