@@ -58,8 +58,9 @@ func newUplink(h *httpConn, l *session.Link) *uplink {
 // closes (nil; a POST under way completes first).
 func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 	var beat <-chan time.Time
+	var t *time.Timer
 	if u.hb > 0 {
-		t := time.NewTicker(u.hb)
+		t = time.NewTimer(u.hb)
 		defer t.Stop()
 		beat = t.C
 	}
@@ -84,34 +85,52 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 			continue
 		}
 		before := u.first
-		if err := u.send(ctx, body); err != nil {
+		err = u.send(ctx, body)
+		if t != nil {
+			t.Reset(u.hb) // the server heard from the client: no heartbeat due
+		}
+		var wait time.Duration
+		switch {
+		case err != nil:
 			if code, _ := closeCode(err); code != 0 || ctx.Err() != nil {
 				return err
 			}
 			u.c.log.Debug("lifeline: send failed, retrying", "err", err)
-			if !sleep(ctx, u.bo.next()) {
-				return context.Cause(ctx)
-			}
-			continue
-		}
-		if u.close != nil && len(u.pending) == 0 {
+			wait = u.bo.next() // then send everything unacknowledged again
+		case u.close != nil && len(u.pending) == 0:
 			u.l.CloseSent()
 			return errClosed
-		}
-		if len(u.pending) > 0 && u.first == before {
-			// The server took nothing (its queue is full): do not hammer it.
-			if !sleep(ctx, u.bo.next()) {
-				return context.Cause(ctx)
-			}
-		} else {
+		case len(u.pending) > 0 && u.first == before:
+			wait = u.bo.next() // the server took nothing (its queue is full): do not hammer it
+		default:
 			u.bo.reset()
+		}
+		if !u.pause(ctx, finish, wait) {
+			return context.Cause(ctx)
 		}
 		select {
 		case <-finish:
-			return nil
+			return nil // the next connection sends the rest
 		default:
 		}
 	}
+}
+
+// pause waits d; it reports false when ctx ended, and returns early (true) when
+// finish closes.
+func (u *uplink) pause(ctx context.Context, finish <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-finish:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // build returns the next body: the unacknowledged messages, then new ones from the

@@ -39,7 +39,7 @@ func (c *Conn) dialWS(ctx context.Context, g *gen, req *transport.ResumeReq) (*w
 		}
 		return nil, nil, err
 	}
-	ws.SetReadLimit(int64(g.s.Config().MaxMessage) + 256)
+	ws.SetReadLimit(int64(max(g.s.Config().MaxMessage+256, 16<<10)))
 	w := &wsConn{c: c, g: g, ws: ws}
 	w.ctx, w.cancel = context.WithCancelCause(c.ctx)
 	h, err := w.handshake(ctx, req)
