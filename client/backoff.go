@@ -38,8 +38,9 @@ func (b *backoff) next() time.Duration {
 // reset forgets the failures counted so far.
 func (b *backoff) reset() { b.n = 0 }
 
-// sleep waits for d, or until ctx is done; it reports whether the whole wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// sleep waits for d, or until ctx is done (false) or early is closed (true). A nil
+// early never closes.
+func sleep(ctx context.Context, d time.Duration, early <-chan struct{}) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -47,8 +48,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+	case <-early:
 	case <-ctx.Done():
 		return false
 	}
+	return true
 }

@@ -52,12 +52,17 @@ func TestBackoffFullJitter(t *testing.T) {
 }
 
 func TestSleep(t *testing.T) {
-	if !sleep(context.Background(), time.Millisecond) {
+	if !sleep(context.Background(), time.Millisecond, nil) {
 		t.Error("sleep was cut short")
+	}
+	early := make(chan struct{})
+	close(early)
+	if !sleep(context.Background(), time.Hour, early) {
+		t.Error("sleep did not end early")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if sleep(ctx, time.Hour) || sleep(ctx, 0) {
+	if sleep(ctx, time.Hour, nil) || sleep(ctx, 0, nil) {
 		t.Error("sleep ignored a cancelled context")
 	}
 }

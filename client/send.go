@@ -105,7 +105,7 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 		default:
 			u.bo.reset()
 		}
-		if !u.pause(ctx, finish, wait) {
+		if !sleep(ctx, wait, finish) {
 			return context.Cause(ctx)
 		}
 		select {
@@ -114,23 +114,6 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 		default:
 		}
 	}
-}
-
-// pause waits d; it reports false when ctx ended, and returns early (true) when
-// finish closes.
-func (u *uplink) pause(ctx context.Context, finish <-chan struct{}, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-finish:
-	case <-ctx.Done():
-		return false
-	}
-	return true
 }
 
 // build returns the next body: the unacknowledged messages, then new ones from the
