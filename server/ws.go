@@ -46,6 +46,10 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	wc.serve()
 }
 
+// writerLinger is how long an idle writer goroutine waits for more before it exits.
+// While messages flow it stays; an idle connection parks no writer.
+const writerLinger = time.Second
+
 type wsConn struct {
 	srv *Server
 	c   *websocket.Conn
@@ -56,9 +60,20 @@ type wsConn struct {
 	created bool   // s was created by this connection and is not confirmed yet
 	again   []byte // a second R frame, to handle after the writer stopped
 
-	ctx      context.Context // cancelled when the connection is done
-	cancel   context.CancelFunc
-	lastRead atomic.Int64 // unix ns
+	ctx       context.Context // cancelled when the connection is done
+	cancel    context.CancelFunc
+	lastRead  atomic.Int64 // unix ns
+	lastWrite atomic.Int64 // unix ns
+	needPing  atomic.Bool
+
+	// The writer runs on demand (Link.OnWake); wmu orders its start against stopWriter.
+	wmu     sync.Mutex
+	stopped bool
+	running atomic.Bool
+	writers sync.WaitGroup
+	quit    chan struct{}
+	next    uint64 // number the peer expects next on this connection
+	buf     []byte
 }
 
 // closeWith closes the connection with code, logging refusals.
@@ -80,22 +95,18 @@ func (wc *wsConn) serve() {
 	if err != nil {
 		return
 	}
+	now := time.Now().UnixNano()
+	wc.lastRead.Store(now)
+	wc.lastWrite.Store(now)
 	if code, reason := wc.handshake(typ, data); code != 0 {
 		wc.closeWith(code, reason)
 		return
 	}
-	wc.lastRead.Store(time.Now().UnixNano())
-	watchdog := time.AfterFunc(o.Heartbeat, wc.watch)
+	watchdog := time.AfterFunc(o.Heartbeat/2, wc.watch)
 	defer watchdog.Stop()
 	for {
 		wc.c.SetReadLimit(int64(max(o.MaxMessageBytes+1, handshakeLimit)))
-		quit := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func(l *session.Link) {
-			defer wg.Done()
-			wc.writeLoop(l, quit)
-		}(wc.l)
+		wc.startWriter(wc.l)
 		code, reason := wc.readLoop()
 		if wc.again == nil {
 			if code != 0 {
@@ -103,15 +114,13 @@ func (wc *wsConn) serve() {
 			}
 			wc.cancel()
 			wc.c.CloseNow()
-			close(quit)
-			wg.Wait()
+			wc.stopWriter()
 			wc.l.Detach()
 			return
 		}
 		// A second R before confirmation (docs/protocol.md §3): stop the writer, drop
 		// the session this connection created, and start over with the new R.
-		close(quit)
-		wg.Wait()
+		wc.stopWriter()
 		wc.l.Detach()
 		wc.s.CloseNow(transport.CodeSuperseded, "replaced by a second R")
 		data, wc.again = wc.again, nil
@@ -122,20 +131,61 @@ func (wc *wsConn) serve() {
 	}
 }
 
-// watch runs every heartbeat: a connection silent for Heartbeat+HeartbeatTimeout is
-// dead (docs/protocol.md §6).
+// startWriter lets l's wake-ups run the writer.
+func (wc *wsConn) startWriter(l *session.Link) {
+	wc.wmu.Lock()
+	wc.stopped, wc.next, wc.quit = false, 0, make(chan struct{})
+	wc.running.Store(false)
+	wc.wmu.Unlock()
+	l.OnWake(func() { wc.kick(l) })
+}
+
+// kick starts the writer unless it is running or stopped. It is called from
+// Link.OnWake and the watchdog.
+func (wc *wsConn) kick(l *session.Link) {
+	if wc.running.Load() {
+		return
+	}
+	wc.wmu.Lock()
+	if !wc.stopped && wc.running.CompareAndSwap(false, true) {
+		wc.writers.Add(1)
+		go wc.writeLoop(l, wc.quit)
+	}
+	wc.wmu.Unlock()
+}
+
+// stopWriter stops the writer and waits for it.
+func (wc *wsConn) stopWriter() {
+	wc.wmu.Lock()
+	wc.stopped = true
+	close(wc.quit)
+	wc.wmu.Unlock()
+	wc.writers.Wait()
+}
+
+// watch runs every half heartbeat: it asks for a heartbeat on a connection the server
+// has been silent on, and drops one the client has been silent on for
+// Heartbeat+HeartbeatTimeout (docs/protocol.md §6).
 func (wc *wsConn) watch() {
 	o := &wc.srv.opts
 	if wc.ctx.Err() != nil {
 		return
 	}
-	if time.Since(time.Unix(0, wc.lastRead.Load())) > o.Heartbeat+o.HeartbeatTimeout {
+	now := time.Now()
+	if now.Sub(time.Unix(0, wc.lastRead.Load())) > o.Heartbeat+o.HeartbeatTimeout {
 		wc.closeWith(transport.CodeTimeout, "heartbeat timeout")
 		wc.cancel()
 		wc.c.CloseNow()
 		return
 	}
-	time.AfterFunc(o.Heartbeat, wc.watch)
+	if now.Sub(time.Unix(0, wc.lastWrite.Load())) >= o.Heartbeat/2 {
+		wc.needPing.Store(true)
+		wc.wmu.Lock()
+		l := wc.l
+		wc.wmu.Unlock()
+		l.Poke()
+	}
+	time.AfterFunc(o.Heartbeat/2, wc.watch)
 }
 
 // handshake processes an R frame: create or resume, attach, send H.
@@ -171,7 +221,9 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string
 		}
 		return transport.CodeProtocol, err.Error()
 	}
+	wc.wmu.Lock()
 	wc.s, wc.l, wc.created = s, l, created
+	wc.wmu.Unlock()
 	hello := srv.hello(nil, s, received, created)
 	srv.stats.out(0, len(hello))
 	if err := wc.c.Write(wc.ctx, websocket.MessageText, hello); err != nil {
@@ -254,16 +306,12 @@ func (wc *wsConn) readLoop() (int, string) {
 	}
 }
 
-// writeLoop sends what the link has to send until the link or the connection ends.
+// writeLoop sends what the link has to send. It exits after writerLinger without
+// work, and for good when the link or the connection ends.
 func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
+	defer wc.writers.Done()
 	srv := wc.srv
-	o := &srv.opts
-	hb := time.NewTimer(o.Heartbeat)
-	defer hb.Stop()
 	var b session.Batch
-	var next uint64
-	buf := make([]byte, 0, 256)
-	forceAck := false
 	failed := false
 	write := func(typ websocket.MessageType, p []byte) {
 		if failed {
@@ -277,9 +325,19 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		}
 		srv.stats.out(0, len(p))
 	}
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for !failed {
-		l.Pull(&b, 64, 256<<10, forceAck)
-		forceAck = false
+		select {
+		case <-l.Wake():
+		default:
+		}
+		ping := wc.needPing.Swap(false)
+		l.Pull(&b, 64, 256<<10, ping)
 		if b.Gone != nil {
 			if errors.Is(b.Gone, session.ErrSuperseded) {
 				wc.closeWith(transport.CodeSuperseded, "connection superseded")
@@ -287,24 +345,27 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 			}
 			return
 		}
+		if ping {
+			write(websocket.MessageText, []byte{transport.FramePing})
+		}
 		if b.HasAck {
-			buf = transport.AppendNum(buf[:0], transport.FrameAck, b.Ack)
-			write(websocket.MessageText, buf)
+			wc.buf = transport.AppendNum(wc.buf[:0], transport.FrameAck, b.Ack)
+			write(websocket.MessageText, wc.buf)
 		}
 		if len(b.Msgs) > 0 {
-			if b.Seq != next {
-				buf = transport.AppendNum(buf[:0], transport.FrameSeq, b.Seq)
-				write(websocket.MessageText, buf)
+			if b.Seq != wc.next {
+				wc.buf = transport.AppendNum(wc.buf[:0], transport.FrameSeq, b.Seq)
+				write(websocket.MessageText, wc.buf)
 			}
 			for _, m := range b.Msgs {
 				if m.Type == session.Binary {
 					write(websocket.MessageBinary, m.Data)
 				} else {
-					buf = transport.AppendText(buf[:0], m.Data)
-					write(websocket.MessageText, buf)
+					wc.buf = transport.AppendText(wc.buf[:0], m.Data)
+					write(websocket.MessageText, wc.buf)
 				}
 			}
-			next = b.Seq + uint64(len(b.Msgs))
+			wc.next = b.Seq + uint64(len(b.Msgs))
 			srv.stats.out(len(b.Msgs), 0)
 		}
 		if b.Close != nil {
@@ -315,19 +376,25 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 			wc.cancel()
 			return
 		}
-		if len(b.Msgs) > 0 || b.HasAck {
-			hb.Reset(o.Heartbeat)
+		if ping || b.HasAck || len(b.Msgs) > 0 {
+			wc.lastWrite.Store(time.Now().UnixNano())
 			continue
+		}
+		if linger == nil {
+			linger = time.NewTimer(writerLinger)
+		} else {
+			linger.Reset(writerLinger)
 		}
 		select {
 		case <-l.Wake():
-		case <-l.Gone():
 		case <-quit:
 			return
-		case <-hb.C:
-			write(websocket.MessageText, []byte{transport.FramePing})
-			forceAck = true
-			hb.Reset(o.Heartbeat)
+		case <-linger.C:
+			wc.running.Store(false)
+			// A wake-up that came after the last Pull left its token: carry on.
+			if len(l.Wake()) == 0 || !wc.running.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	}
 }

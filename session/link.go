@@ -1,5 +1,7 @@
 package session
 
+import "sync/atomic"
+
 // Link is one transport connection attached to a session. The transport that owns it
 // asks Pull what to send, waits on Wake for more, and calls Detach when its connection
 // ends. At most one Link of a session is attached; attaching another detaches the
@@ -12,9 +14,10 @@ type Link struct {
 	acks bool // acks for the peer travel on this link's downlink
 	next uint64
 
-	wake chan struct{} // buffered 1: there may be something to pull
-	gone chan struct{} // closed when detached
-	why  error         // why it was detached, set before gone is closed
+	wake   chan struct{} // buffered 1: there may be something to pull
+	notify atomic.Pointer[func()]
+	gone   chan struct{} // closed when detached
+	why    error         // why it was detached, set before gone is closed
 
 	closeSent bool
 }
@@ -86,6 +89,22 @@ func (l *Link) poke() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+	if fn := l.notify.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
+// Poke wakes the link's transport as if there were something to pull (a heartbeat
+// to send, say).
+func (l *Link) Poke() { l.poke() }
+
+// OnWake makes the link call fn, besides signalling Wake, whenever there may be
+// something to pull, and calls it once now. fn must not block; it may be called with
+// the session's lock held, so it must not call the session. It lets a transport run
+// its writer only while there is work, rather than park a goroutine on Wake.
+func (l *Link) OnWake(fn func()) {
+	l.notify.Store(&fn)
+	fn()
 }
 
 // Pull fills b with what to send next: at most maxMsgs messages and, past the first,

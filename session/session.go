@@ -40,8 +40,8 @@ type Config struct {
 	// AckEvery is how many unacknowledged received messages make an ack due at once.
 	// Default 32.
 	AckEvery int
-	// AckDelay is how long after the first unacknowledged message an ack becomes due.
-	// Default 50 ms.
+	// AckDelay is how long after the first unacknowledged message an ack becomes due;
+	// under load AckEvery and a quarter of MaxQueued make it due sooner. Default 1 s.
 	AckDelay time.Duration
 	// ResumeWindow is how long a confirmed session lives with no connection attached
 	// before it ends with code 4410. Zero: forever (what a client wants).
@@ -62,7 +62,7 @@ func (c Config) withDefaults() Config {
 		c.AckEvery = 32
 	}
 	if c.AckDelay <= 0 {
-		c.AckDelay = 50 * time.Millisecond
+		c.AckDelay = time.Second
 	}
 	return c
 }

@@ -1,0 +1,216 @@
+// Command bench measures a Lifeline server the way docs/protocol.md's peers are
+// compared: the server runs as a child process; this process drives it over loopback
+// and reads the child's CPU time and resident memory from /proc.
+//
+//	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
+//	go run . -mode idle -transport poll -sessions 10000
+//
+// Transports: websocket, stream, poll, and bare (a bare coder/websocket echo server,
+// the baseline). echo reports server CPU per echoed 100-byte message; idle reports
+// resident memory and goroutines per idle session.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
+)
+
+func main() {
+	serve := flag.String("serve", "", "internal: run the server for this transport")
+	mode := flag.String("mode", "echo", "echo or idle")
+	tr := flag.String("transport", "websocket", "websocket, stream, poll or bare")
+	sessions := flag.Int("sessions", 1000, "concurrent sessions")
+	messages := flag.Int("messages", 100000, "echoes in all (echo mode)")
+	flag.Parse()
+	if *serve != "" {
+		runServer(*serve)
+		return
+	}
+	child, addr, err := startChild(*tr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer child.Process.Kill()
+	base := "http://" + addr + "/ll"
+	if *tr == "bare" {
+		base = "http://" + addr
+	}
+	http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = *sessions + 10
+	switch *mode {
+	case "echo":
+		echo(child.Process.Pid, base, *tr, *sessions, *messages)
+	case "idle":
+		idle(child.Process.Pid, base, *tr, *sessions)
+	default:
+		log.Fatalf("unknown mode %q", *mode)
+	}
+}
+
+// runServer is the child: an echo server on a free loopback port, which it prints.
+func runServer(tr string) {
+	if p := os.Getenv("LLBENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		go func() { // the parent kills the child: write the profile after a while
+			time.Sleep(4 * time.Second)
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var h http.Handler
+	if tr == "bare" {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			for {
+				typ, p, err := c.Read(context.Background())
+				if err != nil || c.Write(context.Background(), typ, p) != nil {
+					return
+				}
+			}
+		})
+	} else {
+		srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+			for {
+				typ, p, err := s.Read(ctx)
+				if err != nil || s.Write(ctx, typ, p) != nil {
+					return
+				}
+			}
+		}), &server.Options{MaxSessions: 1 << 20, StreamBytes: 1 << 30})
+		mux := http.NewServeMux()
+		mux.Handle("/ll/", srv)
+		h = mux
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/goroutines", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		fmt.Fprint(w, runtime.NumGoroutine())
+	})
+	mux.Handle("/", h)
+	fmt.Println(ln.Addr().String())
+	log.Fatal(http.Serve(ln, mux))
+}
+
+func startChild(tr string) (*exec.Cmd, string, error) {
+	cmd := exec.Command(os.Args[0], "-serve", tr)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	return cmd, strings.TrimSpace(line), err
+}
+
+// cpu returns the child's user+system CPU time.
+func cpu(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ is 100 on Linux
+}
+
+// rss returns the child's resident memory in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func goroutines(base string) int {
+	res, err := http.Get(strings.TrimSuffix(base, "/ll") + "/goroutines")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	var n int
+	fmt.Fscan(res.Body, &n)
+	return n
+}
+
+var payload = strings.Repeat("m", 100)
+
+func echo(pid int, base, tr string, sessions, messages int) {
+	per := messages / sessions
+	clients := make([]client, sessions)
+	for i := range clients {
+		clients[i] = open(base, tr)
+	}
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	c0, t0 := cpu(pid), time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				c.echo()
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	d, el := cpu(pid)-c0, time.Since(t0)
+	n := done.Load()
+	fmt.Printf("echo %-9s sessions %5d  echoes %7d  server CPU %6.2f us/echo  %7.0f echoes/s\n",
+		tr, sessions, n, float64(d.Microseconds())/float64(n), float64(n)/el.Seconds())
+}
+
+func idle(pid int, base, tr string, sessions int) {
+	time.Sleep(300 * time.Millisecond)
+	g0, r0 := goroutines(base), rss(pid)
+	clients := make([]client, sessions)
+	for i := range clients {
+		clients[i] = open(base, tr)
+	}
+	time.Sleep(2 * time.Second) // past the writer linger
+	g1, r1 := goroutines(base), rss(pid)
+	fmt.Printf("idle %-9s sessions %5d  server RSS %6.2f KiB/session  goroutines %.2f/session\n",
+		tr, sessions, float64(r1-r0)/1024/float64(sessions), float64(g1-g0)/float64(sessions))
+	runtime.KeepAlive(clients)
+}
