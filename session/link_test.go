@@ -1,0 +1,321 @@
+package session
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPullNumbering(t *testing.T) {
+	s := newSession(t, Config{})
+	write(t, s, "a", "b", "c", "d", "e")
+	l, received, err := s.Attach("websocket", 0, 0, true)
+	if err != nil || received != 0 {
+		t.Fatalf("Attach = %v, %d, %v", l, received, err)
+	}
+	if s.Transport() != "websocket" || l.Name() != "websocket" || l.Session() != s || !l.Attached() {
+		t.Fatalf("after Attach: transport %q, name %q, attached %v", s.Transport(), l.Name(), l.Attached())
+	}
+	var b Batch
+	for _, want := range []struct {
+		seq  uint64
+		msgs []string
+		more bool
+	}{
+		{1, []string{"a", "b"}, true},
+		{3, []string{"c", "d"}, true},
+		{5, []string{"e"}, false},
+		{0, nil, false},
+	} {
+		l.Pull(&b, 2, 1<<20, false)
+		checkMsgs(t, b, want.seq, want.msgs...)
+		if l.More() != want.more {
+			t.Fatalf("More() = %v after pulling up to %v", l.More(), want.msgs)
+		}
+	}
+	woken(l)
+	write(t, s, "f")
+	if !woken(l) {
+		t.Error("Write did not wake the link")
+	}
+	checkMsgs(t, pull(l, false), 6, "f")
+}
+
+func TestPullByteLimit(t *testing.T) {
+	s := newSession(t, Config{})
+	write(t, s, "1111", "2222", "3333", "4444", strings.Repeat("5", 100))
+	l := attach(t, s, "stream", 0, 0)
+	var b Batch
+	l.Pull(&b, 100, 8, false)
+	checkMsgs(t, b, 1, "1111", "2222")
+	l.Pull(&b, 100, 7, false)
+	checkMsgs(t, b, 3, "3333")
+	l.Pull(&b, 100, 1, false) // the first message goes even when over the limit
+	checkMsgs(t, b, 4, "4444")
+	l.Pull(&b, 0, 1<<20, false)
+	checkMsgs(t, b, 0)
+	l.Pull(&b, 100, 1, false)
+	checkMsgs(t, b, 5, strings.Repeat("5", 100))
+}
+
+func TestAttachResume(t *testing.T) {
+	s := newSession(t, Config{MaxQueued: 5})
+	write(t, s, "a", "b", "c", "d", "e")
+	full := async(func() error { return s.TryWrite(msg("f")) })
+	if err := returned(t, full, "TryWrite"); err != ErrQueueFull {
+		t.Fatalf("TryWrite = %v, want ErrQueueFull", err)
+	}
+	blocked := async(func() error { return s.Write(t.Context(), Text, []byte("f")) })
+	stillBlocked(t, blocked, "Write with a full queue")
+
+	l1 := attach(t, s, "websocket", 0, 0)
+	checkMsgs(t, pull(l1, false), 1, "a", "b", "c", "d", "e")
+	deliver(t, s, 1, "x", "y")
+	l1.Detach()
+	if !isClosed(l1.Gone()) || l1.Attached() {
+		t.Fatal("Detach did not end the link")
+	}
+	if l1.Detach(); !isClosed(l1.Gone()) { // twice is harmless
+		t.Fatal("second Detach")
+	}
+
+	// The peer holds 1-3: they are released and 4 on is resent.
+	l2, received, err := s.Attach("stream", 1, 3, true)
+	if err != nil || received != 2 {
+		t.Fatalf("resume Attach = %d, %v; want received 2", received, err)
+	}
+	if err := returned(t, blocked, "Write after the resume released messages"); err != nil {
+		t.Fatal(err)
+	}
+	checkMsgs(t, pull(l2, false), 4, "d", "e", "f")
+
+	if err := s.Acked(2); err != nil {
+		t.Errorf("Acked of released messages = %v, want nil (old news)", err)
+	}
+	if err := s.Acked(7); !errors.Is(err, ErrProtocol) {
+		t.Errorf("Acked(7) of a message never written = %v, want ErrProtocol", err)
+	}
+	// An older ack on a later resume resends from what is still held.
+	l3 := attach(t, s, "websocket", 2, 1)
+	checkMsgs(t, pull(l3, false), 4, "d", "e", "f")
+	if _, _, err := s.Attach("websocket", 3, 99, true); !errors.Is(err, ErrProtocol) {
+		t.Errorf("Attach acking unwritten messages = %v, want ErrProtocol", err)
+	}
+	if !l3.Attached() {
+		t.Error("a refused Attach detached the current link")
+	}
+}
+
+func TestAttachSupersedes(t *testing.T) {
+	s := newSession(t, Config{})
+	l1 := attach(t, s, "websocket", 1, 0)
+	l2 := attach(t, s, "stream", 2, 0)
+	waitClosed(t, l1.Gone(), "Gone of the superseded link")
+	if l1.Attached() || !l2.Attached() || s.Transport() != "stream" || s.LastConn() != 2 {
+		t.Fatalf("attached: old %v new %v; transport %q, last conn %d", l1.Attached(), l2.Attached(), s.Transport(), s.LastConn())
+	}
+	if b := pull(l1, false); !errors.Is(b.Gone, ErrSuperseded) {
+		t.Errorf("Pull on the superseded link: Gone = %v, want ErrSuperseded", b.Gone)
+	}
+	write(t, s, "a")
+	if l1.More() {
+		t.Error("More() on the superseded link")
+	}
+
+	refused := []struct {
+		name string
+		conn uint64
+	}{
+		{"poll", 1},      // lower number
+		{"websocket", 0}, // lower number
+		{"websocket", 2}, // same number, other transport
+	}
+	for _, r := range refused {
+		if _, _, err := s.Attach(r.name, r.conn, 0, true); !errors.Is(err, ErrSuperseded) {
+			t.Errorf("Attach(%s, %d) under conn 2 = %v, want ErrSuperseded", r.name, r.conn, err)
+		}
+	}
+	if isClosed(l2.Gone()) || !l2.Attached() {
+		t.Fatal("a refused Attach ended the current link")
+	}
+
+	// The session remembers the number after its link is gone: a stale request
+	// delayed in the network cannot take it back.
+	l2.Detach()
+	for _, r := range refused {
+		if _, _, err := s.Attach(r.name, r.conn, 0, true); !errors.Is(err, ErrSuperseded) {
+			t.Errorf("Attach(%s, %d) after conn 2 detached = %v, want ErrSuperseded", r.name, r.conn, err)
+		}
+	}
+	checkMsgs(t, pull(attach(t, s, "stream", 2, 0), false), 1, "a")
+}
+
+func TestAttachSameConnectionNumber(t *testing.T) {
+	s := newSession(t, Config{})
+	write(t, s, "a", "b", "c")
+	l := attach(t, s, "poll", 4, 0)
+	checkMsgs(t, pull(l, false), 1, "a", "b", "c")
+	// Two connections may not share a number while one is attached...
+	if _, _, err := s.Attach("poll", 4, 1, true); !errors.Is(err, ErrSuperseded) {
+		t.Fatalf("Attach with the attached link's number = %v, want ErrSuperseded", err)
+	}
+	if isClosed(l.Gone()) {
+		t.Fatal("the refused Attach ended the attached link")
+	}
+	// ...but the next poll of a run comes with the number of the detached one, and gets
+	// what the peer has not acknowledged.
+	l.Detach()
+	next := attach(t, s, "poll", 4, 1)
+	checkMsgs(t, pull(next, false), 2, "b", "c")
+}
+
+// TestAckBeyondPulled: an ack for a message that is queued but was never pulled
+// must not leave the link behind the replay buffer. Either the ack is refused (it
+// acknowledges a message never sent) or the link carries on with what follows.
+func TestAckBeyondPulled(t *testing.T) {
+	s := newSession(t, Config{})
+	write(t, s, "a", "b", "c")
+	l := attach(t, s, "websocket", 0, 0)
+	var b Batch
+	l.Pull(&b, 1, 1<<20, false)
+	checkMsgs(t, b, 1, "a")
+	if err := s.Acked(2); errors.Is(err, ErrProtocol) {
+		return // refused: fine
+	} else if err != nil {
+		t.Fatalf("Acked(2) = %v", err)
+	}
+	write(t, s, "d")
+	if !l.More() {
+		t.Error("More() = false with messages 3 and 4 never pulled")
+	}
+	checkMsgs(t, pull(l, false), 3, "c", "d")
+}
+
+func TestAckPolicy(t *testing.T) {
+	t.Run("every", func(t *testing.T) {
+		s := newSession(t, Config{AckEvery: 3, AckDelay: time.Hour})
+		l := attach(t, s, "websocket", 0, 0)
+		woken(l)
+		deliver(t, s, 1, "1", "2")
+		if woken(l) {
+			t.Error("link woken with fewer than AckEvery messages unacknowledged")
+		}
+		if b := pull(l, false); b.HasAck {
+			t.Errorf("ack %d pulled before it was due", b.Ack)
+		}
+		deliver(t, s, 3, "3")
+		if !woken(l) {
+			t.Error("AckEvery messages did not wake the link")
+		}
+		if b := pull(l, false); !b.HasAck || b.Ack != 3 {
+			t.Errorf("pulled ack %v %d, want 3", b.HasAck, b.Ack)
+		}
+		if b := pull(l, true); b.HasAck {
+			t.Errorf("ack %d pulled again", b.Ack)
+		}
+		deliver(t, s, 4, "4", "5")
+		if b := pull(l, false); b.HasAck {
+			t.Errorf("ack %d due with 2 new messages", b.Ack)
+		}
+	})
+	t.Run("delay", func(t *testing.T) {
+		s := newSession(t, Config{AckEvery: 1000, AckDelay: 5 * time.Millisecond})
+		l := attach(t, s, "websocket", 0, 0)
+		woken(l)
+		deliver(t, s, 1, "1")
+		select {
+		case <-l.Wake():
+		case <-time.After(bound):
+			t.Fatal("AckDelay passed without waking the link")
+		}
+		if b := pull(l, false); !b.HasAck || b.Ack != 1 {
+			t.Errorf("pulled ack %v %d after AckDelay, want 1", b.HasAck, b.Ack)
+		}
+	})
+	t.Run("force", func(t *testing.T) {
+		s := newSession(t, Config{AckEvery: 1000, AckDelay: time.Hour})
+		l := attach(t, s, "websocket", 0, 0)
+		deliver(t, s, 1, "1", "2")
+		if b := pull(l, false); b.HasAck {
+			t.Error("ack pulled before it was due")
+		}
+		if b := pull(l, true); !b.HasAck || b.Ack != 2 {
+			t.Errorf("forced ack %v %d, want 2", b.HasAck, b.Ack)
+		}
+		if b := pull(l, true); b.HasAck {
+			t.Error("forced ack with nothing new")
+		}
+	})
+	t.Run("bytes", func(t *testing.T) {
+		s := newSession(t, Config{MaxQueued: 400, AckEvery: 1000, AckDelay: time.Hour})
+		l := attach(t, s, "websocket", 0, 0)
+		woken(l)
+		deliver(t, s, 1, strings.Repeat("x", 99))
+		if woken(l) {
+			t.Error("woken under a quarter of MaxQueued")
+		}
+		deliver(t, s, 2, "y") // 100 bytes: a quarter of MaxQueued
+		if !woken(l) {
+			t.Error("a quarter of MaxQueued unacknowledged did not wake the link")
+		}
+		if b := pull(l, false); !b.HasAck || b.Ack != 2 {
+			t.Errorf("pulled ack %v %d, want 2", b.HasAck, b.Ack)
+		}
+	})
+	t.Run("hello carries the ack", func(t *testing.T) {
+		s := newSession(t, Config{AckEvery: 1})
+		deliver(t, s, 1, "1", "2")
+		l, received, err := s.Attach("websocket", 0, 0, true)
+		if err != nil || received != 2 {
+			t.Fatalf("Attach = %d, %v; want received 2", received, err)
+		}
+		if b := pull(l, true); b.HasAck {
+			t.Errorf("ack %d pulled though the hello carried it", b.Ack)
+		}
+		deliver(t, s, 3, "3")
+		if b := pull(l, false); !b.HasAck || b.Ack != 3 {
+			t.Errorf("pulled ack %v %d, want 3", b.HasAck, b.Ack)
+		}
+	})
+	t.Run("link without acks", func(t *testing.T) {
+		s := newSession(t, Config{AckEvery: 1})
+		l, _, err := s.Attach("poll", 0, 0, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, s, 1, "1")
+		if b := pull(l, true); b.HasAck {
+			t.Errorf("ack %d pulled on a link without acks", b.Ack)
+		}
+	})
+}
+
+func TestHold(t *testing.T) {
+	s := newSession(t, Config{})
+	steps := []struct {
+		call string
+		conn uint64
+		want bool
+	}{
+		{"Hold", 2, true},
+		{"Hold", 2, false}, // one outstanding poll
+		{"Hold", 1, false}, // an older run does not take it
+		{"Release", 1, false},
+		{"Hold", 2, false}, // releasing another connection's hold changes nothing
+		{"Hold", 3, true},  // a newer run takes it over
+		{"Release", 2, false},
+		{"Hold", 3, false},
+		{"Release", 3, false},
+		{"Hold", 0, true},
+	}
+	for i, st := range steps {
+		if st.call == "Release" {
+			s.Release(st.conn)
+			continue
+		}
+		if got := s.Hold(st.conn); got != st.want {
+			t.Fatalf("step %d: Hold(%d) = %v, want %v", i, st.conn, got, st.want)
+		}
+	}
+}
