@@ -77,9 +77,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		break
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	plainHeaders(w.Header())
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Now().Add(o.Heartbeat + o.HeartbeatTimeout))
 	w.Write(buf)

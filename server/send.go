@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -28,7 +27,12 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	s.Touch()
 	o := &srv.opts
 	body := http.MaxBytesReader(w, r.Body, int64(o.MaxBodyBytes))
-	rd := transport.NewReader(body, base64.StdEncoding.EncodedLen(o.MaxMessageBytes)+1)
+	rd := srv.readers.Get().(*transport.Reader)
+	rd.Reset(body)
+	defer func() {
+		rd.Reset(nil)
+		srv.readers.Put(rd)
+	}()
 	// A full inbound queue holds the POST (backpressure) for at most a heartbeat; what
 	// did not fit is not acknowledged, and the client sends it again.
 	ctx, cancel := context.WithTimeout(r.Context(), o.Heartbeat)
@@ -95,8 +99,7 @@ loop:
 		srv.fail(w, r, code, reason)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	plainHeaders(w.Header())
 	w.Write(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, s.Received())))
 }
 

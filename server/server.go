@@ -53,6 +53,19 @@ type Server struct {
 	groups   groups
 	graves   tombstones
 	stats    counters
+	readers  sync.Pool // *transport.Reader for send bodies
+}
+
+// Header values shared by every response (net/http does not change them).
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	noStore   = []string{"no-store"}
+)
+
+// plainHeaders sets the headers of a poll or send response.
+func plainHeaders(h http.Header) {
+	h["Content-Type"] = textPlain
+	h["Cache-Control"] = noStore
 }
 
 // New returns a Server that runs h for every session. opts may be nil.
@@ -64,6 +77,8 @@ func New(h Handler, opts *Options) *Server {
 	srv.groups.init()
 	srv.conns.init()
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
+	maxFrame := base64.StdEncoding.EncodedLen(srv.opts.MaxMessageBytes) + 1
+	srv.readers.New = func() any { return transport.NewReader(nil, maxFrame) }
 	return srv
 }
 
@@ -145,8 +160,7 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason
 	srv.log.Info("lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	plainHeaders(h)
 	if code == transport.CodeTooMany || code == transport.CodeShutdown {
 		h.Set("Retry-After", "5")
 	}

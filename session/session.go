@@ -99,8 +99,8 @@ type Session struct {
 	in       []Message
 	inHead   int
 	inBytes  int
-	inSeq    uint64 // highest number accepted
-	ackSent  uint64 // highest ack handed to a link
+	inSeq    uint64        // highest number accepted
+	ackSent  uint64        // highest ack handed to a link
 	ready    chan struct{} // buffered 1: inbound data or the end
 	inSpace  chan struct{}
 	ackTimer *time.Timer

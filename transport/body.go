@@ -45,6 +45,12 @@ func NewReader(r io.Reader, maxFrame int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 4096), max: maxFrame}
 }
 
+// Reset makes r read a new body, keeping its buffers (for pooling).
+func (r *Reader) Reset(src io.Reader) {
+	r.br.Reset(src)
+	r.buf = r.buf[:0]
+}
+
 // Next returns the next frame. Its Data is valid until the next call. At the end of
 // the body it returns io.EOF, or io.ErrUnexpectedEOF if the body ends inside an event.
 // A frame over the limit gives an error wrapping ErrTooLarge; a malformed one, an
