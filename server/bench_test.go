@@ -235,7 +235,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 					c.Write(ctx, websocket.MessageText, []byte("A0"))
 				}
 				http.DefaultClient.CloseIdleConnections()
-				time.Sleep(200 * time.Millisecond)
+				time.Sleep(1500 * time.Millisecond) // past the writer linger
 				runtime.GC()
 				var after runtime.MemStats
 				runtime.ReadMemStats(&after)
