@@ -5,6 +5,7 @@
 package transport
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ const (
 	FramePing   = 'P' // heartbeat
 	FrameClose  = 'C' // close with code and reason
 )
+
+var strictBase64 = base64.StdEncoding.Strict()
 
 // MaxReasonBytes bounds the reason of a close frame, as in WebSocket close frames.
 const MaxReasonBytes = 123
@@ -53,8 +56,11 @@ func ParseFrame(b []byte) (Frame, error) {
 		}
 		f.Data = rest
 	case FrameBinary:
+		if bytes.ContainsAny(rest, "\r\n") { // the decoder would skip them
+			return Frame{}, fmt.Errorf("%w: binary message: line break in base64", ErrMalformed)
+		}
 		d := make([]byte, base64.StdEncoding.DecodedLen(len(rest)))
-		n, err := base64.StdEncoding.Decode(d, rest)
+		n, err := strictBase64.Decode(d, rest)
 		if err != nil {
 			return Frame{}, fmt.Errorf("%w: binary message: %v", ErrMalformed, err)
 		}
