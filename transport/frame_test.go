@@ -84,6 +84,9 @@ var parseFrameCases = []struct {
 	{in: "M\xed\xa0\x80"}, // surrogate
 	{in: "M\xc0\x80"},     // overlong
 	{in: "B!!!!"},         // not base64
+	{in: "BQR=="},         // non-zero padding bits (strict base64)
+	{in: "B/w\nA="},       // a line break inside base64
+	{in: "B/w\rA="},       // a carriage return inside base64
 	{in: "BaGk"},          // missing padding
 	{in: "BaGk=="},        // too much padding
 	{in: "BaG=k"},         // padding inside
