@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -171,6 +172,8 @@ func TestAction(t *testing.T) {
 		{peerClose(1000, ""), transport.Stop, 1000},
 		{protoErrorf("bad"), transport.Stop, transport.CodeProtocol},
 		{session.ErrTooLarge, transport.Stop, transport.CodeTooLarge},
+		{fmt.Errorf("body: %w", transport.ErrTooLarge), transport.Stop, transport.CodeTooLarge},
+		{fmt.Errorf("body: %w", transport.ErrMalformed), transport.Stop, transport.CodeProtocol},
 		{io.ErrUnexpectedEOF, transport.Reconnect, 0},
 		{errSilent, transport.Reconnect, 0},
 	} {

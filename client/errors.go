@@ -76,9 +76,9 @@ func action(err error) (transport.Action, int, string) {
 	switch {
 	case errors.As(err, &ce):
 		return transport.ActionFor(ce.Code), ce.Code, ce.Reason
-	case errors.Is(err, session.ErrTooLarge):
+	case errors.Is(err, session.ErrTooLarge), errors.Is(err, transport.ErrTooLarge):
 		return transport.Stop, transport.CodeTooLarge, err.Error()
-	case errors.Is(err, session.ErrProtocol):
+	case errors.Is(err, session.ErrProtocol), errors.Is(err, transport.ErrMalformed):
 		return transport.Stop, transport.CodeProtocol, err.Error()
 	}
 	return transport.Reconnect, 0, ""

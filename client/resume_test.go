@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -216,5 +217,40 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestTooLarge: a message over the server's limit fails Write; one over the client's
+// limit from the server stops the session with 4413, whichever layer sees it first.
+func TestTooLarge(t *testing.T) {
+	big := server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		_, p, err := s.Read(ctx)
+		if err != nil {
+			return
+		}
+		s.Write(ctx, session.Binary, make([]byte, len(p)*100))
+		<-ctx.Done()
+	})
+	url := startServer(t, big, &server.Options{MaxMessageBytes: 100000})
+	for _, tr := range transports {
+		for _, size := range []int{15, 500} { // 1500 bytes, then 50000: past the read limits too
+			t.Run(fmt.Sprintf("%s/%d", tr, size*100), func(t *testing.T) {
+				o := fastClient(tr)
+				o.Session.MaxMessage = 1000
+				c := dial(t, url, o)
+				ctx := testCtx(t)
+				if err := c.Write(ctx, session.Text, make([]byte, 200000)); !errors.Is(err, session.ErrTooLarge) {
+					t.Errorf("Write over the limit: %v", err)
+				}
+				if err := c.Write(ctx, session.Text, make([]byte, size)); err != nil {
+					t.Fatal(err)
+				}
+				_, _, err := c.Read(ctx)
+				var ce *session.CloseError
+				if !errors.As(err, &ce) || ce.Code != 4413 {
+					t.Errorf("Read: %v", err)
+				}
+			})
+		}
 	}
 }

@@ -77,13 +77,19 @@ func (w *wsConn) handshake(ctx context.Context, req *transport.ResumeReq) (*tran
 }
 
 // readError turns a read error into a close code where the server sent one. The
-// reserved "no status" codes mean a plain network failure.
+// reserved "no status" codes mean a plain network failure; 1009 (message too big) is
+// 4413 (docs/protocol.md §7).
 func (w *wsConn) readError(err error) error {
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return &session.CloseError{Code: transport.CodeTooLarge, Reason: err.Error()}
+	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
 		switch ce.Code {
 		case websocket.StatusNoStatusRcvd, websocket.StatusAbnormalClosure, websocket.StatusTLSHandshake:
 			return err
+		case websocket.StatusMessageTooBig:
+			return peerClose(transport.CodeTooLarge, ce.Reason)
 		}
 		return peerClose(int(ce.Code), ce.Reason)
 	}
@@ -207,7 +213,7 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 				return err
 			}
 			l.CloseSent()
-			w.ws.Close(websocket.StatusCode(b.Close.Code), closeReason(b.Close.Reason))
+			w.ws.Close(websocket.StatusCode(b.Close.Code), transport.Reason(b.Close.Reason))
 			return errClosed
 		}
 		if sent {
@@ -226,13 +232,4 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 			return context.Cause(ctx)
 		}
 	}
-}
-
-// closeReason cuts a reason to what a WebSocket close frame holds.
-func closeReason(r string) string {
-	b := transport.AppendClose(nil, 1000, r)
-	if len(b) <= 5 {
-		return ""
-	}
-	return string(b[6:])
 }
