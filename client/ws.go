@@ -21,6 +21,7 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	hello  *transport.Hello
+	told   uint64 // the ack the last R frame gave the server
 }
 
 // dialWS opens a WebSocket, sends req as its first frame and waits for the hello, all
@@ -53,6 +54,7 @@ func (c *Conn) dialWS(ctx context.Context, g *gen, req *transport.ResumeReq) (*w
 // handshake sends an R frame and reads the hello that answers it. A second R on a
 // connection whose own session is unconfirmed moves a live session onto it (§3).
 func (w *wsConn) handshake(ctx context.Context, req *transport.ResumeReq) (*transport.Hello, error) {
+	w.told = req.Ack
 	if err := w.send(ctx, websocket.MessageText, transport.AppendResume(nil, req)); err != nil {
 		return nil, err
 	}
@@ -164,6 +166,13 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 	var next uint64 // number the next data frame has without an S frame
 	t := time.NewTimer(hb)
 	defer t.Stop()
+	if n := w.g.s.Received(); n > w.told {
+		// The previous connection delivered more after the R went out, and Attach
+		// takes those as acknowledged: tell the server.
+		if err := w.send(ctx, websocket.MessageText, transport.AppendNum(nil, transport.FrameAck, n)); err != nil {
+			return err
+		}
+	}
 	beat := false
 	for {
 		l.Pull(&b, 128, 256<<10, beat)
