@@ -256,3 +256,76 @@ func TestTooLarge(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseNowWhileReconnecting: CloseNow ends a Conn that is retrying with backoff
+// at once, with no goroutine left (TestMain checks).
+func TestCloseNowWhileReconnecting(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			p := newProxy(t, hostOf(startServer(t, echo, fastServer())))
+			o := fastClient(tr)
+			o.BackoffMin, o.BackoffMax = time.Second, time.Second
+			c := dial(t, p.url(), o)
+			exchange(t, c, 0, 5)
+			p.setRefuse(true)
+			p.cut()
+			time.Sleep(50 * time.Millisecond)
+			t0 := time.Now()
+			c.CloseNow()
+			if d := time.Since(t0); d > 500*time.Millisecond {
+				t.Errorf("CloseNow took %v", d)
+			}
+			_, _, err := c.Read(testCtx(t))
+			var ce *session.CloseError
+			if !errors.As(err, &ce) || ce.Remote {
+				t.Errorf("Read after CloseNow: %v", err)
+			}
+		})
+	}
+}
+
+// TestDialFails: with nothing to talk to, Dial fails promptly and leaves nothing
+// running.
+func TestDialFails(t *testing.T) {
+	p := newProxy(t, "127.0.0.1:1")
+	p.setRefuse(true)
+	_, err := Dial(testCtx(t), p.url(), &Options{Logger: quiet})
+	if err == nil {
+		t.Fatal("Dial succeeded")
+	}
+	notFound := startServer(t, echo, nil, func(http.Handler) http.Handler { return http.NotFoundHandler() })
+	if _, err := Dial(testCtx(t), notFound, &Options{Logger: quiet}); err == nil {
+		t.Fatal("Dial of a 404 succeeded")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	hang := startServer(t, echo, nil, func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	})
+	if _, err := Dial(ctx, hang, &Options{Logger: quiet}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial of a hung server: %v", err)
+	}
+}
+
+// TestWriteBlocks: with the server's application not reading, the client's replay
+// buffer fills and Write blocks until its context ends.
+func TestWriteBlocks(t *testing.T) {
+	stuck := server.HandlerFunc(func(ctx context.Context, s *session.Session) { <-ctx.Done() })
+	url := startServer(t, stuck, &server.Options{MaxQueuedBytes: 4096})
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			o := fastClient(tr)
+			o.Session.MaxQueued = 4096
+			c := dial(t, url, o)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			var err error
+			for i := 0; err == nil && i < 1000; i++ {
+				err = c.Write(ctx, session.Binary, make([]byte, 1000))
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Write: %v", err)
+			}
+		})
+	}
+}

@@ -335,7 +335,11 @@ func (s *supervisor) await() bool {
 // client found wrong.
 func (s *supervisor) stop(err error, code int, reason string) {
 	var ce *session.CloseError
-	if errors.As(err, &ce) && ce.Remote {
+	if s.c.closing.Load() {
+		// Closing: the server most likely ended the session on our close frame, and the
+		// connection failed before it said so. Close keeps its own code.
+		s.g.s.CloseNow(code, reason)
+	} else if errors.As(err, &ce) && ce.Remote {
 		s.g.s.PeerClosed(code, reason)
 	} else {
 		s.g.s.CloseNow(code, reason)
