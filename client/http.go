@@ -179,7 +179,11 @@ func (c *Conn) do(req *http.Request) (*http.Response, error) {
 // (docs/protocol.md §7). A response without one did not come from a Lifeline server
 // (a proxy, say) and is a plain failure.
 func responseError(resp *http.Response) error {
-	rd := transport.NewReader(io.LimitReader(resp.Body, 4096), 1024)
+	var body io.Reader = http.NoBody
+	if resp.Body != nil {
+		body = resp.Body
+	}
+	rd := transport.NewReader(io.LimitReader(body, 4096), 1024)
 	for {
 		f, err := rd.Next()
 		if err != nil {
