@@ -66,46 +66,59 @@ func TestFallback(t *testing.T) {
 	exchange(t, c, 0, 50)
 }
 
-// TestLateWebSocket: the WebSocket's hello arrives after the stream won the race; a
-// second R moves the live session onto it, with no message lost during the move.
+// TestLateWebSocket: the WebSocket's hello arrives after an HTTP transport won the
+// race; a second R moves the live session onto it, with no message lost during the
+// move.
 func TestLateWebSocket(t *testing.T) {
-	gate, url := gated(t)
-	gate.delay.Store(int64(400 * time.Millisecond))
-	c := dial(t, url, nil)
-	if c.Transport() != "stream" {
-		t.Fatalf("Transport() = %q, want the stream to win the race", c.Transport())
-	}
-	n := 0
-	for c.Transport() != "websocket" && n < 2000 {
-		exchange(t, c, n, 10)
-		n += 10
-	}
-	exchange(t, c, n, 100)
-	if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2 || s.Resets != 0 {
-		t.Errorf("on %s, stats %+v", c.Transport(), s)
+	for _, order := range [][]string{nil, {"websocket", "poll"}} {
+		t.Run("order="+strings.Join(order, ","), func(t *testing.T) {
+			gate, url := gated(t)
+			gate.delay.Store(int64(400 * time.Millisecond))
+			c := dial(t, url, &Options{Transports: order})
+			want := "stream"
+			if order != nil {
+				want = order[1]
+			}
+			if c.Transport() != want {
+				t.Fatalf("Transport() = %q, want %q to win the race", c.Transport(), want)
+			}
+			n := 0
+			for c.Transport() != "websocket" && n < 2000 {
+				exchange(t, c, n, 10)
+				n += 10
+			}
+			exchange(t, c, n, 100)
+			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2 || s.Resets != 0 {
+				t.Errorf("on %s, stats %+v", c.Transport(), s)
+			}
+		})
 	}
 }
 
 // TestReprobe: WebSocket refused at first; once it works, a re-probe moves the
 // session onto it. Failed probes back off.
 func TestReprobe(t *testing.T) {
-	gate, url := gated(t)
-	gate.refuse.Store(true)
-	o := fastClient()
-	o.ReprobeMin, o.ReprobeMax = 20*time.Millisecond, 40*time.Millisecond
-	c := dial(t, url, o)
-	if c.Transport() != "stream" {
-		t.Fatalf("Transport() = %q", c.Transport())
-	}
-	waitFor(t, "two failed probes", func() bool { return gate.refused.Load() >= 3 })
-	gate.refuse.Store(false)
-	n := 0
-	for c.Transport() != "websocket" && n < 2000 {
-		exchange(t, c, n, 10)
-		n += 10
-	}
-	exchange(t, c, n, 100)
-	if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Fallbacks != 1 {
-		t.Errorf("on %s, stats %+v", c.Transport(), s)
+	for _, order := range [][]string{{"websocket", "stream"}, {"websocket", "poll"}} {
+		t.Run(strings.Join(order, ","), func(t *testing.T) {
+			gate, url := gated(t)
+			gate.refuse.Store(true)
+			o := fastClient(order...)
+			o.ReprobeMin, o.ReprobeMax = 20*time.Millisecond, 40*time.Millisecond
+			c := dial(t, url, o)
+			if c.Transport() != order[1] {
+				t.Fatalf("Transport() = %q", c.Transport())
+			}
+			waitFor(t, "two failed probes", func() bool { return gate.refused.Load() >= 3 })
+			gate.refuse.Store(false)
+			n := 0
+			for c.Transport() != "websocket" && n < 2000 {
+				exchange(t, c, n, 10)
+				n += 10
+			}
+			exchange(t, c, n, 100)
+			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Fallbacks != 1 {
+				t.Errorf("on %s, stats %+v", c.Transport(), s)
+			}
+		})
 	}
 }
