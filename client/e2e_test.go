@@ -160,3 +160,19 @@ func TestEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestHeader: Options.Header goes out on every request and handshake; the server's
+// origin check sees it, on every transport.
+func TestHeader(t *testing.T) {
+	url := startServer(t, echo, nil)
+	for _, tr := range []string{"websocket", "stream", "poll"} {
+		c := dial(t, url, &Options{Transports: []string{tr}, Header: http.Header{"Origin": {url}}})
+		exchange(t, c, 0, 10)
+		_, err := Dial(testCtx(t), url, &Options{Transports: []string{tr}, Logger: quiet,
+			Header: http.Header{"Origin": {"https://elsewhere.example"}}})
+		var ce *session.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4403 {
+			t.Errorf("%s: Dial from another origin: %v", tr, err)
+		}
+	}
+}
