@@ -65,7 +65,7 @@ func ExampleDial() {
 		_, p, err := c.Read(ctx)
 		var reset *client.ResetError
 		switch {
-		case errors.As(err, &reset):
+		case errors.As(err, &reset): // errors.Is(err, client.ErrReset) tells the same
 			log.Printf("session lost (%d unsent), going on with %s", reset.Unsent, c.SessionID())
 			continue
 		case err != nil:
