@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -216,8 +217,12 @@ func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 // session.Binary); p is copied. It returns once the message is queued: it blocks
 // while the replay buffer is full (Options.Session.MaxQueued), until the server
 // acknowledges, the session ends, or ctx is done. A message over the server's limit
-// fails with session.ErrTooLarge.
+// fails with session.ErrTooLarge, a text message that is not UTF-8 with an error
+// matching session.ErrProtocol.
 func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
+	if typ == session.Text && !utf8.Valid(p) {
+		return fmt.Errorf("lifeline: text message is not UTF-8: %w", session.ErrProtocol)
+	}
 	for {
 		c.mu.Lock()
 		g := c.g

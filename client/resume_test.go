@@ -244,6 +244,9 @@ func TestTooLarge(t *testing.T) {
 				if err := c.Write(ctx, session.Text, make([]byte, 200000)); !errors.Is(err, session.ErrTooLarge) {
 					t.Errorf("Write over the limit: %v", err)
 				}
+				if err := c.Write(ctx, session.Text, []byte{0xff}); !errors.Is(err, session.ErrProtocol) {
+					t.Errorf("Write of text that is not UTF-8: %v", err)
+				}
 				if err := c.Write(ctx, session.Text, make([]byte, size)); err != nil {
 					t.Fatal(err)
 				}
