@@ -77,11 +77,6 @@ type gen struct {
 	conn    atomic.Uint64 // the last connection number used; 0 is the creating one
 	acked   atomic.Uint64 // the highest ack from the server
 	written atomic.Uint64 // messages accepted by Write
-
-	// closing and kick work around session.Acked not waking the link: once a graceful
-	// close waits for the replay buffer to empty, every ack kicks the writers.
-	closing atomic.Bool
-	kick    chan struct{} // buffered 1
 	wmu     sync.RWMutex  // held shared by Write, exclusively to count Unsent
 
 	resetting  atomic.Bool
@@ -91,7 +86,7 @@ type gen struct {
 }
 
 func newGen(cfg session.Config) *gen {
-	return &gen{s: session.New("", "", cfg), resetReady: make(chan struct{}), kick: make(chan struct{}, 1)}
+	return &gen{s: session.New("", "", cfg), resetReady: make(chan struct{})}
 }
 
 // setHello records a hello of this session: the first one names it.
@@ -127,18 +122,7 @@ func (g *gen) ack(n uint64) error {
 		return err
 	}
 	g.noteAck(n)
-	if g.closing.Load() {
-		g.wake()
-	}
 	return nil
-}
-
-// wake kicks the connection's writer to pull again.
-func (g *gen) wake() {
-	select {
-	case g.kick <- struct{}{}:
-	default:
-	}
 }
 
 // noteAck records an ack the session has processed.
@@ -256,9 +240,7 @@ func (c *Conn) Close(code int, reason string) error {
 	c.mu.Lock()
 	g := c.g
 	c.mu.Unlock()
-	g.closing.Store(true)
 	g.s.Close(code, reason)
-	g.wake()
 	t := time.NewTimer(closeTimeout)
 	defer t.Stop()
 	var err error

@@ -74,7 +74,6 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 		if body == nil {
 			select {
 			case <-u.l.Wake():
-			case <-u.g.kick:
 			case <-beat:
 				idle = true
 			case <-ctx.Done():

@@ -233,7 +233,6 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 		}
 		select {
 		case <-l.Wake():
-		case <-w.g.kick:
 		case <-t.C:
 			beat = true
 			t.Reset(hb)
