@@ -83,8 +83,8 @@ func TestLateWebSocket(t *testing.T) {
 				t.Fatalf("Transport() = %q, want %q to win the race", c.Transport(), want)
 			}
 			n := 0
-			for c.Transport() != "websocket" && n < 2000 {
-				exchange(t, c, n, 10)
+			for deadline := time.Now().Add(5 * time.Second); c.Transport() != "websocket" && time.Now().Before(deadline); {
+				exchange(t, c, n, 10) // keep traffic flowing through the move
 				n += 10
 			}
 			exchange(t, c, n, 100)
@@ -111,8 +111,8 @@ func TestReprobe(t *testing.T) {
 			waitFor(t, "two failed probes", func() bool { return gate.refused.Load() >= 3 })
 			gate.refuse.Store(false)
 			n := 0
-			for c.Transport() != "websocket" && n < 2000 {
-				exchange(t, c, n, 10)
+			for deadline := time.Now().Add(5 * time.Second); c.Transport() != "websocket" && time.Now().Before(deadline); {
+				exchange(t, c, n, 10) // keep traffic flowing through the move
 				n += 10
 			}
 			exchange(t, c, n, 100)

@@ -284,16 +284,16 @@ func (srv *Server) confirm(s *session.Session) {
 
 // ended runs once when a session ends.
 func (srv *Server) ended(s *session.Session) {
-	srv.opts.Store.Remove(s.ID())
-	srv.count.Add(-1)
-	srv.groups.leaveAll(s)
-	srv.stats.gone(s.Transport())
 	code, reason := transport.CodeNormal, ""
 	var ce *session.CloseError
 	if errors.As(s.Err(), &ce) {
 		code, reason = ce.Code, ce.Reason
 	}
-	srv.graves.add(s, code, reason)
+	srv.graves.add(s, code, reason) // before the removal: a resume never sees neither
+	srv.opts.Store.Remove(s.ID())
+	srv.count.Add(-1)
+	srv.groups.leaveAll(s)
+	srv.stats.gone(s.Transport())
 	srv.log.Debug("lifeline: session ended", "session", s.ID(), "code", code, "reason", reason)
 }
 
