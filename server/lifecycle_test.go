@@ -110,16 +110,24 @@ func asClose(err error, ce **session.CloseError) bool {
 }
 
 // TestBroadcastSlowSession: a session that stops acking overflows its queue and is
-// closed with 4507; the session that keeps up gets every message, in order.
+// closed with 4507; the session that keeps up gets every message, in order. Acks are
+// asynchronous, so the fast client makes sure each ack has been applied before the
+// next broadcast: it sends a message after the ack and waits for the handler's echo
+// (frames on one connection are processed in order).
 func TestBroadcastSlowSession(t *testing.T) {
 	var srv *server.Server
 	srv, base := start(t, server.HandlerFunc(func(ctx context.Context, s *session.Session) {
 		srv.Join("room", s)
-		s.Read(ctx)
+		for {
+			typ, p, err := s.Read(ctx)
+			if err != nil || s.Write(ctx, typ, p) != nil {
+				return
+			}
+		}
 	}), &server.Options{MaxQueuedBytes: 1000})
 	fast := wsDial(t, base, transport.ResumeReq{}, nil)
 	wsHello(t, fast)
-	wsSend(t, fast, "A0")
+	wsSend(t, fast, "A0", "S1")
 	slow := wsDial(t, base, transport.ResumeReq{}, nil)
 	wsHello(t, slow)
 	wsSend(t, slow, "A0")
@@ -128,22 +136,31 @@ func TestBroadcastSlowSession(t *testing.T) {
 	}
 	payload := strings.Repeat("x", 90)
 	fastGot := 0
+	// next returns the next text message on fast, acking everything received so far.
+	next := func() string {
+		for {
+			if f := wsNext(t, fast); f.Type == transport.FrameText {
+				fastGot++
+				return string(f.Data)
+			}
+		}
+	}
 	for i := 1; i <= 30; i++ {
 		srv.Broadcast("room", session.Text, []byte(payload+strconv.Itoa(i)))
 		for {
-			f := wsNext(t, fast)
-			if f.Type == transport.FrameText {
-				fastGot++
-				if string(f.Data) != "probe" {
-					if want := payload + strconv.Itoa(i); string(f.Data) != want {
-						t.Fatalf("fast got %q, want %q", f.Data, want)
-					}
-					wsSend(t, fast, "A"+strconv.Itoa(fastGot))
-					break
+			if got := next(); got != "probe" {
+				if want := payload + strconv.Itoa(i); got != want {
+					t.Fatalf("fast got %q, want %q", got, want)
 				}
-				wsSend(t, fast, "A"+strconv.Itoa(fastGot))
+				break
 			}
 		}
+		sync := "sync" + strconv.Itoa(i)
+		wsSend(t, fast, "A"+strconv.Itoa(fastGot), "M"+sync)
+		if got := next(); got != sync {
+			t.Fatalf("fast got %q, want the echo %q", got, sync)
+		}
+		wsSend(t, fast, "A"+strconv.Itoa(fastGot))
 	}
 	if code := wsCloseCode(t, slow); code != transport.CodeOverflow {
 		t.Fatalf("slow session closed with %d, want 4507", code)
