@@ -13,8 +13,9 @@ import (
 	"github.com/lifelinehq/lifeline/transport"
 )
 
-// client is one raw-protocol session that can echo one message at a time.
-type client interface{ echo() }
+// client is one raw-protocol session: echo sends n messages and waits for their n
+// echoes.
+type client interface{ echo(n int) }
 
 func open(base, tr string) client {
 	switch tr {
@@ -22,6 +23,8 @@ func open(base, tr string) client {
 		return openWS(base, tr == "bare")
 	case "poll", "stream":
 		return openHTTP(base, tr)
+	case "barehttp":
+		return &bareHTTP{url: base + "/echo"}
 	}
 	log.Fatalf("unknown transport %q", tr)
 	return nil
@@ -56,22 +59,26 @@ func openWS(base string, bare bool) *wsClient {
 	return w
 }
 
-func (w *wsClient) echo() {
+func (w *wsClient) echo(n int) {
 	ctx := context.Background()
-	if err := w.c.Write(ctx, websocket.MessageText, w.msg); err != nil {
-		log.Fatal(err)
-	}
-	for {
-		_, p, err := w.c.Read(ctx)
-		if err != nil {
+	for range n {
+		if err := w.c.Write(ctx, websocket.MessageText, w.msg); err != nil {
 			log.Fatal(err)
 		}
-		if w.bare || p[0] == 'M' {
-			break
-		}
 	}
-	if w.got++; !w.bare && w.got%32 == 0 {
-		w.c.Write(ctx, websocket.MessageText, []byte("A"+strconv.Itoa(w.got)))
+	for range n {
+		for {
+			_, p, err := w.c.Read(ctx)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if w.bare || p[0] == 'M' {
+				break
+			}
+		}
+		if w.got++; !w.bare && w.got%32 == 0 {
+			w.c.Write(ctx, websocket.MessageText, []byte("A"+strconv.Itoa(w.got)))
+		}
 	}
 }
 
@@ -126,29 +133,50 @@ func (c *httpClient) do(method, path, body string, discard bool) *http.Response 
 	return res
 }
 
-func (c *httpClient) echo() {
-	c.sent++
-	b := transport.AppendEvent(nil, transport.AppendNum(nil, 'S', c.sent))
-	b = transport.AppendEvent(b, []byte("M"+payload))
+func (c *httpClient) echo(n int) {
+	b := transport.AppendEvent(nil, transport.AppendNum(nil, 'S', c.sent+1))
+	for range n {
+		c.sent++
+		b = transport.AppendEvent(b, []byte("M"+payload))
+	}
 	if c.tr == "stream" && c.got%32 == 0 && c.got > 0 {
 		b = transport.AppendEvent(b, transport.AppendNum(nil, 'A', c.got))
 	}
 	c.do("POST", "/send", string(b), true)
-	rd := c.stream
-	var res *http.Response
-	if rd == nil {
-		res = c.do("GET", "/poll", "", false)
-		rd = transport.NewReader(res.Body, 1<<20)
-		defer func() { io.Copy(io.Discard, res.Body); res.Body.Close() }()
-	}
-	for {
-		f, err := rd.Next()
-		if err != nil {
-			log.Fatal(err)
+	for want := c.got + uint64(n); c.got < want; {
+		rd := c.stream
+		var res *http.Response
+		if rd == nil {
+			res = c.do("GET", "/poll", "", false)
+			rd = transport.NewReader(res.Body, 1<<20)
 		}
-		if f.Type == 'M' {
-			c.got++
-			return
+		for c.got < want {
+			f, err := rd.Next()
+			if err == io.EOF && res != nil {
+				break // the poll's batch ended: poll again
+			}
+			if err != nil {
+				log.Fatal(err)
+			}
+			if f.Type == 'M' {
+				c.got++
+			}
+		}
+		if res != nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
 		}
 	}
+}
+
+// bareHTTP posts a message and reads it back from the response.
+type bareHTTP struct{ url string }
+
+func (b *bareHTTP) echo(n int) {
+	res, err := http.Post(b.url, "text/plain", strings.NewReader(strings.Repeat("M"+payload, n)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
 }

@@ -5,8 +5,9 @@
 //	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
 //	go run . -mode idle -transport poll -sessions 10000
 //
-// Transports: websocket, stream, poll, and bare (a bare coder/websocket echo server,
-// the baseline). echo reports server CPU per echoed 100-byte message; idle reports
+// Transports: websocket, stream, poll, and the baselines bare (a bare coder/websocket
+// echo server) and barehttp (net/http answering each POST with its body: one request
+// per echo, where a long-poll echo takes two). echo reports server CPU per echoed 100-byte message; idle reports
 // resident memory and goroutines per idle session.
 package main
 
@@ -15,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -40,6 +42,7 @@ func main() {
 	tr := flag.String("transport", "websocket", "websocket, stream, poll or bare")
 	sessions := flag.Int("sessions", 1000, "concurrent sessions")
 	messages := flag.Int("messages", 100000, "echoes in all (echo mode)")
+	window := flag.Int("window", 1, "messages in flight per session (echo mode)")
 	flag.Parse()
 	if *serve != "" {
 		runServer(*serve)
@@ -51,13 +54,13 @@ func main() {
 	}
 	defer child.Process.Kill()
 	base := "http://" + addr + "/ll"
-	if *tr == "bare" {
+	if *tr == "bare" || *tr == "barehttp" {
 		base = "http://" + addr
 	}
 	http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = *sessions + 10
 	switch *mode {
 	case "echo":
-		echo(child.Process.Pid, base, *tr, *sessions, *messages)
+		echo(child.Process.Pid, base, *tr, *sessions, *messages, *window)
 	case "idle":
 		idle(child.Process.Pid, base, *tr, *sessions)
 	default:
@@ -84,7 +87,12 @@ func runServer(tr string) {
 		log.Fatal(err)
 	}
 	var h http.Handler
-	if tr == "bare" {
+	if tr == "barehttp" {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			w.Write(b)
+		})
+	} else if tr == "bare" {
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := websocket.Accept(w, r, nil)
 			if err != nil {
@@ -175,8 +183,8 @@ func goroutines(base string) int {
 
 var payload = strings.Repeat("m", 100)
 
-func echo(pid int, base, tr string, sessions, messages int) {
-	per := messages / sessions
+func echo(pid int, base, tr string, sessions, messages, window int) {
+	per := messages / sessions / window
 	clients := make([]client, sessions)
 	for i := range clients {
 		clients[i] = open(base, tr)
@@ -189,16 +197,16 @@ func echo(pid int, base, tr string, sessions, messages int) {
 		go func() {
 			defer wg.Done()
 			for range per {
-				c.echo()
-				done.Add(1)
+				c.echo(window)
+				done.Add(int64(window))
 			}
 		}()
 	}
 	wg.Wait()
 	d, el := cpu(pid)-c0, time.Since(t0)
 	n := done.Load()
-	fmt.Printf("echo %-9s sessions %5d  echoes %7d  server CPU %6.2f us/echo  %7.0f echoes/s\n",
-		tr, sessions, n, float64(d.Microseconds())/float64(n), float64(n)/el.Seconds())
+	fmt.Printf("echo %-9s sessions %5d  window %3d  echoes %7d  server CPU %6.2f us/echo  %7.0f echoes/s\n",
+		tr, sessions, window, n, float64(d.Microseconds())/float64(n), float64(n)/el.Seconds())
 }
 
 func idle(pid int, base, tr string, sessions int) {

@@ -164,35 +164,41 @@ func exchange(t *testing.T, transports []string, switching bool) {
 	}()
 
 	// Chaos: the writers pause at each checkpoint until the next cut lands on an open
-	// connection; when switching, the WebSocket is refused and allowed in turn and
-	// streams are sometimes buffered.
+	// connection. When switching, odd cuts come with the WebSocket refused (and streams
+	// sometimes buffered), so the client falls back; before even cuts the WebSocket is
+	// allowed again and the chaos waits for the re-probe to move the session up.
 	rng := rand.New(rand.NewSource(1))
 	transportsSeen := map[string]bool{}
 	chaosDone := make(chan struct{})
+	waitFor := func(cond func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !cond() && time.Now().Before(deadline) && ctx.Err() == nil; {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	go func() {
 		defer close(chaosDone)
 		for k := 1; k <= minCuts && ctx.Err() == nil; {
-			if px.Open() == 0 {
-				time.Sleep(time.Millisecond)
-				continue
-			}
+			waitFor(func() bool { return px.Open() > 0 })
 			time.Sleep(time.Duration(rng.Intn(20)) * time.Millisecond) // let traffic flow
 			if switching {
 				transportsSeen[c.Transport()] = true
 				if k%2 == 1 {
 					px.SetWebSocket(faultproxy.Refuse)
+					px.SetStream(faultproxy.Pass)
+					if rng.Intn(3) == 0 {
+						px.SetStream(faultproxy.Buffer)
+					}
 				} else {
 					px.SetWebSocket(faultproxy.Pass)
-				}
-				if rng.Intn(3) == 0 {
-					px.SetStream(faultproxy.Buffer)
-				} else {
-					px.SetStream(faultproxy.Pass)
+					waitFor(func() bool { return c.Transport() == "websocket" })
 				}
 			}
 			if px.CutAll() > 0 {
 				cutsDone.Add(1)
 				k++
+				if switching && k%2 == 0 {
+					waitFor(func() bool { return c.Transport() != "websocket" })
+				}
 			}
 		}
 	}()
@@ -222,8 +228,8 @@ func exchange(t *testing.T, transports []string, switching bool) {
 	if len(transports) == 1 && transports[0] != "poll" && st.Resumes < uint64(minCuts/2) {
 		t.Fatalf("only %d resumes for %d cuts", st.Resumes, cuts)
 	}
-	if switching && (st.Fallbacks == 0 || st.Upgrades == 0) {
-		t.Fatalf("no transport switches both ways: %+v", st)
+	if switching && (st.Fallbacks < minCuts/2-1 || st.Upgrades < minCuts/2-1) {
+		t.Fatalf("too few transport switches (want %d each way): %+v", minCuts/2-1, st)
 	}
 	if err := c.Close(1000, "done"); err != nil && !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("close: %v", err)

@@ -34,9 +34,21 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		srv.readers.Put(rd)
 	}()
 	// A full inbound queue holds the POST (backpressure) for at most a heartbeat; what
-	// did not fit is not acknowledged, and the client sends it again.
-	ctx, cancel := context.WithTimeout(r.Context(), o.Heartbeat)
-	defer cancel()
+	// did not fit is not acknowledged, and the client sends it again. The timeout is
+	// made only when needed.
+	var ctx context.Context
+	cancel := context.CancelFunc(func() {})
+	defer func() { cancel() }()
+	deliver := func(seq uint64, m session.Message) (bool, error) {
+		ok, err := s.Deliver(r.Context(), seq, m, false)
+		if err != session.ErrQueueFull {
+			return ok, err
+		}
+		if ctx == nil {
+			ctx, cancel = context.WithTimeout(r.Context(), o.Heartbeat)
+		}
+		return s.Deliver(ctx, seq, m, true)
+	}
 	var seq uint64
 	frames, msgs, bytes := 0, 0, 0
 	code, reason := 0, ""
@@ -71,7 +83,7 @@ loop:
 			if f.Type == transport.FrameText {
 				m = session.Message{Type: session.Text, Data: append([]byte(nil), f.Data...)}
 			}
-			ok, err := s.Deliver(ctx, seq, m, true)
+			ok, err := deliver(seq, m)
 			if err != nil {
 				code, reason = deliverRefusal(err)
 				break loop
