@@ -12,6 +12,7 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+	cd bench && $(GO) vet ./...
 
 gotest:
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
@@ -24,8 +25,13 @@ fuzz-short:
 		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./transport || exit 1; \
 	done
 
+# In-process benchmarks, then the server measured as a separate process (bench/).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd bench && for t in bare websocket barehttp poll stream; do \
+		$(GO) run . -mode echo -transport $$t -sessions 1000 -messages 200000 -window 10 || exit 1; done
+	cd bench && for t in bare websocket poll; do \
+		$(GO) run . -mode idle -transport $$t -sessions 10000 || exit 1; done
 
 chat:
 	$(GO) run ./examples/chat

@@ -28,6 +28,7 @@ const (
 	Refuse               // answer 403 at once (a proxy that does not forward Upgrade)
 	Hang                 // accept it and never answer (a handshake that goes nowhere)
 	Buffer               // forward it, but hold the response until it ends (a buffering proxy)
+	Silent               // forward the handshake and its answer, then carry nothing either way
 )
 
 // Proxy forwards 127.0.0.1 connections to a target address. Safe for concurrent use.
@@ -216,7 +217,15 @@ func (p *Proxy) serve(pr *pair, life time.Duration) {
 		io.Copy(up, br)
 		up.CloseWrite()
 	}()
-	if pol == Buffer {
+	if pol == Silent {
+		resp := bufio.NewReader(up)
+		head, err := readHead(resp)
+		if err != nil {
+			return
+		}
+		pr.a.Write(head)
+		io.Copy(io.Discard, resp)
+	} else if pol == Buffer {
 		var held bytes.Buffer
 		io.Copy(&held, up)
 		pr.a.Write(held.Bytes())
