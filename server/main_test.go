@@ -1,35 +1,10 @@
 package server_test
 
 import (
-	"fmt"
-	"os"
-	"runtime"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/lifelinehq/lifeline/internal/leakcheck"
 )
 
-// TestMain fails the run when goroutines outlive the tests.
-func TestMain(m *testing.M) {
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 {
-		code = checkLeaks(before)
-	}
-	os.Exit(code)
-}
-
-func checkLeaks(before int) int {
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			fmt.Fprintf(os.Stderr, "leaked goroutines: %d > %d\n%s\n", runtime.NumGoroutine(), before,
-				strings.TrimSpace(string(buf[:n])))
-			return 1
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return 0
-}
+// TestMain fails the run when goroutines started by the tests outlive them.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
