@@ -54,6 +54,8 @@ type Server struct {
 	graves   tombstones
 	stats    counters
 	readers  sync.Pool // *transport.Reader for send bodies
+
+	endpoints map[string]endpoint // by path below the mount
 }
 
 // Header values shared by every response (net/http does not change them).
@@ -74,6 +76,12 @@ func New(h Handler, opts *Options) *Server {
 	srv.cfg = srv.opts.sessionConfig()
 	srv.log = srv.opts.Logger
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
+	srv.endpoints = map[string]endpoint{
+		"/ws":     {http.MethodGet, srv.serveWebSocket},
+		"/stream": {http.MethodGet, srv.serveStream},
+		"/poll":   {http.MethodGet, srv.servePoll},
+		"/send":   {http.MethodPost, srv.serveSend},
+	}
 	srv.groups.init()
 	srv.conns.init()
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
@@ -119,36 +127,22 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	var ok bool
-	switch endpoint {
-	case "/ws":
-		ok = r.Method == http.MethodGet
-		if ok {
-			srv.serveWebSocket(w, r)
-		}
-	case "/stream":
-		ok = r.Method == http.MethodGet
-		if ok {
-			srv.serveStream(w, r)
-		}
-	case "/poll":
-		ok = r.Method == http.MethodGet
-		if ok {
-			srv.servePoll(w, r)
-		}
-	case "/send":
-		ok = r.Method == http.MethodPost
-		if ok {
-			srv.serveSend(w, r)
-		}
-	default:
+	e, found := srv.endpoints[endpoint]
+	switch {
+	case !found:
 		http.NotFound(w, r)
-		return
-	}
-	if !ok {
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
+	case r.Method != e.method:
+		w.Header().Set("Allow", e.method+", OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	default:
+		e.serve(w, r)
 	}
+}
+
+// endpoint is one of docs/protocol.md §1's endpoints.
+type endpoint struct {
+	method string
+	serve  http.HandlerFunc
 }
 
 // fail answers an HTTP request with the status for code and a C frame body, and logs.
