@@ -41,6 +41,26 @@ func main() {
 	origins := flag.String("origin", "", "other allowed origin host patterns, comma-separated")
 	flag.Parse()
 
+	srv, r := newChat(splitList(*origins))
+	hs := &http.Server{Addr: *addr, Handler: r}
+	go func() {
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, os.Interrupt)
+		<-stop
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		srv.Shutdown(ctx)
+	}()
+	fmt.Printf("chat: open http://%s/\n", *addr)
+	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+}
+
+// newChat returns the chat's Lifeline server and its routes: the page at / and
+// Lifeline at /lifeline.
+func newChat(origins []string) (*server.Server, http.Handler) {
 	var srv *server.Server
 	srv = server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
 		room, name := "", ""
@@ -73,28 +93,14 @@ func main() {
 				}
 			}
 		}
-	}), &server.Options{OriginPatterns: splitList(*origins)})
-
+	}), &server.Options{OriginPatterns: origins})
 	r := chi.NewRouter()
 	r.Mount("/lifeline", srv)
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page)
 	})
-	hs := &http.Server{Addr: *addr, Handler: r}
-	go func() {
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, os.Interrupt)
-		<-stop
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		srv.Shutdown(ctx)
-	}()
-	fmt.Printf("chat: open http://%s/\n", *addr)
-	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
-	}
+	return srv, r
 }
 
 func say(srv *server.Server, room string, m msg) {
