@@ -20,6 +20,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	pprofhttp "net/http/pprof"
 	"os"
 	"os/exec"
 	"runtime"
@@ -124,6 +125,7 @@ func runServer(tr string) {
 		runtime.GC()
 		fmt.Fprint(w, runtime.NumGoroutine())
 	})
+	mux.HandleFunc("/debug/pprof/", pprofhttp.Index)
 	mux.Handle("/", h)
 	fmt.Println(ln.Addr().String())
 	log.Fatal(http.Serve(ln, mux))
@@ -216,8 +218,17 @@ func idle(pid int, base, tr string, sessions int) {
 	for i := range clients {
 		clients[i] = open(base, tr)
 	}
-	time.Sleep(2 * time.Second) // past the writer linger
+	time.Sleep(3 * time.Second) // past the writer linger and the handshake backlog
 	g1, r1 := goroutines(base), rss(pid)
+	if p := os.Getenv("LLBENCH_PROFILE"); p != "" {
+		res, err := http.Get(strings.TrimSuffix(base, "/ll") + "/debug/pprof/" + os.Getenv("LLBENCH_PROFILE_KIND"))
+		if err == nil {
+			f, _ := os.Create(p)
+			io.Copy(f, res.Body)
+			f.Close()
+			res.Body.Close()
+		}
+	}
 	fmt.Printf("idle %-9s sessions %5d  server RSS %6.2f KiB/session  goroutines %.2f/session\n",
 		tr, sessions, float64(r1-r0)/1024/float64(sessions), float64(g1-g0)/float64(sessions))
 	runtime.KeepAlive(clients)

@@ -43,9 +43,6 @@ type Server struct {
 	cfg  session.Config
 	log  *slog.Logger
 
-	ctx    context.Context // parent of every handler's context
-	cancel context.CancelFunc
-
 	count    atomic.Int64 // sessions held
 	closing  atomic.Bool
 	handlers sync.WaitGroup
@@ -75,7 +72,6 @@ func New(h Handler, opts *Options) *Server {
 	srv := &Server{h: h, opts: opts.withDefaults()}
 	srv.cfg = srv.opts.sessionConfig()
 	srv.log = srv.opts.Logger
-	srv.ctx, srv.cancel = context.WithCancel(context.Background())
 	srv.endpoints = map[string]endpoint{
 		"/ws":     {http.MethodGet, srv.serveWebSocket},
 		"/stream": {http.MethodGet, srv.serveStream},
@@ -265,7 +261,9 @@ func (srv *Server) confirm(s *session.Session) {
 		return
 	}
 	srv.handlers.Add(1)
-	ctx, cancel := context.WithCancel(srv.ctx)
+	// The handler's context ends with the session (Shutdown ends every session), so
+	// it needs no parent to register with: that would cost every session a map entry.
+	ctx, cancel := context.WithCancel(context.Background())
 	s.OnEnd(cancel)
 	srv.groups.join("", s)
 	go func() {

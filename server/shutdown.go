@@ -52,7 +52,6 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		s.CloseNow(transport.CodeShutdown, "server shutting down")
 		return true
 	})
-	srv.cancel()
 	done := make(chan struct{})
 	go func() {
 		srv.handlers.Wait()
