@@ -326,6 +326,7 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		srv.stats.out(0, len(p))
 	}
 	var linger *time.Timer
+	carried := false // messages or acks went out: linger for more
 	defer func() {
 		if linger != nil {
 			linger.Stop()
@@ -378,6 +379,15 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		}
 		if ping || b.HasAck || len(b.Msgs) > 0 {
 			wc.lastWrite.Store(time.Now().UnixNano())
+			carried = carried || len(b.Msgs) > 0 || b.HasAck
+			continue
+		}
+		if !carried {
+			// Woken for a heartbeat only: an idle connection's writer does not linger.
+			wc.running.Store(false)
+			if len(l.Wake()) == 0 || !wc.running.CompareAndSwap(false, true) {
+				return
+			}
 			continue
 		}
 		if linger == nil {
