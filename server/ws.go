@@ -65,6 +65,7 @@ type wsConn struct {
 	lastRead  atomic.Int64 // unix ns
 	lastWrite atomic.Int64 // unix ns
 	needPing  atomic.Bool
+	goneTicks int // watchdog ticks since the link went; only watch uses it
 
 	// The writer runs on demand (Link.OnWake); wmu orders its start against stopWriter.
 	wmu     sync.Mutex
@@ -178,11 +179,24 @@ func (wc *wsConn) watch() {
 		wc.c.CloseNow()
 		return
 	}
+	wc.wmu.Lock()
+	l := wc.l
+	wc.wmu.Unlock()
+	// A connection whose link is gone (superseded, or its session ended) is closed by
+	// its writer within moments; if it is still open two ticks later, the writer is
+	// stuck on a peer that stopped reading: close it here.
+	if select1(l.Session().Done()) || !l.Attached() {
+		if wc.goneTicks++; wc.goneTicks >= 2 {
+			wc.srv.log.Info("lifeline: websocket writer stalled after its session moved or ended", "remote", wc.r.RemoteAddr)
+			wc.cancel()
+			wc.c.CloseNow()
+			return
+		}
+	} else {
+		wc.goneTicks = 0
+	}
 	if now.Sub(time.Unix(0, wc.lastWrite.Load())) >= o.Heartbeat/2 {
 		wc.needPing.Store(true)
-		wc.wmu.Lock()
-		l := wc.l
-		wc.wmu.Unlock()
 		l.Poke()
 	}
 	time.AfterFunc(o.Heartbeat/2, wc.watch)
@@ -406,5 +420,15 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 				return
 			}
 		}
+	}
+}
+
+// select1 reports whether ch is closed (or ready), without blocking.
+func select1(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
