@@ -16,6 +16,9 @@ type carrier interface {
 	run(l *session.Link, in *inbound) error
 	// abort drops the connection; safe at any time and more than once.
 	abort()
+	// acked returns the ack the opening request gave the server: messages received
+	// after it went out still need acknowledging.
+	acked() uint64
 }
 
 // candidate is a WebSocket that delivered the hello of a live session outside the

@@ -54,6 +54,9 @@ func (h *httpConn) stream(in *inbound) error {
 }
 
 // sid and token name the session on the connection's requests.
+// acked returns the ack the opening request gave the server.
+func (h *httpConn) acked() uint64 { return h.req.Ack }
+
 func (h *httpConn) sid() string { return h.hello.SessionID }
 
 func (h *httpConn) token() string {

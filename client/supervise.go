@@ -32,6 +32,7 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 	if err != nil {
 		return nil, err
 	}
+	l.Told(car.acked())
 	g.noteAck(h.Ack)
 	c.mu.Lock()
 	prev := c.transport

@@ -98,6 +98,9 @@ func (w *wsConn) readError(err error) error {
 	return err
 }
 
+// acked returns the ack the R frame gave the server.
+func (w *wsConn) acked() uint64 { return w.told }
+
 func (w *wsConn) send(ctx context.Context, typ websocket.MessageType, p []byte) error {
 	if err := w.ws.Write(ctx, typ, p); err != nil {
 		return err
@@ -166,13 +169,6 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 	var next uint64 // number the next data frame has without an S frame
 	t := time.NewTimer(hb)
 	defer t.Stop()
-	if n := w.g.s.Received(); n > w.told {
-		// The previous connection delivered more after the R went out, and Attach
-		// takes those as acknowledged: tell the server.
-		if err := w.send(ctx, websocket.MessageText, transport.AppendNum(nil, transport.FrameAck, n)); err != nil {
-			return err
-		}
-	}
 	beat := false
 	for {
 		l.Pull(&b, 128, 256<<10, beat)

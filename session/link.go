@@ -72,6 +72,22 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 	return l, s.inSeq, nil
 }
 
+// Told corrects what the peer has been told it holds, when the request that carried
+// the ack (a resume, on the client side) went out before the last messages arrived:
+// Attach assumed the peer knows everything received. Acks for the rest become due.
+func (l *Link) Told(n uint64) {
+	s := l.s
+	s.mu.Lock()
+	due := s.link == l && n < s.ackSent
+	if due {
+		s.ackSent, s.ackDue = n, true
+	}
+	s.mu.Unlock()
+	if due {
+		l.poke()
+	}
+}
+
 // Name returns the transport name the link was attached with.
 func (l *Link) Name() string { return l.name }
 

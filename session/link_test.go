@@ -319,3 +319,38 @@ func TestHold(t *testing.T) {
 		}
 	}
 }
+
+// TestTold: a client that resumed with an older ack than it now holds (more arrived
+// on the old connection after the resume request went out) owes the peer an ack.
+func TestTold(t *testing.T) {
+	s := New("id", "tok", Config{})
+	for i := uint64(1); i <= 5; i++ {
+		if _, err := s.Deliver(t.Context(), i, Message{Type: Text, Data: []byte("x")}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _, err := s.Attach("websocket", 1, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	l.Pull(&b, 10, 1<<20, true)
+	if b.HasAck {
+		t.Fatalf("ack %d pulled although Attach takes all 5 as told", b.Ack)
+	}
+	l.Told(2) // the resume request said 2
+	select {
+	case <-l.Wake():
+	default:
+		t.Fatal("Told did not wake the link")
+	}
+	l.Pull(&b, 10, 1<<20, false)
+	if !b.HasAck || b.Ack != 5 {
+		t.Fatalf("after Told(2): HasAck %v, Ack %d; want ack 5 due", b.HasAck, b.Ack)
+	}
+	l.Told(7) // more than was received: nothing changes
+	l.Pull(&b, 10, 1<<20, true)
+	if b.HasAck {
+		t.Fatalf("Told above what was sent made ack %d due", b.Ack)
+	}
+}
