@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,5 +188,45 @@ func TestMiddlewareAndPlainMux(t *testing.T) {
 	res := req(t, "GET", mw.URL+"/elsewhere", "")
 	if res.StatusCode != 200 {
 		t.Fatalf("middleware passed on with %d", res.StatusCode)
+	}
+}
+
+// TestAuthenticateOnCreateAndResume: the authenticator runs when a session is created
+// and on every resume (a new connection), not on sends or on later polls of a run.
+func TestAuthenticateOnCreateAndResume(t *testing.T) {
+	var calls atomic.Int32
+	_, base := start(t, echo, &server.Options{
+		Heartbeat: 50 * time.Millisecond, // held polls return quickly
+		Authenticate: func(r *http.Request, creds string) (any, error) {
+			calls.Add(1)
+			return creds, nil
+		},
+	})
+	h := pollHello(t, base)
+	auth := func(c ...string) []string { return append(c, transport.HeaderAuth, "me") }
+	for _, step := range []struct {
+		method, path string
+		conn         int
+		want         int32
+	}{
+		{"POST", "/send", 0, 1}, // confirms: not a resume
+		{"GET", "/poll", 0, 1},  // the run of polls goes on
+		{"GET", "/poll", 0, 1},
+		{"GET", "/poll", 1, 2}, // a new run: a resume
+		{"GET", "/poll", 1, 2},
+		{"GET", "/stream", 2, 3}, // another transport: a resume
+	} {
+		res := req(t, step.method, base+step.path, body("A0"), auth(creds(h, h.Token, 0, step.conn)...)...)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s conn %d: status %d", step.method, step.path, step.conn, res.StatusCode)
+		}
+		if step.path == "/stream" {
+			res.Body.Close()
+		} else {
+			frames(t, res.Body)
+		}
+		if got := calls.Load(); got != step.want {
+			t.Fatalf("after %s %s conn %d: Authenticate ran %d times, want %d", step.method, step.path, step.conn, got, step.want)
+		}
 	}
 }

@@ -197,16 +197,13 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 	return s, nil
 }
 
-// resume finds the session a request names and checks its token and credentials.
-func (srv *Server) resume(r *http.Request, id, token, creds string) (*session.Session, error) {
-	s, err := srv.find(id, token)
-	if err != nil {
-		return nil, err
-	}
+// resume runs the authenticator for a resume of s (docs/protocol.md §3): refused
+// credentials end the session with 4440.
+func (srv *Server) resume(r *http.Request, s *session.Session, creds string) (*session.Session, error) {
 	if srv.opts.Authenticate != nil {
 		identity, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
-			srv.log.Info("lifeline: credentials refused on resume", "session", id, "err", err)
+			srv.log.Info("lifeline: credentials refused on resume", "session", s.ID(), "err", err)
 			s.CloseNow(transport.CodeAuthExpired, "credentials refused")
 			return nil, refuse(transport.CodeAuthExpired, "credentials refused")
 		}
@@ -303,8 +300,17 @@ func (srv *Server) sessionFromHeaders(r *http.Request) (s *session.Session, conn
 	if err != nil {
 		return nil, 0, 0, false, err
 	}
-	s, err = srv.resume(r, id, h.Get(transport.HeaderToken), h.Get(transport.HeaderAuth))
+	token, creds := h.Get(transport.HeaderToken), h.Get(transport.HeaderAuth)
+	if s, err = srv.find(id, token); err == nil && !srv.continuesPoll(r, s, conn) {
+		s, err = srv.resume(r, s, creds)
+	}
 	return s, conn, ack, false, err
+}
+
+// continuesPoll reports whether r is a later poll of the session's current run of
+// polls: not a resume, so the authenticator does not run again.
+func (srv *Server) continuesPoll(r *http.Request, s *session.Session, conn uint64) bool {
+	return strings.HasSuffix(r.URL.Path, "/poll") && s.Transport() == namePoll && s.LastConn() == conn
 }
 
 func headerNum(h http.Header, name string) (uint64, error) {

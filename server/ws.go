@@ -220,8 +220,8 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string
 	var s *session.Session
 	if created {
 		s, err = srv.create(wc.r, req.Auth)
-	} else {
-		s, err = srv.resume(wc.r, req.SessionID, req.Token, req.Auth)
+	} else if s, err = srv.find(req.SessionID, req.Token); err == nil {
+		s, err = srv.resume(wc.r, s, req.Auth)
 	}
 	var l *session.Link
 	var received uint64
