@@ -7,9 +7,11 @@ import (
 )
 
 // Store finds sessions by their public id. The default keeps them in this process's
-// memory. It is the seam for running many nodes without sticky sessions: a Store
-// backed by a broker can answer for sessions another node owns. Implementations must
-// be safe for concurrent use.
+// memory. It is the seam for running many nodes without sticky sessions: every request
+// that names a session is looked up with Get, so a Store backed by a broker is where a
+// node learns whether a session is its own; relaying requests for sessions another
+// node owns is left to that implementation. Implementations must be safe for
+// concurrent use.
 type Store interface {
 	// Add stores s under s.ID().
 	Add(s *session.Session)
