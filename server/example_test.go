@@ -29,7 +29,7 @@ func Example() {
 
 	r := chi.NewRouter()
 	r.Mount("/lifeline", srv)
-	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: r}
+	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go hs.ListenAndServe()
 
 	// Later: stop taking sessions, tell clients to reconnect elsewhere (4503), wait

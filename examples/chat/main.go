@@ -42,7 +42,7 @@ func main() {
 	flag.Parse()
 
 	srv, r := newChat(splitList(*origins))
-	hs := &http.Server{Addr: *addr, Handler: r}
+	hs := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, os.Interrupt)
