@@ -33,8 +33,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
-	"github.com/lifelinehq/lifeline/session"
 )
 
 func main() {
@@ -108,14 +108,7 @@ func runServer(tr string) {
 			}
 		})
 	} else {
-		srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
-			for {
-				typ, p, err := s.Read(ctx)
-				if err != nil || s.Write(ctx, typ, p) != nil {
-					return
-				}
-			}
-		}), &server.Options{MaxSessions: 1 << 20, StreamBytes: 1 << 30})
+		srv := server.New(lltest.Echo, &server.Options{MaxSessions: 1 << 20, StreamBytes: 1 << 30})
 		mux := http.NewServeMux()
 		mux.Handle("/ll/", srv)
 		h = mux

@@ -11,22 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
 
-// echo writes every message back on its session.
-var echo = server.HandlerFunc(func(ctx context.Context, s *session.Session) {
-	for {
-		typ, p, err := s.Read(ctx)
-		if err != nil {
-			return
-		}
-		if s.Write(ctx, typ, p) != nil {
-			return
-		}
-	}
-})
+// echo is the shared echo handler.
+var echo = lltest.Echo
 
 // quiet discards the log lines of the tests' clients and servers.
 var quiet = slog.New(slog.DiscardHandler)

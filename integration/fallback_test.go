@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifelinehq/lifeline/client"
 	"github.com/lifelinehq/lifeline/integration/faultproxy"
+	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
@@ -30,14 +31,8 @@ var scenarios = []struct {
 	{"websocket-silent-stream-buffered", faultproxy.Silent, faultproxy.Buffer, "poll"},
 }
 
-var echo = server.HandlerFunc(func(ctx context.Context, s *session.Session) {
-	for {
-		typ, p, err := s.Read(ctx)
-		if err != nil || s.Write(ctx, typ, p) != nil {
-			return
-		}
-	}
-})
+// echo is the shared echo handler.
+var echo = lltest.Echo
 
 // behindProxy serves an echo server behind a fault proxy and returns the proxied
 // mount URL.

@@ -46,7 +46,7 @@ func ExampleServer_Middleware() {
 	r := chi.NewRouter()
 	r.Use(srv.Middleware("/lifeline"))
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("home")) })
-	_ = http.ListenAndServe
+	// Serve r as usual: /lifeline/* goes to Lifeline, everything else to the routes.
 }
 
 // Rooms: Join puts a session in a group; Broadcast fans one payload out to the group

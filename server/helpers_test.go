@@ -15,23 +15,13 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
-	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
-// echo writes every message back on its session.
-var echo = server.HandlerFunc(func(ctx context.Context, s *session.Session) {
-	for {
-		typ, p, err := s.Read(ctx)
-		if err != nil {
-			return
-		}
-		if s.Write(ctx, typ, p) != nil {
-			return
-		}
-	}
-})
+// echo is the shared echo handler.
+var echo = lltest.Echo
 
 // start mounts a server on a chi router at /ll and serves it on 127.0.0.1.
 func start(t *testing.T, h server.Handler, opts *server.Options) (*server.Server, string) {

@@ -76,21 +76,7 @@ func TestPollEcho(t *testing.T) {
 	if send.StatusCode != 200 {
 		t.Fatalf("send %d", send.StatusCode)
 	}
-	var got []string
-	for ack := 0; len(got) < 2; {
-		fs := frames(t, req(t, "GET", base+"/poll", "", creds(h, h.Token, ack, 0)...).Body)
-		for _, f := range fs {
-			switch f.Type {
-			case transport.FrameText:
-				got = append(got, string(f.Data))
-				ack++
-			case transport.FrameSeq:
-				if int(f.Num) != ack+1 {
-					t.Fatalf("S%d after ack %d", f.Num, ack)
-				}
-			}
-		}
-	}
+	got := pollTexts(t, base, h, h.Token, 0, 0, 2)
 	if got[0] != "one" || got[1] != "two" {
 		t.Fatalf("poll got %q", got)
 	}
