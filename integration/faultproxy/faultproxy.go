@@ -37,6 +37,7 @@ type Proxy struct {
 	target string
 
 	ws, stream atomic.Int32 // Policy for WebSocket handshakes and stream requests
+	down       atomic.Bool  // close every new connection at once
 
 	mu    sync.Mutex
 	conns map[*pair]struct{}
@@ -81,6 +82,10 @@ func (p *Proxy) SetWebSocket(pol Policy) { p.ws.Store(int32(pol)) }
 
 // SetStream sets the policy for requests whose path ends in "/stream".
 func (p *Proxy) SetStream(pol Policy) { p.stream.Store(int32(pol)) }
+
+// SetDown makes the proxy close every connection it accepts from now on at once, as
+// when the network is down (false: forward again). Open connections stay: see CutAll.
+func (p *Proxy) SetDown(down bool) { p.down.Store(down) }
 
 // CutAfter makes every connection accepted from now on close after a random lifetime
 // between min and max, drawn from a generator seeded with seed.
@@ -134,6 +139,10 @@ func (p *Proxy) accept() {
 		c, err := p.ln.Accept()
 		if err != nil {
 			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
 		}
 		pr := &pair{a: c}
 		p.mu.Lock()

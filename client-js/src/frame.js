@@ -1,0 +1,64 @@
+// Frames and HTTP bodies of docs/protocol.md §2, and the small helpers every
+// transport shares.
+
+// num parses a frame's decimal number: no sign, no leading zeros, and (in
+// JavaScript) at most 2^53-1. It returns -1 for anything else.
+export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1
+
+// utf8 is the length of s in UTF-8 bytes, without encoding it.
+export const utf8 = s => {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 127) n += c > 2047 && (c < 0xd800 || c > 0xdfff) ? 2 : 1
+  }
+  return n
+}
+
+// event writes one frame as an event of the SSE line format. A single space after
+// "data:" is dropped by the reader, so writing one always keeps leading spaces.
+export const event = f => 'data: ' + f.split('\n').join('\ndata: ') + '\n\n'
+
+// parser returns a function that takes a body chunk by chunk (text) and calls emit
+// with each complete frame. Lines other than "data:" ones are ignored. It throws when
+// a line or frame grows past limit characters.
+export const parser = (emit, limit = 4e6) => {
+  let buf = '', ev = null
+  return chunk => {
+    buf += chunk
+    let p = 0, i
+    while ((i = buf.indexOf('\n', p)) >= 0) {
+      let line = buf.slice(p, i)
+      p = i + 1
+      if (!line) {
+        if (ev != null) emit(ev)
+        ev = null
+      } else if (line.startsWith('data:')) {
+        line = line.slice(line[5] == ' ' ? 6 : 5)
+        ev = ev == null ? line : ev + '\n' + line
+        if (ev.length > limit) throw Error('frame too large')
+      }
+    }
+    buf = buf.slice(p)
+    if (buf.length > limit) throw Error('line too large')
+  }
+}
+
+// b64 and unb64 are the base64 of B frames (standard alphabet, padded).
+export const b64 = u => {
+  let s = ''
+  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192))
+  return btoa(s)
+}
+export const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
+
+// backoff is the n-th wait (from 0) between failed attempts: full jitter, a random
+// duration up to backoffMin·2^n, capped at backoffMax (o: the options).
+export const backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n)
+
+// Close codes (docs/protocol.md §7): those after which the session is gone (reset),
+// and what a code means for the client: "reconnect" for no code (a network failure),
+// a heartbeat timeout or a superseded connection, "reset", or "stop".
+const RESET = [4404, 4410, 4429, 4440, 4503, 4507]
+export const action = code =>
+  code <= 0 || code == 4408 || code == 4409 ? 'reconnect' : RESET.includes(code) ? 'reset' : 'stop'
