@@ -2,9 +2,9 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest fuzz-short bench chat
+.PHONY: test fmt-check vet gotest fuzz-short js-deps js-test js-build bench chat
 
-test: fmt-check vet gotest fuzz-short
+test: fmt-check vet gotest js-test fuzz-short
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -24,6 +24,22 @@ fuzz-short:
 	@for t in $$($(GO) test -list '^Fuzz' ./transport | grep '^Fuzz'); do \
 		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./transport || exit 1; \
 	done
+
+# The browser client (client-js): its devDependencies are installed from the lockfile
+# when missing or older than it; its tests (node --test) include the Node integration
+# tests against the Go server, which need Node's WebSocket (a flag on Node 20).
+JS := client-js
+js-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make: node and npm are needed (Node 20 or later)"; exit 1; }
+	@if [ ! -x $(JS)/node_modules/.bin/esbuild ] || [ $(JS)/package-lock.json -nt $(JS)/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $(JS)"; cd $(JS) && npm ci --no-audit --no-fund; fi
+
+js-test: js-deps
+	cd $(JS) && node --experimental-websocket --test test/
+
+# Rebuilds client-js/dist from client-js/src (commit the result: the server embeds it).
+js-build: js-deps
+	cd $(JS) && node build.mjs
 
 # In-process benchmarks, then the server measured as a separate process (bench/).
 bench:

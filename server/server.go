@@ -77,6 +77,9 @@ func New(h Handler, opts *Options) *Server {
 		"/stream": {http.MethodGet, srv.serveStream},
 		"/poll":   {http.MethodGet, srv.servePoll},
 		"/send":   {http.MethodPost, srv.serveSend},
+
+		"/lifeline.js":     {"", assetHandler("lifeline.mjs")},
+		"/lifeline.min.js": {"", assetHandler("lifeline.min.js")},
 	}
 	srv.groups.init()
 	srv.conns.init()
@@ -127,7 +130,7 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 	switch {
 	case !found:
 		http.NotFound(w, r)
-	case r.Method != e.method:
+	case e.method != "" && r.Method != e.method:
 		w.Header().Set("Allow", e.method+", OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
@@ -137,7 +140,7 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 
 // endpoint is one of docs/protocol.md §1's endpoints.
 type endpoint struct {
-	method string
+	method string // "": the handler checks the method itself
 	serve  http.HandlerFunc
 }
 
