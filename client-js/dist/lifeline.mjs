@@ -2,7 +2,7 @@
 
 // src/websocket.js
 function websocket(ll, req) {
-  const ws = new (ll.d.WebSocket || WebSocket)(ll.V("ws"));
+  const ws = new (ll.d.WebSocket || WebSocket)(ll.W("ws"));
   const c = { name: "websocket" };
   const send = (f) => {
     ws.send(f);
@@ -11,27 +11,29 @@ function websocket(ll, req) {
   c.q = (r) => send("R" + JSON.stringify(c.g = r));
   ws.binaryType = "arraybuffer";
   ws.onopen = () => c.q(req);
-  ws.onmessage = (e) => ll.E(c, typeof e.data == "string" ? e.data : new Uint8Array(e.data));
-  ws.onclose = (e) => ll.b(c, e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
-  c.W = () => {
-    ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onmessage = (e) => ll.G(c, typeof e.data == "string" ? e.data : new Uint8Array(e.data));
+  ws.onclose = ws.onerror = (e) => ll.b(c, e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
+  c.X = () => {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     ws.close();
   };
   c.f = (code) => ws.close(code);
-  c.F = () => send(ll.A() || "P");
+  c.H = () => send(ll.A() || "P");
   c.j = () => {
     const q = ll.l, base = ll.h, end = base + q.length;
     if (c.k < base) c.k = base;
-    if (c.k < end && c.k != c.da) send("S" + c.k);
-    while (c.k < end) {
-      const d = q[c.k++ - base][0];
-      send(typeof d == "string" ? "M" + d : d);
+    if (c.k < end) {
+      if (c.k != c.fa) send("S" + c.k);
+      while (c.k < end) {
+        const d = q[c.k++ - base][0];
+        send(typeof d == "string" ? "M" + d : d);
+      }
+      c.fa = c.k;
     }
-    c.da = c.k;
     ll.e = Math.max(ll.e, c.k - 1);
     const a = ll.A();
     if (a) send(a);
-    if (ll.f && !c.G) send("C" + ll.f.join(" ")), c.G = 1;
+    if (ll.f && !c.I) send("C" + ll.f.join(" ")), c.I = 1;
   };
   return c;
 }
@@ -39,10 +41,10 @@ function websocket(ll, req) {
 // src/frame.js
 var num = (s) => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1;
 var utf8 = (s) => {
-  let n = s.length;
+  let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c > 127) n += c > 2047 && (c < 55296 || c > 57343) ? 2 : 1;
+    n += c < 128 ? 1 : c < 2048 ? 2 : c >> 10 == 54 && s.charCodeAt(i + 1) >> 10 == 55 ? (i++, 4) : 3;
   }
   return n;
 };
@@ -65,7 +67,7 @@ var parser = (emit, limit = 4e6) => {
       }
     }
     buf = buf.slice(p);
-    if (buf.length > limit) throw Error("line too large");
+    if (buf.length > limit + 6) throw Error("line too large");
   };
 };
 var b64 = (u) => {
@@ -81,7 +83,7 @@ var action = (code) => code <= 0 || code == 4408 || code == 4409 ? "reconnect" :
 // src/http.js
 var conn = (ll, name) => {
   const ac = new AbortController();
-  return { name, H: ac, W: () => ac.abort(), j: () => uplink(ll) };
+  return { name, J: ac, X: () => ac.abort(), j: () => uplink(ll) };
 };
 async function request(ll, endpoint, r, signal, body) {
   const o = ll.d, headers = {};
@@ -92,7 +94,7 @@ async function request(ll, endpoint, r, signal, body) {
   set("Conn", r.conn);
   set("Auth", r.auth);
   if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
-  const res = await (o.fetch || fetch)(ll.V(endpoint), {
+  const res = await (o.fetch || fetch)(ll.W(endpoint), {
     method: body ? "POST" : "GET",
     headers,
     body,
@@ -109,24 +111,24 @@ async function request(ll, endpoint, r, signal, body) {
     })(await res.text());
   } catch {
   }
-  throw Object.assign(Error(reason), { code });
+  throw Object.assign(Error(reason), { B: code });
 }
 async function read(ll, c, res) {
-  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser((f) => ll.E(c, f));
+  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser((f) => ll.G(c, f));
   for (; ; ) {
     const { done, value } = await rd.read();
     if (done || c.m) return;
-    c.I = Date.now();
+    c.K = Date.now();
     push(dec.decode(value, { stream: true }));
   }
 }
 async function uplink(ll, idle) {
-  if (ll.X) return;
-  ll.X = 1;
+  if (ll.Y) return;
+  ll.Y = 1;
   try {
     for (let n = 0; ; idle = 0) {
       const c = ll.a;
-      if (!c || c.m || !c.H) return;
+      if (!c || c.m || !c.J) return;
       const body = batch(ll, c, idle);
       if (!body) return;
       const base = ll.h, sid = ll.c, h = ll.r, ac = new AbortController();
@@ -135,19 +137,19 @@ async function uplink(ll, idle) {
       try {
         const res = await request(ll, "send", { sid, token: ll.w }, ac.signal, body);
         const text = await res.text();
-        if (sid == ll.c) parser((f) => f[0] == "A" && ll.J(num(f.slice(1))))(text);
-        if (c.G) return ll.o(ll.f[0], ll.f[1], true);
+        if (sid == ll.c) parser((f) => f[0] == "A" && ll.L(num(f.slice(1))))(text);
+        if (c.I) return ll.o(ll.f[0], ll.f[1], true);
         if (ll.l.length && ll.h == base) await sleep(ll, n++);
         else n = 0;
       } catch (e) {
-        if (e.code) return ll.b(c, e.code, e.message);
+        if (e.B) return ll.b(c, e.B, e.message);
         await sleep(ll, n++);
       } finally {
         clearTimeout(t);
       }
     }
   } finally {
-    ll.X = 0;
+    ll.Y = 0;
   }
 }
 var sleep = (ll, n) => new Promise((r) => setTimeout(r, backoff(ll.d, n)));
@@ -168,15 +170,15 @@ function batch(ll, c, idle) {
   }
   const a = c.name == "stream" && ll.A();
   if (a) b += event(a);
-  if (ll.f && !q.length) b += event("C" + ll.f.join(" ")), c.G = 1;
+  if (ll.f && !q.length) b += event("C" + ll.f.join(" ")), c.I = 1;
   return b || (idle ? event("P") : "");
 }
 
 // src/stream.js
 function stream(ll, req) {
   const c = conn(ll, "stream");
-  c.F = () => heartbeat(ll);
-  request(ll, "stream", req, c.H.signal).then((res) => read(ll, c, res)).then(() => ll.b(c, -1), (e) => ll.b(c, e.code || 0, e.message));
+  c.H = () => heartbeat(ll);
+  request(ll, "stream", req, c.J.signal).then((res) => read(ll, c, res)).then(() => ll.b(c, -1), (e) => ll.b(c, e.B || 0, e.message));
   return c;
 }
 
@@ -185,17 +187,17 @@ function poll(ll, req) {
   const c = conn(ll, "poll");
   (async () => {
     for (let r = req; ; ) {
-      const res = await request(ll, "poll", r, c.H.signal);
+      const res = await request(ll, "poll", r, c.J.signal);
       const body = await res.text();
       if (c.m) return;
-      c.K = 0;
-      parser((f) => ll.E(c, f))(body);
+      c.M = 0;
+      parser((f) => ll.G(c, f))(body);
       if (c.m) return;
       if (c != ll.a) throw Error("no hello");
       ll.A();
       r = { sid: ll.c, token: ll.w, ack: ll.i, conn: c.g.conn || 0 };
     }
-  })().catch((e) => ll.b(c, e.code || 0, e.message));
+  })().catch((e) => ll.b(c, e.B || 0, e.message));
   return c;
 }
 
@@ -231,8 +233,9 @@ var Lifeline = class extends EventTarget {
     if (!/^(http|ws)s?:$/.test(u.protocol) || u.href.includes("#"))
       throw fail("SyntaxError", "bad URL " + url);
     u.protocol = u.protocol.replace("ws", "http");
-    const o = this.d = { ...DEFAULTS, ...options };
-    if (!o.transports.length || o.transports.some((t) => !transports[t])) throw TypeError("Lifeline: bad transports");
+    const o = this.d = { ...options };
+    for (const k in DEFAULTS) o[k] ??= DEFAULTS[k];
+    if (!o.transports.length || o.transports.some((t) => !Object.hasOwn(transports, t))) throw TypeError("Lifeline: bad transports");
     this.url = u.href;
     this.readyState = 0;
     this.transport = "";
@@ -248,13 +251,13 @@ var Lifeline = class extends EventTarget {
     this.e = 0;
     this.i = 0;
     this.s = 0;
-    this.B = 0;
+    this.C = 0;
     this.c = this.w = "";
-    this.Y = 0;
+    this.Z = 0;
     this.y = /* @__PURE__ */ new Set();
-    this.L = 0;
-    this.C = o.reprobeMin;
-    this.M();
+    this.N = 0;
+    this.D = o.reprobeMin;
+    this.O();
   }
   // bufferedAmount is the bytes of the messages sent that the server has not
   // acknowledged yet, queued ones included.
@@ -287,34 +290,34 @@ var Lifeline = class extends EventTarget {
     if (!this.c) return this.o(1006, "", false);
     this.readyState = 2;
     this.f = [code || 1e3, reason];
-    this.ea = setTimeout(() => this.o(1006, "close timeout", false), 5e3);
+    this.ga = setTimeout(() => this.o(1006, "close timeout", false), 5e3);
     this.j();
   }
   // ---- connections
   // _url is the URL of an endpoint below the mount.
-  V(name) {
+  W(name) {
     const u = new URL(this.url);
     u.pathname = u.pathname.replace(/\/?$/, "/" + name);
     if (name == "ws") u.protocol = u.protocol.replace("http", "ws");
     return u.href;
   }
   // _auth resolves the credentials to present (docs/protocol.md §1).
-  async D() {
+  async E() {
     const a = this.d.auth;
     return typeof a == "function" ? a() : a;
   }
   // _req is a resume request for the session, numbered as a new connection.
   g(auth) {
-    return { v: 1, sid: this.c, token: this.w, ack: this.i, conn: ++this.Y, auth };
+    return { v: 1, sid: this.c, token: this.w, ack: this.i, conn: ++this.Z, auth };
   }
   // _open starts a connection on transport name with req as its first request, and
   // gives it until deadline ms for its hello. failed(code, reason) is called if it
   // ends before it carries the session.
-  N(name, req, deadline, failed) {
+  P(name, req, deadline, failed) {
     const c = transports[name](this, req);
     c.g = req;
-    c.Z = failed;
-    c._ = setTimeout(() => this.b(c, 0, "no hello"), deadline);
+    c._ = failed;
+    c.$ = setTimeout(() => this.b(c, 0, "no hello"), deadline);
     this.y.add(c);
     return c;
   }
@@ -322,13 +325,13 @@ var Lifeline = class extends EventTarget {
   p(c) {
     if (!c || c.m) return;
     c.m = 1;
-    clearTimeout(c._);
-    clearInterval(c.fa);
+    clearTimeout(c.$);
+    clearInterval(c.ha);
     this.y.delete(c);
-    c.W();
+    c.X();
   }
   // _dropAll abandons every connection: current, opening and probing.
-  $() {
+  aa() {
     for (const c of [this.a, ...this.y]) this.p(c);
     this.a = this.t = this.u = null;
   }
@@ -337,67 +340,65 @@ var Lifeline = class extends EventTarget {
   b(c, code, reason = "") {
     if (c.m) return;
     this.p(c);
-    if (c != this.a) return c.Z?.(code, reason);
+    if (c != this.a) return c._?.(code, reason);
     this.a = null;
-    this.ga(code, reason);
+    this.ia(code, reason);
   }
   // _create starts a fresh session by racing the transports (docs/protocol.md §4).
-  async M() {
+  async O() {
     let auth;
     try {
-      auth = await this.D();
+      auth = await this.E();
     } catch (e) {
-      return this.O(0, e.message);
+      return this.Q(0, e.message);
     }
     if (this.readyState > 1 || this.c) return;
     const o = this.d, order = [...o.transports], at = [0, o.headStart, o.pollStart];
-    const r = this.ha(), i = order.indexOf(r);
+    const r = this.ja(), i = order.indexOf(r);
     if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), at[1] = 0;
     const t0 = now();
     let started = 0, failed = 0, timer, first;
     const next = () => {
       clearTimeout(timer);
       if (this.c || this.readyState > 1) return;
-      if (started == order.length) return failed == started && this.O(...first);
-      this.N(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
+      if (started == order.length) return failed == started && this.Q(...first);
+      this.P(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
         if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
         if (++failed == started) next();
       });
-      if (started < order.length) timer = setTimeout(next, at[started] - (now() - t0));
+      if (started < order.length) this.ba = timer = setTimeout(next, at[started] - (now() - t0));
     };
     next();
   }
   // _retry follows a failed creation: stop, or create again after a backoff.
-  O(code, reason) {
+  Q(code, reason) {
     if (action(code) == "stop") return this.o(code, reason, false);
-    this.P = setTimeout(() => this.M(), backoff(this.d, this.L++));
+    this.R = setTimeout(() => this.O(), backoff(this.d, this.N++));
   }
   // _hello takes the hello that arrived on c.
-  async ia(c, h) {
+  ka(c, h) {
+    if (c == this.a) return;
     if (!this.c) {
-      if (!h.token || !h.sid) return this.b(c, 4400, "bad hello");
+      if (!h.token || !h.sid || h.ack) return this.b(c, 4400, "bad hello");
       this.c = h.sid;
       this.w = h.token;
-      this.Y = 0;
+      this.Z = 0;
       this.s = -1;
-      return this.aa(c, h);
+      return this.ca(c, h);
     }
-    if (c.g.sid) return h.sid == this.c ? this.aa(c, h) : this.b(c, 4400, "bad hello");
-    if (c.name != "websocket" || c.ja) return this.p(c);
-    c.ja = 1;
-    try {
-      const a = await this.D();
-      if (!c.m && this.c) c.q(this.g(a));
-    } catch {
-      this.p(c);
-    }
+    if (c.g.sid) return h.sid == this.c ? this.ca(c, h) : this.b(c, 4400, "bad hello");
+    if (c.name != "websocket" || c.la) return this.p(c);
+    c.la = 1;
+    this.E().then(
+      (a) => c.m || !this.c || c.q(this.g(a)),
+      () => this.p(c)
+    );
   }
   // _attach lets c, whose hello arrived, carry the session.
-  aa(c, h) {
-    if (!this.J(h.ack)) return this.b(c, 4400, "bad ack");
+  ca(c, h) {
+    if (!this.L(h.ack)) return this.b(c, 4400, "bad ack");
     const o = this.d;
-    clearTimeout(c._);
-    clearTimeout(this.P);
+    for (const t of [c.$, this.R, this.ba]) clearTimeout(t);
     this.y.delete(c);
     let late;
     for (const x of [...this.y]) {
@@ -406,16 +407,16 @@ var Lifeline = class extends EventTarget {
     }
     this.t = null;
     this.u = late;
-    if (late) late.Z = () => this.Q(0);
+    if (late) late._ = () => this.S(0);
     this.p(this.a);
     this.a = c;
     this.r = h;
     if (c.g.sid) this.s = c.g.ack;
     c.k = this.h;
-    c.I = c.e = now();
-    c.fa = setInterval(() => this.ka(c), Math.min(1e3, h.hb / 4));
-    this.L = 0;
-    if (c.name == "websocket") this.C = o.reprobeMin;
+    c.K = c.e = now();
+    c.ha = setInterval(() => this.ma(c), Math.min(1e3, h.hb / 4));
+    this.N = 0;
+    if (c.name == "websocket") this.D = o.reprobeMin;
     try {
       if (!o.remember) throw 0;
       const k = "lifeline:" + this.url;
@@ -432,42 +433,43 @@ var Lifeline = class extends EventTarget {
       this.reconnecting = false;
       this.n("reconnected");
     }
-    this.ba();
+    this.da();
     c.j();
   }
   // _recall returns the transport remembered for this URL, if not expired.
-  ha() {
+  ja() {
     try {
       const [t, exp] = JSON.parse(sessionStorage.getItem("lifeline:" + this.url));
-      if (exp > now()) return t;
+      if (exp > now() && this.d.remember) return t;
     } catch {
     }
   }
   // _tick watches the current connection: dead after hb+hbt of silence; a heartbeat
   // when it carried nothing from us for hb/2.
-  ka(c) {
+  ma(c) {
     const h = this.r, t = now();
-    if (t - c.I > h.hb + h.hbt) this.b(c, 0, "silent");
-    else if (t - c.e >= h.hb / 2) c.F?.();
+    if (t - c.K > h.hb + h.hbt) this.b(c, 0, "silent");
+    else if (t - c.e >= h.hb / 2) c.H?.();
   }
   // _lost follows the end of the current connection (§4, §7).
-  ga(code, reason) {
-    if (this.ca(code, reason)) return;
-    if (code >= 0) this.R();
-    this.S = Math.max(0, this.d.transports.indexOf(this.transport));
-    if (!(this.u && (code == 4409 || code < 0))) this.q();
+  ia(code, reason) {
+    if (this.ea(code, reason)) return;
+    this.T = Math.max(0, this.d.transports.indexOf(this.transport));
+    if (this.u && (code == 4409 || code < 0)) return;
+    if (code >= 0) this.F();
+    this.q();
   }
   // _gone handles a close code that ends the session (stop or reset); it reports
   // whether it did. While closing, the session ends with the application's code.
-  ca(code, reason) {
+  ea(code, reason) {
     const act = action(code);
     if (act == "reconnect") return false;
     if (this.f) this.o(this.f[0], this.f[1], code == 1e3);
     else if (act == "stop") this.o(code, reason, code == 1e3);
-    else this.la(code, reason);
+    else this.na(code, reason);
     return true;
   }
-  R() {
+  F() {
     if (!this.reconnecting && this.readyState == 1) {
       this.reconnecting = true;
       this.n("reconnecting");
@@ -477,71 +479,71 @@ var Lifeline = class extends EventTarget {
   // worked, then down the order, with backoff between failed attempts.
   async q() {
     if (this.a || this.t || this.readyState > 2 || !this.c) return;
-    const o = this.d, name = o.transports[this.S];
+    const o = this.d, name = o.transports[this.T];
     this.t = 1;
     const failed = (code, reason) => {
       this.t = null;
-      if (this.ca(code, reason)) return;
-      this.R();
-      this.S = (this.S + 1) % o.transports.length;
-      this.P = setTimeout(() => this.q(), backoff(o, this.L++));
+      if (this.ea(code, reason)) return;
+      this.F();
+      this.T = (this.T + 1) % o.transports.length;
+      this.R = setTimeout(() => this.q(), backoff(o, this.N++));
     };
     let a;
     try {
-      a = await this.D();
+      a = await this.E();
     } catch (e) {
       return failed(0, e.message);
     }
     if (this.a || this.readyState > 2) return this.t = null;
-    this.t = this.N(name, this.g(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
+    this.t = this.P(name, this.g(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
   }
   // _arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
   // step 6), unless a WebSocket is under way.
-  ba() {
+  da() {
     const o = this.d, w = o.transports.indexOf("websocket");
-    clearTimeout(this.T);
+    clearTimeout(this.U);
     if (!this.a || this.u || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
-    this.T = setTimeout(async () => {
+    this.U = setTimeout(async () => {
       try {
-        const a = await this.D();
+        const a = await this.E();
         if (this.a && !this.u)
-          this.u = this.N("websocket", this.g(a), o.wsDeadline, () => this.Q(1));
+          this.u = this.P("websocket", this.g(a), o.wsDeadline, () => this.S(1));
       } catch {
-        this.Q(1);
+        this.S(1);
       }
-    }, this.C);
+    }, this.D);
   }
   // _probed follows a WebSocket probe (or late race WebSocket) that failed.
-  Q(probe) {
+  S(probe) {
     this.u = null;
-    if (probe) this.C = Math.min(2 * this.C, this.d.reprobeMax);
-    if (this.a) this.ba();
-    else this.q();
+    if (probe) this.D = Math.min(2 * this.D, this.d.reprobeMax);
+    if (this.a) this.da();
+    else this.F(), this.q();
   }
   // _reset starts a fresh session after the server could not resume this one, and
   // tells the application (the reset event) what it may have lost.
-  la(code, reason) {
+  na(code, reason) {
     const k = Math.min(this.l.length, Math.max(0, this.e - this.h + 1));
     const lost = this.l.splice(0, k);
     for (const [, n] of lost) this.x -= n;
-    this.$();
+    this.aa();
     this.c = this.w = "";
     this.h = 1;
-    this.e = this.i = this.s = this.B = 0;
-    clearTimeout(this.T);
+    this.e = this.i = this.s = this.C = 0;
+    clearTimeout(this.U);
     clearTimeout(this.z);
     this.z = 0;
-    this.R();
+    this.F();
     this.n("reset", { code, reason, unsent: lost.map((m) => m[0]) });
-    if (code == 4429 || code == 4503) this.O(code, reason);
-    else this.M();
+    if (code == 4429 || code == 4503) this.Q(code, reason);
+    else this.O();
   }
   // _finish ends the Lifeline: close event (after an error event unless clean).
   o(code, reason, clean) {
     if (this.readyState == 3) return;
     this.readyState = 3;
-    this.$();
-    for (const t of [this.P, this.T, this.z, this.ea]) clearTimeout(t);
+    this.aa();
+    for (const t of [this.R, this.U, this.z, this.ga, this.ba]) clearTimeout(t);
     this.reconnecting = false;
     if (!clean) this.n("error");
     this.n("close", { code, reason, wasClean: clean });
@@ -553,55 +555,55 @@ var Lifeline = class extends EventTarget {
   }
   // ---- frames
   // _in takes one frame (a string) or binary message (Uint8Array) from c.
-  E(c, f) {
+  G(c, f) {
     if (c.m) return;
-    c.I = now();
+    c.K = now();
     try {
-      if (typeof f != "string") return this.U(c, f);
+      if (typeof f != "string") return this.V(c, f);
       const t = f[0], v = f.slice(1);
-      if (t == "H") return this.ia(c, JSON.parse(v));
+      if (t == "H") return this.ka(c, JSON.parse(v));
       if (t == "C") {
         const m = /^(\d+) ?([^]*)$/.exec(v);
         return this.b(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");
       }
       if (c != this.a) return this.b(c, 0, "no hello");
-      if (t == "M") this.U(c, v);
-      else if (t == "B") this.U(c, unb64(v));
-      else if (t == "S" && num(v) > 0) c.K = num(v);
+      if (t == "M") this.V(c, v);
+      else if (t == "B") this.V(c, unb64(v));
+      else if (t == "S" && num(v) > 0) c.M = num(v);
       else if (t == "A") {
-        if (!this.J(num(v))) throw Error("bad ack");
+        if (!this.L(num(v))) throw Error("bad ack");
       } else if (t == "P") {
-        if (now() - c.e >= this.r.hb / 2) c.F?.();
+        if (now() - c.e >= this.r.hb / 2) c.H?.();
       } else throw Error("bad frame");
     } catch (e) {
-      this.ma(c, e.message);
+      this.oa(c, e.message);
     }
   }
   // _protocol stops on what the server may not send (4400).
-  ma(c, reason) {
+  oa(c, reason) {
     if (c != this.a) return this.b(c, 0, reason);
     c.f?.(4400, reason);
     this.p(c);
     this.o(4400, reason, false);
   }
   // _data delivers one message numbered by c's last S frame.
-  U(c, d) {
+  V(c, d) {
     if (c != this.a) return this.b(c, 0, "no hello");
-    const s = c.K;
+    const s = c.M;
     if (!s) throw Error("no S frame");
-    c.K++;
+    c.M++;
     if (s <= this.i) return;
     if (s > this.i + 1) throw Error("bad sequence");
     this.i = s;
-    this.B += d.length;
-    if (this.i - this.s >= 32 || this.B >= this.r.queue / 4) this.j();
+    this.C += d.length;
+    if (this.i - this.s >= 32 || this.C >= this.r.queue / 4) this.j();
     else this.z ||= setTimeout(() => this.j(), 1e3);
     if (typeof d != "string") d = this.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
     this.n("message", { data: d });
   }
   // _ack releases the messages the server acknowledged; false if it acknowledged one
   // never sent.
-  J(n) {
+  L(n) {
     if (n < 0 || n > this.e) return false;
     const k = n - this.h + 1;
     if (k > 0) {
@@ -615,7 +617,7 @@ var Lifeline = class extends EventTarget {
   A() {
     if (this.i > this.s) {
       this.s = this.i;
-      this.B = 0;
+      this.C = 0;
       clearTimeout(this.z);
       this.z = 0;
       return "A" + this.i;

@@ -5,12 +5,13 @@
 // JavaScript) at most 2^53-1. It returns -1 for anything else.
 export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1
 
-// utf8 is the length of s in UTF-8 bytes, without encoding it.
+// utf8 is the length of s in UTF-8 bytes, without encoding it: a surrogate pair is 4
+// bytes, a lone surrogate 3 (it is sent as U+FFFD).
 export const utf8 = s => {
-  let n = s.length
+  let n = 0
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
-    if (c > 127) n += c > 2047 && (c < 0xd800 || c > 0xdfff) ? 2 : 1
+    n += c < 128 ? 1 : c < 2048 ? 2 : c >> 10 == 54 && s.charCodeAt(i + 1) >> 10 == 55 ? (i++, 4) : 3
   }
   return n
 }
@@ -40,7 +41,7 @@ export const parser = (emit, limit = 4e6) => {
       }
     }
     buf = buf.slice(p)
-    if (buf.length > limit) throw Error('line too large')
+    if (buf.length > limit + 6) throw Error('line too large')
   }
 }
 

@@ -10,7 +10,8 @@ export const conn = (ll, name) => {
 
 // request makes one request to an endpoint. r names the session (sid, token, ack,
 // conn, auth), as far as the request needs. A response other than 200 throws an
-// error whose code is the close code of its C frame (0 without one).
+// error whose _cc is the close code of its C frame (0 without one). (Not .code:
+// DOMExceptions such as AbortError have a .code of their own.)
 export async function request(ll, endpoint, r, signal, body) {
   const o = ll._o, headers = {}
   const set = (k, v) => v != null && v !== '' && (headers['Lifeline-' + k] = v)
@@ -36,7 +37,7 @@ export async function request(ll, endpoint, r, signal, body) {
       if (m) (code = +m[1]), (reason = m[2])
     })(await res.text())
   } catch {}
-  throw Object.assign(Error(reason), { code })
+  throw Object.assign(Error(reason), { _cc: code })
 }
 
 // read feeds a response body to c, frame by frame, as it arrives; it resolves when
@@ -77,7 +78,7 @@ async function uplink(ll, idle) {
         if (ll._q.length && ll._base == base) await sleep(ll, n++)
         else n = 0
       } catch (e) {
-        if (e.code) return ll._end(c, e.code, e.message)
+        if (e._cc) return ll._end(c, e._cc, e.message)
         await sleep(ll, n++)
       } finally {
         clearTimeout(t)

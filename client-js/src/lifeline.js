@@ -41,8 +41,9 @@ export class Lifeline extends EventTarget {
     if (!/^(http|ws)s?:$/.test(u.protocol) || u.href.includes('#'))
       throw fail('SyntaxError', 'bad URL ' + url)
     u.protocol = u.protocol.replace('ws', 'http')
-    const o = (this._o = { ...DEFAULTS, ...options })
-    if (!o.transports.length || o.transports.some(t => !transports[t])) throw TypeError('Lifeline: bad transports')
+    const o = (this._o = { ...options })
+    for (const k in DEFAULTS) o[k] ??= DEFAULTS[k] // an option undefined is the default
+    if (!o.transports.length || o.transports.some(t => !Object.hasOwn(transports, t))) throw TypeError('Lifeline: bad transports')
     this.url = u.href
     this.readyState = 0
     this.transport = ''
@@ -187,7 +188,7 @@ export class Lifeline extends EventTarget {
         if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
         if (++failed == started) next()
       })
-      if (started < order.length) timer = setTimeout(next, at[started] - (now() - t0))
+      if (started < order.length) this._rt = timer = setTimeout(next, at[started] - (now() - t0))
     }
     next()
   }
@@ -199,10 +200,11 @@ export class Lifeline extends EventTarget {
   }
 
   // _hello takes the hello that arrived on c.
-  async _hello(c, h) {
+  _hello(c, h) {
+    if (c == this._cur) return // a run of polls may be greeted again
     if (!this._sid) {
       // c won the race: it created the session.
-      if (!h.token || !h.sid) return this._end(c, 4400, 'bad hello')
+      if (!h.token || !h.sid || h.ack) return this._end(c, 4400, 'bad hello')
       this._sid = h.sid
       this._tok = h.token
       this._conn = 0
@@ -213,20 +215,17 @@ export class Lifeline extends EventTarget {
     // A WebSocket of the race, late: move the live session onto it (§3, §4 step 5).
     if (c.name != 'websocket' || c._r2) return this._drop(c)
     c._r2 = 1
-    try {
-      const a = await this._auth()
-      if (!c._dead && this._sid) c._resume(this._req(a))
-    } catch {
-      this._drop(c)
-    }
+    this._auth().then(
+      a => c._dead || !this._sid || c._resume(this._req(a)),
+      () => this._drop(c),
+    )
   }
 
   // _attach lets c, whose hello arrived, carry the session.
   _attach(c, h) {
     if (!this._ack(h.ack)) return this._end(c, 4400, 'bad ack')
     const o = this._o
-    clearTimeout(c._dt)
-    clearTimeout(this._bt)
+    for (const t of [c._dt, this._bt, this._rt]) clearTimeout(t)
     this._race.delete(c)
     let late
     for (const x of [...this._race]) {
@@ -270,7 +269,7 @@ export class Lifeline extends EventTarget {
   _recall() {
     try {
       const [t, exp] = JSON.parse(sessionStorage.getItem('lifeline:' + this.url))
-      if (exp > now()) return t
+      if (exp > now() && this._o.remember) return t
     } catch {}
   }
 
@@ -285,10 +284,12 @@ export class Lifeline extends EventTarget {
   // _lost follows the end of the current connection (§4, §7).
   _lost(code, reason) {
     if (this._gone(code, reason)) return
-    if (code >= 0) this._reconnecting()
     this._idx = Math.max(0, this._o.transports.indexOf(this.transport))
-    // A WebSocket under way may already have taken the session over: hear it first.
-    if (!(this._probe && (code == 4409 || code < 0))) this._resume()
+    // A WebSocket under way may already have taken the session over: hear it first
+    // (nothing is lost if it did; _probed resumes if it did not).
+    if (this._probe && (code == 4409 || code < 0)) return
+    if (code >= 0) this._reconnecting()
+    this._resume()
   }
 
   // _gone handles a close code that ends the session (stop or reset); it reports
@@ -354,7 +355,7 @@ export class Lifeline extends EventTarget {
     this._probe = null
     if (probe) this._pd = Math.min(2 * this._pd, this._o.reprobeMax)
     if (this._cur) this._arm()
-    else this._resume()
+    else this._reconnecting(), this._resume()
   }
 
   // _reset starts a fresh session after the server could not resume this one, and
@@ -381,7 +382,7 @@ export class Lifeline extends EventTarget {
     if (this.readyState == 3) return
     this.readyState = 3
     this._dropAll()
-    for (const t of [this._bt, this._pt, this._at, this._ct]) clearTimeout(t)
+    for (const t of [this._bt, this._pt, this._at, this._ct, this._rt]) clearTimeout(t)
     this.reconnecting = false
     if (!clean) this._fire('error')
     this._fire('close', { code, reason, wasClean: clean })

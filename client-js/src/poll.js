@@ -19,6 +19,6 @@ export function poll(ll, req) {
       ll._takeAck()
       r = { sid: ll._sid, token: ll._tok, ack: ll._rx, conn: c._req.conn || 0 }
     }
-  })().catch(e => ll._end(c, e.code || 0, e.message))
+  })().catch(e => ll._end(c, e._cc || 0, e.message))
   return c
 }

@@ -9,6 +9,6 @@ export function stream(ll, req) {
   request(ll, 'stream', req, c._ac.signal)
     .then(res => read(ll, c, res))
     // A clean end is the server recycling the stream: the client reopens it at once.
-    .then(() => ll._end(c, -1), e => ll._end(c, e.code || 0, e.message))
+    .then(() => ll._end(c, -1), e => ll._end(c, e._cc || 0, e.message))
   return c
 }

@@ -15,9 +15,11 @@ export function websocket(ll, req) {
   ws.onmessage = e => ll._in(c, typeof e.data == 'string' ? e.data : new Uint8Array(e.data))
   // 1009 (too big) is the WebSocket layer's 4413; codes other than 1000 and Lifeline's
   // own say the network failed.
-  ws.onclose = e => ll._end(c, e.code == 1009 ? 4413 : e.code == 1000 || e.code >= 4000 ? e.code : 0, e.reason)
+  // An error event (without a code) is a network failure too: some implementations
+  // fire no close event after a refused handshake.
+  ws.onclose = ws.onerror = e => ll._end(c, e.code == 1009 ? 4413 : e.code == 1000 || e.code >= 4000 ? e.code : 0, e.reason)
   c._abort = () => {
-    ws.onopen = ws.onmessage = ws.onclose = null
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
     ws.close()
   }
   c._close = code => ws.close(code)
@@ -27,12 +29,15 @@ export function websocket(ll, req) {
   c._flush = () => {
     const q = ll._q, base = ll._base, end = base + q.length
     if (c._next < base) c._next = base
-    if (c._next < end && c._next != c._seq0) send('S' + c._next)
-    while (c._next < end) {
-      const d = q[c._next++ - base][0]
-      send(typeof d == 'string' ? 'M' + d : d)
+    if (c._next < end) {
+      // _seq0 is the number that follows the last data frame written on c.
+      if (c._next != c._seq0) send('S' + c._next)
+      while (c._next < end) {
+        const d = q[c._next++ - base][0]
+        send(typeof d == 'string' ? 'M' + d : d)
+      }
+      c._seq0 = c._next
     }
-    c._seq0 = c._next
     ll._sent = Math.max(ll._sent, c._next - 1)
     const a = ll._takeAck()
     if (a) send(a)

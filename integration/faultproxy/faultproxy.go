@@ -223,7 +223,11 @@ func (p *Proxy) serve(pr *pair, life time.Duration) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		io.Copy(up, br)
+		if pol == Silent {
+			io.Copy(io.Discard, br) // nothing from the client reaches the server either
+		} else {
+			io.Copy(up, br)
+		}
 		up.CloseWrite()
 	}()
 	if pol == Silent {

@@ -48,8 +48,8 @@ func main() {
 	// The proxy reads only the first request of each connection, so the server behind
 	// it closes every HTTP connection after one response (Connection: close): clients
 	// cannot reuse one, and the proxy sees every request.
-	direct := serve(r)
-	behind := serve(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	direct, hs1 := serve(r)
+	behind, hs2 := serve(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Connection", "close")
 		r.ServeHTTP(w, req)
 	}))
@@ -86,11 +86,13 @@ loop:
 			break loop
 		}
 	}
-	p.SetDown(true)
-	p.CutAll()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Shut down gracefully: every transport is told 4503, and the HTTP responses
+	// carrying it complete before the process exits.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
+	hs1.Shutdown(ctx)
+	hs2.Shutdown(ctx)
 	p.Close()
 }
 
@@ -143,12 +145,13 @@ func command(p *faultproxy.Proxy, srv *server.Server, f []string) string {
 	return "ok"
 }
 
-// serve serves h on a free 127.0.0.1 port until the process exits.
-func serve(h http.Handler) net.Listener {
+// serve serves h on a free 127.0.0.1 port.
+func serve(h http.Handler) (net.Listener, *http.Server) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	go (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
-	return ln
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return ln, hs
 }
