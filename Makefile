@@ -48,6 +48,8 @@ bench:
 		$(GO) run . -mode echo -transport $$t -sessions 1000 -messages 200000 -window 10 || exit 1; done
 	cd bench && for t in bare websocket poll; do \
 		$(GO) run . -mode idle -transport $$t -sessions 10000 || exit 1; done
+	$(MAKE) js-deps
+	cd $(JS) && node --experimental-websocket bench/open.mjs 20
 
 chat:
 	$(GO) run ./examples/chat

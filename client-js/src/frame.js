@@ -1,6 +1,8 @@
 // Frames and HTTP bodies of docs/protocol.md §2, and the small helpers every
 // transport shares.
 
+export const now = () => Date.now()
+
 // num parses a frame's decimal number: no sign, no leading zeros, and (in
 // JavaScript) at most 2^53-1. It returns -1 for anything else.
 export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1
@@ -37,13 +39,16 @@ export const parser = (emit, limit = 4e6) => {
       } else if (line.startsWith('data:')) {
         line = line.slice(line[5] == ' ' ? 6 : 5)
         ev = ev == null ? line : ev + '\n' + line
-        if (ev.length > limit) throw Error('frame too large')
+        if (ev.length > limit) throw Error('too large')
       }
     }
     buf = buf.slice(p)
-    if (buf.length > limit + 6) throw Error('line too large')
+    if (buf.length > limit + 6) throw Error('too large')
   }
 }
+
+// closeOf matches a C frame: [, code, reason].
+export const closeOf = f => /^C(\d+) ?([^]*)$/.exec(f)
 
 // b64 and unb64 are the base64 of B frames (standard alphabet, padded).
 export const b64 = u => {

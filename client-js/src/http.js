@@ -1,6 +1,6 @@
 // What the HTTP transports (stream.js, poll.js) share: requests with the Lifeline
 // headers, error responses, and the uplink, POST send (docs/protocol.md §1, §5).
-import { event, parser, b64, utf8, backoff, num } from './frame.js'
+import { event, parser, b64, utf8, backoff, num, now, closeOf } from './frame.js'
 
 // conn returns the base of an HTTP connection: aborting it aborts its GET requests.
 export const conn = (ll, name) => {
@@ -14,26 +14,21 @@ export const conn = (ll, name) => {
 // DOMExceptions such as AbortError have a .code of their own.)
 export async function request(ll, endpoint, r, signal, body) {
   const o = ll._o, headers = {}
-  const set = (k, v) => v != null && v !== '' && (headers['Lifeline-' + k] = v)
-  set('Session', r.sid)
-  set('Token', r.token)
-  set('Ack', r.ack)
-  set('Conn', r.conn)
-  set('Auth', r.auth)
+  // Lifeline-Session, -Token, -Ack, -Conn, -Auth (header names are case-insensitive).
+  for (const k in r) if (k != 'v' && r[k] != null && r[k] !== '') headers['Lifeline-' + (k == 'sid' ? 'session' : k)] = r[k]
   if (body) headers['Content-Type'] = 'text/plain;charset=utf-8'
   const res = await (o.fetch || fetch)(ll._url(endpoint), {
     method: body ? 'POST' : 'GET',
     headers,
     body,
     signal,
-    cache: 'no-store',
     credentials: o.withCredentials ? 'include' : 'same-origin',
   })
   if (res.ok) return res
   let code = 0, reason = 'HTTP ' + res.status
   try {
     parser(f => {
-      const m = /^C(\d+) ?([^]*)$/.exec(f)
+      const m = closeOf(f)
       if (m) (code = +m[1]), (reason = m[2])
     })(await res.text())
   } catch {}
@@ -47,7 +42,7 @@ export async function read(ll, c, res) {
   for (;;) {
     const { done, value } = await rd.read()
     if (done || c._dead) return
-    c._heard = Date.now()
+    c._heard = now()
     push(dec.decode(value, { stream: true }))
   }
 }
@@ -65,23 +60,20 @@ async function uplink(ll, idle) {
       if (!c || c._dead || !c._ac) return
       const body = batch(ll, c, idle)
       if (!body) return
-      const base = ll._base, sid = ll._sid, h = ll._h, ac = new AbortController()
-      const t = setTimeout(() => ac.abort(), h.hb + h.hbt)
-      c._sent = Date.now()
+      const base = ll._base, sid = ll._sid, h = ll._h
+      c._sent = now()
       try {
-        const res = await request(ll, 'send', { sid, token: ll._tok }, ac.signal, body)
+        const res = await request(ll, 'send', { sid, token: ll._tok }, AbortSignal.timeout(h.hb + h.hbt), body)
         const text = await res.text()
         // The response acknowledges what the server holds (unless a reset came between).
         if (sid == ll._sid) parser(f => f[0] == 'A' && ll._ack(num(f.slice(1))))(text)
-        if (c._closing) return ll._finish(ll._close[0], ll._close[1], true)
+        if (c._closing) return ll._finish(...ll._close, true)
         // The server took nothing (its queue is full): do not hammer it.
         if (ll._q.length && ll._base == base) await sleep(ll, n++)
         else n = 0
       } catch (e) {
         if (e._cc) return ll._end(c, e._cc, e.message)
         await sleep(ll, n++)
-      } finally {
-        clearTimeout(t)
       }
     }
   } finally {

@@ -4,15 +4,15 @@
 import { websocket } from './websocket.js'
 import { stream } from './stream.js'
 import { poll } from './poll.js'
-import { num, utf8, unb64, backoff, action } from './frame.js'
+import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
 
 const transports = { websocket, stream, poll }
-const EVENTS = ['open', 'message', 'close', 'error', 'transport', 'reconnecting', 'reconnected', 'reset']
-const STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']
+const EVENTS = 'open message close error transport reconnecting reconnected reset'.split(' ')
+const STATES = 'CONNECTING OPEN CLOSING CLOSED'.split(' ')
 
 // The options' defaults; lifeline.d.ts documents each one.
 const DEFAULTS = {
-  transports: ['websocket', 'stream', 'poll'],
+  transports: Object.keys(transports),
   headStart: 150,
   pollStart: 300,
   wsDeadline: 10000,
@@ -26,8 +26,7 @@ const DEFAULTS = {
   withCredentials: false,
 }
 
-const now = () => Date.now()
-const fail = (name, msg) => new DOMException('Lifeline: ' + msg, name)
+const fail = (name, msg) => new DOMException(msg, name)
 
 export class Lifeline extends EventTarget {
   constructor(url, options) {
@@ -35,11 +34,10 @@ export class Lifeline extends EventTarget {
     let u
     try {
       u = new URL(url, globalThis.location?.href)
+      if (!/^(http|ws)s?:$/.test(u.protocol) || u.href.includes('#')) throw 0
     } catch {
       throw fail('SyntaxError', 'bad URL ' + url)
     }
-    if (!/^(http|ws)s?:$/.test(u.protocol) || u.href.includes('#'))
-      throw fail('SyntaxError', 'bad URL ' + url)
     u.protocol = u.protocol.replace('ws', 'http')
     const o = (this._o = { ...options })
     for (const k in DEFAULTS) o[k] ??= DEFAULTS[k] // an option undefined is the default
@@ -54,18 +52,20 @@ export class Lifeline extends EventTarget {
       this.addEventListener(t, e => this['on' + t]?.(e))
     }
     this._q = [] // messages not acknowledged by the server: [data, bytes], the first numbered _base
-    this._base = 1
-    this._qb = 0 // their bytes
-    this._sent = 0 // the highest number ever written on a connection
-    this._rx = 0 // the highest server message number received
-    this._told = 0 // the highest number acknowledged to the server
-    this._rxb = 0 // bytes received since
-    this._sid = this._tok = ''
-    this._conn = 0 // the last connection number used
+    this._qb = this._n = 0 // the bytes of _q; failed attempts in a row
     this._race = new Set() // connections waiting for their hello
-    this._n = 0 // failed attempts in a row
     this._pd = o.reprobeMin
-    this._create()
+    this._fresh()
+  }
+
+  // _fresh forgets the session (there is none yet) and starts a new one: after a
+  // backoff when the server is full or shutting down.
+  _fresh(code) {
+    this._sid = this._tok = '' // _conn, the last connection number used, is set with _sid
+    this._base = 1
+    this._sent = this._rx = this._told = this._rxb = 0 // the highest number written on a
+    // connection, the highest received, the highest acknowledged, bytes received since
+    code == 4429 || code == 4503 ? this._retry(code) : this._create()
   }
 
   // bufferedAmount is the bytes of the messages sent that the server has not
@@ -81,13 +81,12 @@ export class Lifeline extends EventTarget {
 
   send(d) {
     if (this.readyState > 1) throw fail('InvalidStateError', 'closed')
-    if (d instanceof ArrayBuffer) d = new Uint8Array(d.slice(0))
-    else if (ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength))
-    else if (globalThis.Blob && d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
+    if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()
+    else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
     else d = String(d)
     const n = typeof d == 'string' ? utf8(d) : d.length
     const max = this._h?.msg || 65536
-    if (n > max) throw RangeError('Lifeline: message over ' + max + ' bytes')
+    if (n > max) throw RangeError('Lifeline: message too big')
     if (this._qb + n > this._o.maxQueued) throw fail('QuotaExceededError', 'send queue full')
     this._q.push([d, n])
     this._qb += n
@@ -97,7 +96,7 @@ export class Lifeline extends EventTarget {
   close(code, reason = '') {
     if (code !== undefined && code != 1000 && !(code >= 3000 && code <= 4999))
       throw fail('InvalidAccessError', 'close code ' + code)
-    if (utf8(reason) > 123) throw fail('SyntaxError', 'reason over 123 bytes')
+    if (utf8(reason) > 123) throw fail('SyntaxError', 'reason too long')
     if (this.readyState > 1) return
     if (!this._sid) return this._finish(1006, '', false)
     this.readyState = 2
@@ -145,7 +144,7 @@ export class Lifeline extends EventTarget {
     if (!c || c._dead) return
     c._dead = 1
     clearTimeout(c._dt)
-    clearInterval(c._iv)
+    clearTimeout(c._iv)
     this._race.delete(c)
     c._abort()
   }
@@ -228,7 +227,7 @@ export class Lifeline extends EventTarget {
     for (const t of [c._dt, this._bt, this._rt]) clearTimeout(t)
     this._race.delete(c)
     let late
-    for (const x of [...this._race]) {
+    for (const x of this._race) {
       // What else is under way ends, except a WebSocket of the race that created the
       // session: it goes on and may take the session over (§4 step 5).
       if (x._req.sid || x.name != 'websocket') this._drop(x)
@@ -242,10 +241,11 @@ export class Lifeline extends EventTarget {
     this._h = h
     if (c._req.sid) this._told = c._req.ack
     c._next = this._base
-    c._heard = c._sent = now()
+    c._sent = now()
     c._iv = setInterval(() => this._tick(c), Math.min(1000, h.hb / 4))
     this._n = 0
     if (c.name == 'websocket') this._pd = o.reprobeMin
+    // Remember a fallback that worked; forget it once WebSocket works.
     try {
       if (!o.remember) throw 0
       const k = 'lifeline:' + this.url
@@ -297,7 +297,7 @@ export class Lifeline extends EventTarget {
   _gone(code, reason) {
     const act = action(code)
     if (act == 'reconnect') return false
-    if (this._close) this._finish(this._close[0], this._close[1], code == 1000)
+    if (this._close) this._finish(...this._close, code == 1000)
     else if (act == 'stop') this._finish(code, reason, code == 1000)
     else this._reset(code, reason)
     return true
@@ -361,20 +361,16 @@ export class Lifeline extends EventTarget {
   // _reset starts a fresh session after the server could not resume this one, and
   // tells the application (the reset event) what it may have lost.
   _reset(code, reason) {
-    const k = Math.min(this._q.length, Math.max(0, this._sent - this._base + 1))
-    const lost = this._q.splice(0, k)
+    // The messages ever written to a connection may or may not have arrived; the
+    // ones queued after them go on the new session.
+    const lost = this._q.splice(0, this._sent - this._base + 1)
     for (const [, n] of lost) this._qb -= n
     this._dropAll()
-    this._sid = this._tok = ''
-    this._base = 1
-    this._sent = this._rx = this._told = this._rxb = 0
     clearTimeout(this._pt)
-    clearTimeout(this._at)
-    this._at = 0
+    this._takeAck() // cancels the ack timer
     this._reconnecting()
     this._fire('reset', { code, reason, unsent: lost.map(m => m[0]) })
-    if (code == 4429 || code == 4503) this._retry(code, reason)
-    else this._create()
+    this._fresh(code)
   }
 
   // _finish ends the Lifeline: close event (after an error event unless clean).
@@ -401,16 +397,16 @@ export class Lifeline extends EventTarget {
     if (c._dead) return
     c._heard = now()
     try {
-      if (typeof f != 'string') return this._data(c, f)
-      const t = f[0], v = f.slice(1)
+      const s = typeof f == 'string', t = s && f[0], v = s && f.slice(1)
       if (t == 'H') return this._hello(c, JSON.parse(v))
       if (t == 'C') {
-        const m = /^(\d+) ?([^]*)$/.exec(v)
+        const m = closeOf(f)
         return this._end(c, m ? +m[1] : 4400, m ? m[2] : 'bad frame')
       }
       // Before its hello a connection may carry nothing else: not a Lifeline server.
       if (c != this._cur) return this._end(c, 0, 'no hello')
-      if (t == 'M') this._data(c, v)
+      if (!s) this._data(c, f)
+      else if (t == 'M') this._data(c, v)
       else if (t == 'B') this._data(c, unb64(v))
       else if (t == 'S' && num(v) > 0) c._seq = num(v)
       else if (t == 'A') {
@@ -419,21 +415,14 @@ export class Lifeline extends EventTarget {
         if (now() - c._sent >= this._h.hb / 2) c._beat?.()
       } else throw Error('bad frame')
     } catch (e) {
-      this._protocol(c, e.message)
+      // What the server may not send stops the session (4400); before the hello it
+      // only fails the connection.
+      this._end(c, c == this._cur ? 4400 : 0, e.message)
     }
-  }
-
-  // _protocol stops on what the server may not send (4400).
-  _protocol(c, reason) {
-    if (c != this._cur) return this._end(c, 0, reason)
-    c._close?.(4400, reason)
-    this._drop(c)
-    this._finish(4400, reason, false)
   }
 
   // _data delivers one message numbered by c's last S frame.
   _data(c, d) {
-    if (c != this._cur) return this._end(c, 0, 'no hello')
     const s = c._seq
     if (!s) throw Error('no S frame')
     c._seq++

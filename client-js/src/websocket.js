@@ -1,13 +1,15 @@
 // The WebSocket transport (docs/protocol.md §1-3): every frame is a text WebSocket
 // message except binary messages, which are binary WebSocket messages.
 
+import { now } from './frame.js'
+
 // websocket opens a WebSocket to ll's mount and sends req as its R frame.
 export function websocket(ll, req) {
   const ws = new (ll._o.WebSocket || WebSocket)(ll._url('ws'))
   const c = { name: 'websocket' }
   const send = f => {
     ws.send(f)
-    c._sent = Date.now()
+    c._sent = now()
   }
   c._resume = r => send('R' + JSON.stringify((c._req = r)))
   ws.binaryType = 'arraybuffer'
@@ -22,7 +24,6 @@ export function websocket(ll, req) {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null
     ws.close()
   }
-  c._close = code => ws.close(code)
   c._beat = () => send(ll._takeAck() || 'P')
   // flush writes what the session has for the server: the messages from c._next (an S
   // frame first when the numbering does not follow on), the ack due, the close.
