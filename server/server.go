@@ -45,7 +45,7 @@ type Server struct {
 
 	count    atomic.Int64 // sessions held
 	closing  atomic.Bool
-	handlers sync.WaitGroup
+	handlers gate
 	conns    connSet // hijacked WebSocket connections
 	groups   groups
 	graves   tombstones
@@ -260,14 +260,17 @@ func (srv *Server) confirm(s *session.Session) {
 	if !s.Confirm() {
 		return
 	}
-	srv.handlers.Add(1)
+	if !srv.handlers.enter() {
+		s.CloseNow(transport.CodeShutdown, "server shutting down")
+		return
+	}
 	// The handler's context ends with the session (Shutdown ends every session), so
 	// it needs no parent to register with: that would cost every session a map entry.
 	ctx, cancel := context.WithCancel(context.Background())
 	s.OnEnd(cancel)
 	srv.groups.join("", s)
 	go func() {
-		defer srv.handlers.Done()
+		defer srv.handlers.leave()
 		defer cancel()
 		srv.h.ServeSession(ctx, s)
 		s.Close(transport.CodeNormal, "")

@@ -10,12 +10,41 @@ import (
 	"github.com/lifelinehq/lifeline/transport"
 )
 
+// gate counts work under way (handlers, WebSocket connections) and refuses new work
+// once closed, so that waiting for the work never races a new start: a
+// sync.WaitGroup's Add must not run concurrently with Wait when the count is zero.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// enter counts one more unit of work, or reports false once the gate is closed.
+func (g *gate) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+func (g *gate) leave() { g.wg.Done() }
+
+// close refuses new work from now on.
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
 // connSet tracks hijacked WebSocket connections, which http.Server.Shutdown does not
 // close.
 type connSet struct {
 	mu sync.Mutex
 	m  map[*websocket.Conn]struct{}
-	wg sync.WaitGroup // one per WebSocket connection being served
+	gate
 }
 
 func (c *connSet) init() { c.m = make(map[*websocket.Conn]struct{}) }
@@ -48,13 +77,15 @@ func (c *connSet) closeAll() {
 // connections. Safe to call more than once.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closing.Store(true)
+	srv.handlers.close()
+	srv.conns.close()
 	srv.opts.Store.Range(func(s *session.Session) bool {
 		s.CloseNow(transport.CodeShutdown, "server shutting down")
 		return true
 	})
 	done := make(chan struct{})
 	go func() {
-		srv.handlers.Wait()
+		srv.handlers.wg.Wait()
 		srv.conns.wg.Wait()
 		close(done)
 	}()

@@ -23,10 +23,11 @@ const handshakeLimit = 16 << 10
 // then frames flow both ways (docs/protocol.md §3). The request's goroutine reads; a
 // second goroutine writes, so no lock is held across a network write.
 func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	if srv.closing.Load() {
+	if !srv.conns.enter() {
 		srv.fail(w, r, transport.CodeShutdown, "server shutting down")
 		return
 	}
+	defer srv.conns.leave()
 	// The origin was checked by serve, for every transport alike.
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true,
@@ -36,8 +37,6 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		srv.log.Info("lifeline: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	srv.conns.wg.Add(1)
-	defer srv.conns.wg.Done()
 	srv.conns.add(c)
 	defer srv.conns.remove(c)
 	defer c.CloseNow()

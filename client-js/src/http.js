@@ -22,6 +22,9 @@ export async function request(ll, endpoint, r, signal, body) {
     headers,
     body,
     signal,
+    // no-store also keeps Chromium from holding a second GET of the same URL (another
+    // Lifeline's held poll or stream, in this tab or another) behind its cache lock.
+    cache: 'no-store',
     credentials: o.withCredentials ? 'include' : 'same-origin',
   })
   if (res.ok) return res

@@ -435,6 +435,10 @@ describe('race (protocol.md §4)', () => {
       assert.equal(c.method, 'GET')
       assert.equal(header(c, 'Session'), undefined, 'a creating request names no session')
       assert.equal(header(c, 'Token'), undefined)
+      // Without no-store, Chromium's cache lock holds a second GET of the same URL (a
+      // second tab's held poll) until the first ends: found in a real Chromium run.
+      assert.equal(c.init.cache, 'no-store')
+      assert.equal(c.init.credentials, 'same-origin')
     }
     assert.equal(h.ll.readyState, Lifeline.CONNECTING)
   })
