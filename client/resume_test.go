@@ -195,9 +195,12 @@ func TestAuth(t *testing.T) {
 			if tr == "poll" {
 				// A cut poll or send is retried within its run, which is not a resume
 				// and is not authenticated again; a cut while the poll is held ends
-				// the run, and the next run resumes.
-				time.Sleep(50 * time.Millisecond)
-				p.cut()
+				// the run, and the next run resumes. Cut until one lands on a held poll
+				// (a single cut can fall between two polls).
+				for i := 0; i < 50 && c.Stats().Resumes == 0; i++ {
+					time.Sleep(50 * time.Millisecond)
+					p.cut()
+				}
 			}
 			waitFor(t, "a resume", func() bool { return c.Stats().Resumes >= 1 })
 			if asked.Load() < 2 || seen.Load() < 2 {
