@@ -8,9 +8,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	clientjs "github.com/lifelinehq/lifeline/client-js"
+)
+
+// The browser client's files are the same for every Server: read and compressed once.
+var (
+	moduleAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("lifeline.mjs") })
+	scriptAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("lifeline.min.js") })
 )
 
 // assetHandler serves one file of the browser client (docs/protocol.md §1) from

@@ -78,8 +78,8 @@ func New(h Handler, opts *Options) *Server {
 		"/poll":   {http.MethodGet, srv.servePoll},
 		"/send":   {http.MethodPost, srv.serveSend},
 
-		"/lifeline.js":     {"", assetHandler("lifeline.mjs")},
-		"/lifeline.min.js": {"", assetHandler("lifeline.min.js")},
+		"/lifeline.js":     {"", moduleAsset()},
+		"/lifeline.min.js": {"", scriptAsset()},
 	}
 	srv.groups.init()
 	srv.conns.init()

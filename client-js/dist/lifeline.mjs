@@ -46,7 +46,7 @@ var action = (code) => code <= 0 || code == 4408 || code == 4409 ? "reconnect" :
 
 // src/websocket.js
 function websocket(ll, req) {
-  const ws = new (ll.b.WebSocket || WebSocket)(ll.U("ws"));
+  const ws = new (ll.b.WebSocket || WebSocket)(ll.V("ws"));
   const c = { name: "websocket" };
   const send = (f) => {
     ws.send(f);
@@ -57,7 +57,7 @@ function websocket(ll, req) {
   ws.onopen = () => c.o(req);
   ws.onmessage = (e) => ll.E(c, typeof e.data == "string" ? e.data : new Uint8Array(e.data));
   ws.onclose = ws.onerror = (e) => ll.c(c, e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
-  c.V = () => {
+  c.W = () => {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     ws.close();
   };
@@ -84,13 +84,13 @@ function websocket(ll, req) {
 // src/http.js
 var conn = (ll, name) => {
   const ac = new AbortController();
-  return { name, H: ac, V: () => ac.abort(), g: () => uplink(ll) };
+  return { name, H: ac, W: () => ac.abort(), g: () => uplink(ll) };
 };
 async function request(ll, endpoint, r, signal, body) {
   const o = ll.b, headers = {};
   for (const k in r) if (k != "v" && r[k] != null && r[k] !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
   if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
-  const res = await (o.fetch || fetch)(ll.U(endpoint), {
+  const res = await (o.fetch || fetch)(ll.V(endpoint), {
     method: body ? "POST" : "GET",
     headers,
     body,
@@ -116,13 +116,13 @@ async function read(ll, c, res) {
   for (; ; ) {
     const { done, value } = await rd.read();
     if (done || c.l) return;
-    c.W = now();
+    c.X = now();
     push(dec.decode(value, { stream: true }));
   }
 }
 async function uplink(ll, idle) {
-  if (ll.X) return;
-  ll.X = 1;
+  if (ll.Y) return;
+  ll.Y = 1;
   try {
     for (let n = 0; ; idle = 0) {
       const c = ll.a;
@@ -144,7 +144,7 @@ async function uplink(ll, idle) {
       }
     }
   } finally {
-    ll.X = 0;
+    ll.Y = 0;
   }
 }
 var sleep = (ll, n) => new Promise((r) => setTimeout(r, backoff(ll.b, n)));
@@ -242,15 +242,15 @@ var Lifeline = class extends EventTarget {
     this.w = this.K = 0;
     this.x = /* @__PURE__ */ new Set();
     this.B = o.reprobeMin;
-    this.Y();
+    this.Z();
   }
   // _fresh forgets the session (there is none yet) and starts a new one: after a
   // backoff when the server is full or shutting down.
-  Y(code) {
+  Z(code) {
     this.d = this.A = "";
     this.h = 1;
     this.e = this.j = this.y = this.L = 0;
-    code == 4429 || code == 4503 ? this.M(code) : this.Z();
+    code == 4429 || code == 4503 ? this.M(code) : this._();
   }
   // bufferedAmount is the bytes of the messages sent that the server has not
   // acknowledged yet, queued ones included.
@@ -287,7 +287,7 @@ var Lifeline = class extends EventTarget {
   }
   // ---- connections
   // _url is the URL of an endpoint below the mount.
-  U(name) {
+  V(name) {
     const u = new URL(this.url);
     u.pathname = u.pathname.replace(/\/?$/, "/" + name);
     if (name == "ws") u.protocol = u.protocol.replace("http", "ws");
@@ -308,8 +308,8 @@ var Lifeline = class extends EventTarget {
   N(name, req, deadline, failed) {
     const c = transports[name](this, req);
     c.f = req;
-    c._ = failed;
-    c.$ = setTimeout(() => this.c(c, 0, "no hello"), deadline);
+    c.$ = failed;
+    c.aa = setTimeout(() => this.c(c, 0, "no hello"), deadline);
     this.x.add(c);
     return c;
   }
@@ -317,13 +317,13 @@ var Lifeline = class extends EventTarget {
   r(c) {
     if (!c || c.l) return;
     c.l = 1;
-    clearTimeout(c.$);
+    clearTimeout(c.aa);
     clearTimeout(c.ia);
     this.x.delete(c);
-    c.V();
+    c.W();
   }
   // _dropAll abandons every connection: current, opening and probing.
-  aa() {
+  ba() {
     for (const c of [this.a, ...this.x]) this.r(c);
     this.a = this.s = this.t = null;
   }
@@ -332,12 +332,12 @@ var Lifeline = class extends EventTarget {
   c(c, code, reason = "") {
     if (c.l) return;
     this.r(c);
-    if (c != this.a) return c._?.(code, reason);
+    if (c != this.a) return c.$?.(code, reason);
     this.a = null;
     this.ja(code, reason);
   }
   // _create starts a fresh session by racing the transports (docs/protocol.md §4).
-  async Z() {
+  async _() {
     let auth;
     try {
       auth = await this.C();
@@ -349,23 +349,23 @@ var Lifeline = class extends EventTarget {
     const r = this.ka(), i = order.indexOf(r);
     if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), at[1] = 0;
     const t0 = now();
-    let started = 0, failed = 0, timer, first;
+    let started = 0, failed = 0, first;
     const next = () => {
-      clearTimeout(timer);
+      clearTimeout(this.O);
       if (this.d || this.readyState > 1) return;
       if (started == order.length) return failed == started && this.M(...first);
       this.N(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
         if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
         if (++failed == started) next();
       });
-      if (started < order.length) this.ba = timer = setTimeout(next, at[started] - (now() - t0));
+      if (started < order.length) this.O = setTimeout(next, at[started] - (now() - t0));
     };
     next();
   }
   // _retry follows a failed creation: stop, or create again after a backoff.
   M(code, reason) {
     if (action(code) == "stop") return this.q(code, reason, false);
-    this.O = setTimeout(() => this.Z(), backoff(this.b, this.K++));
+    this.P = setTimeout(() => this._(), backoff(this.b, this.K++));
   }
   // _hello takes the hello that arrived on c.
   la(c, h) {
@@ -390,7 +390,7 @@ var Lifeline = class extends EventTarget {
   ca(c, h) {
     if (!this.I(h.ack)) return this.c(c, 4400, "bad ack");
     const o = this.b;
-    for (const t of [c.$, this.O, this.ba]) clearTimeout(t);
+    for (const t of [c.aa, this.P, this.O]) clearTimeout(t);
     this.x.delete(c);
     let late;
     for (const x of this.x) {
@@ -399,7 +399,7 @@ var Lifeline = class extends EventTarget {
     }
     this.s = null;
     this.t = late;
-    if (late) late._ = () => this.P(0);
+    if (late) late.$ = () => this.Q(0);
     this.r(this.a);
     this.a = c;
     this.p = h;
@@ -440,13 +440,13 @@ var Lifeline = class extends EventTarget {
   // when it carried nothing from us for hb/2.
   na(c) {
     const h = this.p, t = now();
-    if (t - c.W > h.hb + h.hbt) this.c(c, 0, "silent");
+    if (t - c.X > h.hb + h.hbt) this.c(c, 0, "silent");
     else if (t - c.e >= h.hb / 2) c.F?.();
   }
   // _lost follows the end of the current connection (§4, §7).
   ja(code, reason) {
     if (this.ea(code, reason)) return;
-    this.Q = Math.max(0, this.b.transports.indexOf(this.transport));
+    this.R = Math.max(0, this.b.transports.indexOf(this.transport));
     if (this.t && (code == 4409 || code < 0)) return;
     if (code >= 0) this.D();
     this.o();
@@ -471,14 +471,14 @@ var Lifeline = class extends EventTarget {
   // worked, then down the order, with backoff between failed attempts.
   async o() {
     if (this.a || this.s || this.readyState > 2 || !this.d) return;
-    const o = this.b, name = o.transports[this.Q];
+    const o = this.b, name = o.transports[this.R];
     this.s = 1;
     const failed = (code, reason) => {
       this.s = null;
       if (this.ea(code, reason)) return;
       this.D();
-      this.Q = (this.Q + 1) % o.transports.length;
-      this.O = setTimeout(() => this.o(), backoff(o, this.K++));
+      this.R = (this.R + 1) % o.transports.length;
+      this.P = setTimeout(() => this.o(), backoff(o, this.K++));
     };
     let a;
     try {
@@ -493,20 +493,20 @@ var Lifeline = class extends EventTarget {
   // step 6), unless a WebSocket is under way.
   da() {
     const o = this.b, w = o.transports.indexOf("websocket");
-    clearTimeout(this.R);
+    clearTimeout(this.S);
     if (!this.a || this.t || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
-    this.R = setTimeout(async () => {
+    this.S = setTimeout(async () => {
       try {
         const a = await this.C();
         if (this.a && !this.t)
-          this.t = this.N("websocket", this.f(a), o.wsDeadline, () => this.P(1));
+          this.t = this.N("websocket", this.f(a), o.wsDeadline, () => this.Q(1));
       } catch {
-        this.P(1);
+        this.Q(1);
       }
     }, this.B);
   }
   // _probed follows a WebSocket probe (or late race WebSocket) that failed.
-  P(probe) {
+  Q(probe) {
     this.t = null;
     if (probe) this.B = Math.min(2 * this.B, this.b.reprobeMax);
     if (this.a) this.da();
@@ -517,19 +517,19 @@ var Lifeline = class extends EventTarget {
   oa(code, reason) {
     const lost = this.n.splice(0, this.e - this.h + 1);
     for (const [, n] of lost) this.w -= n;
-    this.aa();
-    clearTimeout(this.R);
+    this.ba();
+    clearTimeout(this.S);
     this.u();
     this.D();
     this.m("reset", { code, reason, unsent: lost.map((m) => m[0]) });
-    this.Y(code);
+    this.Z(code);
   }
   // _finish ends the Lifeline: close event (after an error event unless clean).
   q(code, reason, clean) {
     if (this.readyState == 3) return;
     this.readyState = 3;
-    this.aa();
-    for (const t of [this.O, this.R, this.S, this.ga, this.ba]) clearTimeout(t);
+    this.ba();
+    for (const t of [this.P, this.S, this.T, this.ga, this.O]) clearTimeout(t);
     this.reconnecting = false;
     if (!clean) this.m("error");
     this.m("close", { code, reason, wasClean: clean });
@@ -543,7 +543,7 @@ var Lifeline = class extends EventTarget {
   // _in takes one frame (a string) or binary message (Uint8Array) from c.
   E(c, f) {
     if (c.l) return;
-    c.W = now();
+    c.X = now();
     try {
       const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
       if (t == "H") return this.la(c, JSON.parse(v));
@@ -552,9 +552,9 @@ var Lifeline = class extends EventTarget {
         return this.c(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");
       }
       if (c != this.a) return this.c(c, 0, "no hello");
-      if (!s) this.T(c, f);
-      else if (t == "M") this.T(c, v);
-      else if (t == "B") this.T(c, unb64(v));
+      if (!s) this.U(c, f);
+      else if (t == "M") this.U(c, v);
+      else if (t == "B") this.U(c, unb64(v));
       else if (t == "S" && num(v) > 0) c.J = num(v);
       else if (t == "A") {
         if (!this.I(num(v))) throw Error("bad ack");
@@ -566,7 +566,7 @@ var Lifeline = class extends EventTarget {
     }
   }
   // _data delivers one message numbered by c's last S frame.
-  T(c, d) {
+  U(c, d) {
     const s = c.J;
     if (!s) throw Error("no S frame");
     c.J++;
@@ -575,7 +575,7 @@ var Lifeline = class extends EventTarget {
     this.j = s;
     this.L += d.length;
     if (this.j - this.y >= 32 || this.L >= this.p.queue / 4) this.g();
-    else this.S ||= setTimeout(() => this.g(), 1e3);
+    else this.T ||= setTimeout(() => this.g(), 1e3);
     if (typeof d != "string") d = this.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
     this.m("message", { data: d });
   }
@@ -596,8 +596,8 @@ var Lifeline = class extends EventTarget {
     if (this.j > this.y) {
       this.y = this.j;
       this.L = 0;
-      clearTimeout(this.S);
-      this.S = 0;
+      clearTimeout(this.T);
+      this.T = 0;
       return "A" + this.j;
     }
   }

@@ -144,7 +144,7 @@ export class Lifeline extends EventTarget {
     if (!c || c._dead) return
     c._dead = 1
     clearTimeout(c._dt)
-    clearTimeout(c._iv)
+    clearTimeout(c._iv) // timeouts and intervals share one list of ids
     this._race.delete(c)
     c._abort()
   }
@@ -178,16 +178,16 @@ export class Lifeline extends EventTarget {
     const r = this._recall(), i = order.indexOf(r)
     if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), (at[1] = 0)
     const t0 = now()
-    let started = 0, failed = 0, timer, first
+    let started = 0, failed = 0, first
     const next = () => {
-      clearTimeout(timer)
+      clearTimeout(this._rt)
       if (this._sid || this.readyState > 1) return
       if (started == order.length) return failed == started && this._retry(...first)
       this._open(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
         if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
         if (++failed == started) next()
       })
-      if (started < order.length) this._rt = timer = setTimeout(next, at[started] - (now() - t0))
+      if (started < order.length) this._rt = setTimeout(next, at[started] - (now() - t0))
     }
     next()
   }
