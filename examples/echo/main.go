@@ -1,0 +1,105 @@
+// Command echo sends every message back on its session: go run ./examples/echo
+//
+// It mounts Lifeline at /lifeline and serves at / a page that loads the served
+// browser client (/lifeline/lifeline.min.js) and echoes what you type. The
+// integration lab (integration/) runs it behind real proxies.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
+)
+
+//go:embed index.html
+var page []byte
+
+func main() {
+	addr, origins, err := parseFlags(os.Args[1:])
+	if err != nil {
+		os.Exit(2) // the flag package has printed the error and the usage
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := server.New(server.HandlerFunc(echo), &server.Options{OriginPatterns: origins})
+	hs := &http.Server{Handler: routes(srv), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+		<-stop
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx) // first: sessions get 4503 while their connections are still up
+		hs.Shutdown(ctx)
+	}()
+	fmt.Printf("echo: open http://%s/\n", ln.Addr())
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	<-done
+}
+
+// parseFlags reads -addr and -origin (repeatable, and comma-separated).
+func parseFlags(args []string) (addr string, origins []string, err error) {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (port 0: any free port)")
+	fs.Func("origin", "other allowed origin host patterns (repeatable, comma-separated)", func(s string) error {
+		origins = append(origins, splitList(s)...)
+		return nil
+	})
+	err = fs.Parse(args)
+	return addr, origins, err
+}
+
+// echo is the session handler: every message goes back as it came, text or binary.
+func echo(ctx context.Context, s *session.Session) {
+	for {
+		typ, p, err := s.Read(ctx)
+		if err != nil {
+			return
+		}
+		if err := s.Write(ctx, typ, p); err != nil {
+			return
+		}
+	}
+}
+
+// routes mounts Lifeline at /lifeline and the page at /.
+func routes(srv *server.Server) http.Handler {
+	r := chi.NewRouter()
+	r.Mount("/lifeline", srv)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})
+	return r
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
