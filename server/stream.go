@@ -8,6 +8,10 @@ import (
 	"github.com/lifelinehq/lifeline/transport"
 )
 
+// streamNudge is how long after its last write a stream whose data is not yet
+// acknowledged sends a P, doubling after each (docs/protocol.md §6).
+const streamNudge = 250 * time.Millisecond
+
 // serveStream serves GET stream: a text/event-stream response carrying the session's
 // frames, flushed one batch at a time, ended after StreamBytes (docs/protocol.md §6).
 func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +55,16 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 
 	hb := time.NewTimer(o.Heartbeat)
 	defer hb.Stop()
+	// A buffering proxy can hold the tail of a burst until more data reaches it
+	// (nginx with proxy_buffering on does); the nudges push it through.
+	nudge := time.NewTimer(streamNudge)
+	defer nudge.Stop()
+	nudgeEvery := time.Duration(0) // zero: no nudge due
+	ping := func() bool {
+		buf = append(buf[:0], pingEvent...)
+		srv.stats.out(0, len(buf))
+		return write()
+	}
 	var b session.Batch
 	var next uint64
 	for {
@@ -71,6 +85,8 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 				return // the client reopens at once
 			}
 			hb.Reset(o.Heartbeat)
+			nudgeEvery = streamNudge
+			nudge.Reset(nudgeEvery)
 			continue
 		}
 		select {
@@ -83,12 +99,21 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 				srv.log.Info("lifeline: stream client silent", "session", s.ID(), "code", transport.CodeTimeout)
 				return
 			}
-			buf = append(buf[:0], pingEvent...)
-			srv.stats.out(0, len(buf))
-			if !write() {
+			if !ping() {
 				return
 			}
 			hb.Reset(o.Heartbeat)
+		case <-nudge.C:
+			if nudgeEvery == 0 || s.Unacked() == 0 {
+				nudgeEvery = 0
+				continue
+			}
+			if !ping() {
+				return
+			}
+			if nudgeEvery *= 2; nudgeEvery < o.Heartbeat {
+				nudge.Reset(nudgeEvery)
+			}
 		}
 	}
 }

@@ -3,7 +3,9 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -67,6 +69,42 @@ func TestStreamEcho(t *testing.T) {
 	if got[0] != "S" || got[1] != "Mhi\nthere" || got[2] != "B\xff\x00" {
 		t.Fatalf("stream got %q", got)
 	}
+}
+
+// TestStreamNudge: after a write whose messages go unacknowledged, the stream sends P
+// frames long before the heartbeat (a buffering proxy's held tail goes through), and
+// stops once the client acknowledges.
+func TestStreamNudge(t *testing.T) {
+	_, base := start(t, echo, &server.Options{Heartbeat: time.Minute})
+	res := req(t, "GET", base+"/stream", "")
+	rd := transport.NewReader(res.Body, 1<<20)
+	f, err := rd.Next()
+	if err != nil || f.Type != transport.FrameHello {
+		t.Fatalf("first frame %+v %v", f, err)
+	}
+	h, _ := transport.DecodeHello(f.Data)
+	req(t, "POST", base+"/send", body("A0", "S1", "Mhi"), creds(h, h.Token, 0, 0)...).Body.Close()
+	next := func() string {
+		f, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(f.Type) + string(f.Data)
+	}
+	for _, want := range []string{"S", "Mhi", "P", "P"} { // nudges at 250 ms and 750 ms, not the 1 min heartbeat
+		if got := next(); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	req(t, "POST", base+"/send", body("A1"), creds(h, h.Token, 0, 0)...).Body.Close()
+	// Acknowledged: the next frame is the echo of a new message, with no P before it
+	// (the nudge still due finds nothing unacknowledged).
+	time.Sleep(2 * time.Second)
+	req(t, "POST", base+"/send", body("S2", "Mho"), creds(h, h.Token, 0, 0)...).Body.Close()
+	if got := next(); got != "Mho" {
+		t.Fatalf("after the ack got %q, want the echo", got)
+	}
+	res.Body.Close()
 }
 
 func TestPollEcho(t *testing.T) {

@@ -493,6 +493,14 @@ func (s *Session) Received() uint64 {
 	return s.inSeq
 }
 
+// Unacked returns how many messages written to the session the peer has not yet
+// acknowledged (sent or still queued).
+func (s *Session) Unacked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.out) - s.outHead
+}
+
 // ackPolicyLocked decides whether an ack is due now or later (docs/protocol.md §5)
 // and returns the link to wake when it is due now.
 func (s *Session) ackPolicyLocked() *Link {
