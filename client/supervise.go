@@ -222,8 +222,10 @@ func (s *supervisor) recover(err error) bool {
 			}
 			wait = wait || code == transport.CodeTooMany || code == transport.CodeShutdown
 		default:
-			if first && s.inflight > 0 && (errors.Is(err, errStreamEnd) || code == transport.CodeSuperseded) {
-				// A WebSocket under way may have taken the session over: hear it first.
+			if first && s.inflight > 0 && code == transport.CodeSuperseded {
+				// A WebSocket under way took the session over: hear it first. (A stream
+				// that ends without a frame was recycled: resume at once, or a hanging
+				// WebSocket would stall the session until its deadline.)
 				if s.await() {
 					return true
 				}

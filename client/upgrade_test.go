@@ -88,7 +88,9 @@ func TestLateWebSocket(t *testing.T) {
 				n += 10
 			}
 			exchange(t, c, n, 100)
-			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2 || s.Resets != 0 {
+			// Connects: the race's winner, the WebSocket, and the streams reopened after
+			// recycling meanwhile (at once: not held back by the WebSocket under way).
+			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2+s.Resumes || s.Resets != 0 {
 				t.Errorf("on %s, stats %+v", c.Transport(), s)
 			}
 		})
@@ -120,5 +122,26 @@ func TestReprobe(t *testing.T) {
 				t.Errorf("on %s, stats %+v", c.Transport(), s)
 			}
 		})
+	}
+}
+
+// TestRecycleWhileWebSocketHangs: the race's WebSocket hangs (as behind a proxy that
+// swallows upgrades) while the stream that won is recycled again and again: each
+// recycle reopens the stream at once. (It used to wait for the WebSocket attempt,
+// stalling the session until WebSocketDeadline: here a minute, past the exchange's
+// deadline.)
+func TestRecycleWhileWebSocketHangs(t *testing.T) {
+	opts := fastServer()
+	opts.StreamBytes = 4 << 10
+	gate := &wsGate{}
+	gate.delay.Store(int64(time.Hour))
+	url := startServer(t, echo, opts, func(h http.Handler) http.Handler { gate.h = h; return gate })
+	c := dial(t, url, &Options{WebSocketDeadline: time.Minute})
+	if c.Transport() != "stream" {
+		t.Fatalf("Transport() = %q, want stream", c.Transport())
+	}
+	exchange(t, c, 0, 300)
+	if s := c.Stats(); s.Resumes < 2 || s.Connects != 1+s.Resumes || s.Resets != 0 {
+		t.Errorf("want the stream recycled several times: stats %+v", s)
 	}
 }

@@ -447,7 +447,7 @@ var Lifeline = class extends EventTarget {
   ja(code, reason) {
     if (this.ea(code, reason)) return;
     this.R = Math.max(0, this.b.transports.indexOf(this.transport));
-    if (this.t && (code == 4409 || code < 0)) return;
+    if (this.t && code == 4409) return;
     if (code >= 0) this.D();
     this.o();
   }

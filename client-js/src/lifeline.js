@@ -285,9 +285,10 @@ export class Lifeline extends EventTarget {
   _lost(code, reason) {
     if (this._gone(code, reason)) return
     this._idx = Math.max(0, this._o.transports.indexOf(this.transport))
-    // A WebSocket under way may already have taken the session over: hear it first
-    // (nothing is lost if it did; _probed resumes if it did not).
-    if (this._probe && (code == 4409 || code < 0)) return
+    // A WebSocket under way took the session over: hear it first (_probed resumes if
+    // it fails). A stream recycled (code < 0) resumes at once: waiting on a hanging
+    // WebSocket would stall the session until wsDeadline.
+    if (this._probe && code == 4409) return
     if (code >= 0) this._reconnecting()
     this._resume()
   }

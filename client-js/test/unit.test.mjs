@@ -831,6 +831,24 @@ describe('resume (protocol.md §5, §7)', () => {
     await waitFor(() => h.s0.aborted, 'the stream to be aborted')
     assert.deepEqual(h.types(), ['transport', 'open', 'transport'])
   })
+
+  test('a stream recycled while a WebSocket probe hangs is reopened at once; a 4409 waits for the WebSocket', async t => {
+    const h = await viaStream(t, { reprobeMin: 20, wsDeadline: 60000 })
+    await h.ws(1) // the probe: never opens
+    h.s0.end() // recycled
+    const s1 = await h.call('stream1') // not held back until wsDeadline
+    s1.open(sse([RH()]))
+    assert.equal(h.count('reconnecting'), 0)
+    const g = await viaStream(t, { reprobeMin: 20, wsDeadline: 60000 })
+    const ws1 = await g.ws(1)
+    g.s0.push(sse(['C4409 superseded']))
+    g.s0.end()
+    await new Promise(r => setTimeout(r, 50))
+    assert.equal(g.calls.filter(c => c.ep == 'stream').length, 1, 'no stream reopened after 4409 while the WebSocket is under way')
+    ws1.open()
+    ws1.recv(RH())
+    await waitFor(() => g.ll.transport == 'websocket', 'the WebSocket to carry the session')
+  })
 })
 
 // =====================================================================================
