@@ -1,127 +1,389 @@
-// Command chat is a small multi-room chat on Lifeline: go run ./examples/chat
+// Command chat is a multi-room chat on Lifeline: go run ./examples/chat
 //
-// The page speaks the Lifeline protocol over a WebSocket with a few lines of inline
-// script; the full browser client, with fallback to streaming and long-polling, is
-// the client-js issue.
+// The page (index.html, app.js, style.css) uses the browser client that the server
+// serves at /lifeline/lifeline.min.js. Page and server speak JSON text messages:
+//
+//	page → server  {"type":"join","room":R,"name":N}  (leaves the current room)
+//	               {"type":"say","text":T}
+//	server → page  {"type":"joined","room","name","members","history","rooms"}
+//	               {"type":"say","room","name","text","at"}       to the room
+//	               {"type":"presence","room","name","text":"joined"|"left","members"}
+//	               {"type":"rooms","rooms":[{"name","count"}]}     to everyone
+//	               {"type":"error","text"}
 package main
 
 import (
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
-//go:embed index.html
-var page []byte
+//go:embed index.html app.js style.css
+var static embed.FS
 
-// msg is what the page sends and receives, as a JSON text message.
+// Limits of the chat.
+const (
+	maxName    = 32   // runes in a name or a room name
+	maxText    = 2000 // bytes in a message
+	maxHistory = 50   // messages a room remembers
+	maxMembers = 200  // people in a room
+	maxRooms   = 1000 // rooms the chat remembers
+	maxListed  = 100  // rooms in a room list, the busiest first
+
+	// maxMessage is the message limit: a "joined" reply carries up to maxHistory
+	// messages of maxText bytes, up to six times more once escaped in JSON, so
+	// Lifeline's default of 64 KiB is too small. (Browsers take any size; a Go
+	// client sets client.Options.Session.MaxMessage.)
+	maxMessage = 1 << 20
+)
+
+// msg is every message of the chat, both ways; a field is left out of the JSON when
+// it is zero (a nil list, but not an empty one).
 type msg struct {
-	Type string `json:"type"` // join, say, presence
-	Room string `json:"room,omitempty"`
-	Name string `json:"name,omitempty"`
-	Text string `json:"text,omitempty"`
+	Type    string     `json:"type"`
+	Room    string     `json:"room,omitempty"`
+	Name    string     `json:"name,omitempty"`
+	Text    string     `json:"text,omitempty"`
+	At      int64      `json:"at,omitempty"` // unix milliseconds
+	Members []string   `json:"members,omitzero"`
+	History []msg      `json:"history,omitzero"`
+	Rooms   []roomInfo `json:"rooms,omitzero"`
+}
+
+type roomInfo struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// room is one room: who is in it, under which name, and what was said last.
+type room struct {
+	members map[*session.Session]string
+	history []msg
+}
+
+// chat is the state of every room. It is safe for concurrent use: one mutex guards
+// it, and every message is queued while it is held, so that everyone sees the same
+// order (a "joined" reply's history, then what was said after it).
+type chat struct {
+	srv   *server.Server
+	mu    sync.Mutex
+	rooms map[string]*room
+}
+
+// newChat returns the chat and its routes: the page at / and Lifeline at /lifeline.
+func newChat(origins []string) (*chat, http.Handler) {
+	c := &chat{rooms: make(map[string]*room)}
+	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage})
+	r := chi.NewRouter()
+	r.Mount("/lifeline", c.srv)
+	r.Handle("/*", http.FileServerFS(static))
+	return c, r
+}
+
+// ServeSession reads one person's messages until the session ends.
+func (c *chat) ServeSession(ctx context.Context, s *session.Session) {
+	var room, name string // where s is; "" until it joins
+	defer func() { c.leave(s, room, name) }()
+	for {
+		typ, p, err := s.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != session.Text {
+			c.fail(s, "binary messages are not understood: send JSON text")
+			continue
+		}
+		var m msg
+		if err := json.Unmarshal(p, &m); err != nil {
+			c.fail(s, `not a JSON message: send {"type":"say","text":"hi"}`)
+			continue
+		}
+		switch m.Type {
+		case "join":
+			if r, n, ok := c.join(s, room, name, m.Room, m.Name); ok {
+				room, name = r, n
+			}
+		case "say":
+			c.say(s, room, name, m.Text)
+		default:
+			c.fail(s, fmt.Sprintf("unknown message type %q: use join or say", m.Type))
+		}
+	}
+}
+
+// join moves s from room old (if any) to the room asked for, under a name no one
+// else there has. It reports where s is now, or false if it stays where it was.
+func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName string) (string, string, bool) {
+	roomName, err := clean(askedRoom, "lobby")
+	if err != nil {
+		c.fail(s, "bad room name: "+err.Error())
+		return "", "", false
+	}
+	name, err := clean(askedName, "guest")
+	if err != nil {
+		c.fail(s, "bad name: "+err.Error())
+		return "", "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rooms[roomName]
+	switch {
+	case r == nil && len(c.rooms) >= maxRooms:
+		c.fail(s, fmt.Sprintf("too many rooms (%d): join one of the list", maxRooms))
+		return "", "", false
+	case r != nil && roomName != old && len(r.members) >= maxMembers:
+		c.fail(s, fmt.Sprintf("room %q is full (%d people)", roomName, maxMembers))
+		return "", "", false
+	}
+	if old != "" {
+		c.leaveLocked(s, old, oldName)
+		r = c.rooms[roomName] // leaving may have forgotten it
+	}
+	if r == nil {
+		r = &room{members: make(map[*session.Session]string)}
+		c.rooms[roomName] = r
+	}
+	name = r.unique(name)
+	r.members[s] = name
+	c.broadcast(group(roomName), msg{Type: "presence", Room: roomName, Name: name, Text: "joined", Members: r.names()})
+	c.srv.Join(group(roomName), s) // after the presence, which s does not need
+	c.send(s, msg{Type: "joined", Room: roomName, Name: name, Members: r.names(),
+		History: append([]msg{}, r.history...), Rooms: c.list()})
+	c.broadcast("", msg{Type: "rooms", Rooms: c.list()})
+	return roomName, name, true
+}
+
+// say sends text to the room of s.
+func (c *chat) say(s *session.Session, room, name, text string) {
+	switch {
+	case room == "":
+		c.fail(s, `join a room first: {"type":"join","room":"lobby","name":"you"}`)
+		return
+	case strings.TrimSpace(text) == "":
+		c.fail(s, "empty message")
+		return
+	case len(text) > maxText:
+		c.fail(s, fmt.Sprintf("message too long: %d bytes, at most %d", len(text), maxText))
+		return
+	}
+	m := msg{Type: "say", Room: room, Name: name, Text: text, At: time.Now().UnixMilli()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.rooms[room]
+	r.history = append(r.history, m)
+	if n := len(r.history); n > maxHistory {
+		r.history = slices.Clone(r.history[n-maxHistory:])
+	}
+	c.broadcast(group(room), m)
+}
+
+// leave takes s out of its room, if it is in one.
+func (c *chat) leave(s *session.Session, room, name string) {
+	if room == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leaveLocked(s, room, name)
+	c.broadcast("", msg{Type: "rooms", Rooms: c.list()})
+}
+
+// leaveLocked takes s out of room and tells the room; it forgets a room left with no
+// one in it and nothing said.
+func (c *chat) leaveLocked(s *session.Session, roomName, name string) {
+	r := c.rooms[roomName]
+	delete(r.members, s)
+	c.srv.Leave(group(roomName), s)
+	if len(r.members) == 0 && len(r.history) == 0 {
+		delete(c.rooms, roomName)
+		return
+	}
+	c.broadcast(group(roomName), msg{Type: "presence", Room: roomName, Name: name, Text: "left", Members: r.names()})
+}
+
+// list returns the room list: the busiest rooms first, then by name.
+func (c *chat) list() []roomInfo {
+	list := make([]roomInfo, 0, len(c.rooms))
+	for name, r := range c.rooms {
+		list = append(list, roomInfo{name, len(r.members)})
+	}
+	slices.SortFunc(list, func(a, b roomInfo) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return list[:min(len(list), maxListed)]
+}
+
+// names returns the names of the members, sorted.
+func (r *room) names() []string {
+	names := make([]string, 0, len(r.members))
+	for _, n := range r.members {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// unique returns name, or name with the first free suffix " (2)", " (3)"… when
+// someone in the room has it already.
+func (r *room) unique(name string) string {
+	taken := make(map[string]bool, len(r.members))
+	for _, n := range r.members {
+		taken[n] = true
+	}
+	try := name
+	for i := 2; taken[try]; i++ {
+		suffix := fmt.Sprintf(" (%d)", i)
+		base := []rune(name)
+		base = base[:min(len(base), maxName-utf8.RuneCountInString(suffix))]
+		try = string(base) + suffix
+	}
+	return try
+}
+
+// group is the Lifeline group of a room's members; the group "" holds everyone.
+func group(room string) string { return "room:" + room }
+
+// send queues m for s without waiting; like server.Broadcast it drops a session that
+// fell too far behind, which tells its client that it missed messages.
+func (c *chat) send(s *session.Session, m msg) {
+	b, _ := json.Marshal(m)
+	if s.TryWrite(session.Message{Type: session.Text, Data: b}) == session.ErrQueueFull {
+		s.CloseNow(transport.CodeOverflow, "queue overflow")
+	}
+}
+
+func (c *chat) broadcast(group string, m msg) {
+	b, _ := json.Marshal(m)
+	c.srv.Broadcast(group, session.Text, b)
+}
+
+// fail tells s what was wrong with its message.
+func (c *chat) fail(s *session.Session, text string) { c.send(s, msg{Type: "error", Text: text}) }
+
+// clean trims a name and checks it: 1 to maxName runes, no control characters; an
+// empty one becomes def.
+func clean(s, def string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return def, nil
+	case utf8.RuneCountInString(s) > maxName:
+		return "", fmt.Errorf("longer than %d characters", maxName)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", errors.New("control characters are not allowed")
+	}
+	return s, nil
+}
+
+// config is what the command line sets.
+type config struct {
+	addr    string
+	origins []string
+}
+
+// parseFlags parses the command line. -origin may be repeated and may hold a
+// comma-separated list.
+func parseFlags(args []string, errOut io.Writer) (config, error) {
+	cfg := config{}
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen `address` (port 0 picks a free one)")
+	fs.Func("origin", "other allowed origin host `patterns`, like *.example.com; repeatable, comma-separated", func(v string) error {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.origins = append(cfg.origins, p)
+			}
+		}
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(errOut, "chat: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return config{}, errors.New("unexpected arguments")
+	}
+	return cfg, nil
 }
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	origins := flag.String("origin", "", "other allowed origin host patterns, comma-separated")
-	flag.Parse()
-
-	srv, r := newChat(splitList(*origins))
-	hs := &http.Server{Addr: *addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, os.Interrupt)
-		<-stop
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		srv.Shutdown(ctx)
-	}()
-	fmt.Printf("chat: open http://%s/\n", *addr)
-	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// newChat returns the chat's Lifeline server and its routes: the page at / and
-// Lifeline at /lifeline.
-func newChat(origins []string) (*server.Server, http.Handler) {
-	var srv *server.Server
-	srv = server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
-		room, name := "", ""
-		defer func() {
-			if room != "" {
-				say(srv, room, msg{Type: "presence", Room: room, Name: name, Text: "left"})
-			}
-		}()
-		for {
-			_, p, err := s.Read(ctx)
-			if err != nil {
-				return
-			}
-			var m msg
-			if json.Unmarshal(p, &m) != nil {
-				continue
-			}
-			switch m.Type {
-			case "join":
-				if room != "" {
-					srv.Leave(room, s)
-					say(srv, room, msg{Type: "presence", Room: room, Name: name, Text: "left"})
-				}
-				room, name = clean(m.Room, "lobby"), clean(m.Name, "anon")
-				srv.Join(room, s)
-				say(srv, room, msg{Type: "presence", Room: room, Name: name, Text: "joined"})
-			case "say":
-				if room != "" {
-					say(srv, room, msg{Type: "say", Room: room, Name: name, Text: m.Text})
-				}
-			}
-		}
-	}), &server.Options{OriginPatterns: origins})
-	r := chi.NewRouter()
-	r.Mount("/lifeline", srv)
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write(page)
-	})
-	return srv, r
-}
-
-func say(srv *server.Server, room string, m msg) {
-	b, _ := json.Marshal(m)
-	srv.Broadcast(room, session.Text, b)
-}
-
-func clean(s, def string) string {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 40 {
-		return def
+// run serves the chat until ctx is done, then shuts down within 5 s. It prints the
+// page's URL to out once it listens.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
 	}
-	return s
+	c, routes := newChat(cfg.origins)
+	hs := &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(out, "chat: open http://%s/\n", openable(ln.Addr()))
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Sessions first: their streams and held polls are requests that
+	// http.Server.Shutdown would otherwise wait for.
+	if err := c.srv.Shutdown(ctx); err != nil {
+		log.Printf("chat: shutdown: %v", err)
+	}
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Printf("chat: shutdown: %v", err)
+	}
+	<-served
+	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
+// openable returns addr as a browser can open it: localhost for an unspecified IP.
+func openable(addr net.Addr) string {
+	a, ok := addr.(*net.TCPAddr)
+	if !ok || !a.IP.IsUnspecified() {
+		return addr.String()
 	}
-	return out
+	return net.JoinHostPort("localhost", fmt.Sprint(a.Port))
 }

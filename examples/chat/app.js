@@ -1,0 +1,319 @@
+// The chat page: one Lifeline session carrying the JSON messages that main.go lists.
+// User text only ever reaches the page through textContent.
+'use strict'
+
+const $ = id => document.getElementById(id)
+const params = new URLSearchParams(location.search)
+const log = $('log')
+const transports = ['websocket', 'stream', 'poll']
+
+let ll = null     // the Lifeline session
+let room = ''     // the room joined, once the server said so
+let me = ''       // the name the server gave
+let reset = false // the session was reset since the connection was lost
+let unread = 0    // messages that arrived while the page was hidden
+let last = null   // the last message shown, {name, at}, unless a line followed it
+
+// localStorage can be missing or refuse (private windows, file: pages).
+const store = {
+  get: k => { try { return localStorage.getItem(k) } catch { return null } },
+  set: (k, v) => { try { localStorage.setItem(k, v) } catch {} },
+}
+
+$('name').value = params.get('name') ?? store.get('chat.name') ?? ''
+$('room').value = params.get('room') ?? 'lobby'
+
+// --- the log ---
+
+// near reports whether the log shows its end, so that new lines keep it there.
+const near = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80
+
+function append(el, stick) {
+  const follow = stick || near()
+  log.append(el)
+  if (follow) log.scrollTop = log.scrollHeight
+}
+
+// system adds a line that is not a chat message: joins, leaves, connection news,
+// errors (kind 'error') and warnings (kind 'warn'), which are always scrolled to.
+function system(text, kind) {
+  const p = document.createElement('div')
+  p.className = 'sys' + (kind ? ' ' + kind : '')
+  p.textContent = text
+  append(p, !!kind)
+  last = null // the next message starts a new group
+}
+
+// hue gives every name its own colour.
+function hue(name) {
+  let h = 0
+  for (const c of name) h = (h * 31 + c.codePointAt(0)) % 360
+  return h
+}
+
+const clock = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' })
+const day = new Intl.DateTimeFormat([], { weekday: 'long', month: 'long', day: 'numeric' })
+const shown = new Set() // the messages shown, by key
+const key = m => `${m.at} ${m.name}\n${m.text}`
+
+// showMessage adds a chat message.
+function showMessage(m) {
+  const at = new Date(m.at)
+  const today = at.toDateString() === new Date().toDateString()
+  if (last ? at.toDateString() !== new Date(last.at).toDateString() : !today) {
+    const d = document.createElement('div')
+    d.className = 'day'
+    d.textContent = today ? 'Today' : day.format(at)
+    log.append(d)
+    last = null
+  }
+  const mine = m.name === me
+  const el = document.createElement('div')
+  el.className = 'msg' + (mine ? ' mine' : '')
+  if (last && last.name === m.name && m.at - last.at < 5 * 60e3) el.classList.add('cont')
+  el.dataset.name = m.name
+  el.style.setProperty('--hue', hue(m.name))
+
+  const avatar = document.createElement('div')
+  avatar.className = 'avatar'
+  avatar.textContent = [...m.name][0].toUpperCase()
+  avatar.setAttribute('aria-hidden', 'true')
+
+  const meta = document.createElement('div')
+  meta.className = 'meta'
+  const who = document.createElement('span')
+  who.className = 'who'
+  who.textContent = m.name
+  const time = document.createElement('time')
+  time.dateTime = at.toISOString()
+  time.title = at.toLocaleString()
+  time.textContent = clock.format(at)
+  meta.append(who, time)
+
+  const text = document.createElement('div')
+  text.className = 'text'
+  text.textContent = m.text
+
+  const bubble = document.createElement('div')
+  bubble.className = 'bubble'
+  bubble.append(meta, text)
+  el.append(avatar, bubble)
+  append(el, mine)
+  last = { name: m.name, at: m.at }
+  shown.add(key(m))
+}
+
+// --- the sidebar ---
+
+function showMembers(names) {
+  const ul = $('members')
+  ul.replaceChildren(...names.map(n => {
+    const li = document.createElement('li')
+    li.textContent = n // exactly the name: "you" is drawn by CSS
+    li.style.setProperty('--hue', hue(n))
+    if (n === me) li.className = 'me'
+    return li
+  }))
+  $('count').textContent = names.length
+}
+
+function showRooms(list) {
+  const ul = $('rooms')
+  ul.replaceChildren(...list.map(r => {
+    const b = document.createElement('button')
+    b.type = 'button'
+    const name = document.createElement('span')
+    name.className = 'name'
+    name.textContent = r.name
+    const count = document.createElement('span')
+    count.className = 'badge'
+    count.textContent = r.count
+    count.title = r.count === 1 ? '1 person' : r.count + ' people'
+    b.append(name, count)
+    b.onclick = () => join(r.name)
+    const li = document.createElement('li')
+    if (r.name === room) li.className = 'current'
+    else if (!r.count) li.className = 'quiet'
+    li.append(b)
+    return li
+  }))
+}
+
+function title() {
+  document.title = (unread ? `(${unread}) ` : '') + (room ? `#${room} · ` : '') + 'Lifeline chat'
+}
+
+function composer(on) {
+  for (const el of $('composer').elements) el.disabled = !on
+}
+
+// --- the session ---
+
+function send(m) {
+  if (!ll || ll.readyState > 1) {
+    system('not connected: reload the page to reconnect', 'error')
+    return false
+  }
+  try {
+    ll.send(JSON.stringify(m))
+    return true
+  } catch (e) {
+    system(`could not send: ${e.message}`, 'error')
+    return false
+  }
+}
+
+function join(to) {
+  if (to !== undefined) $('room').value = to
+  send({ type: 'join', room: $('room').value.trim(), name: $('name').value.trim() })
+}
+
+function status() {
+  const s = $('status')
+  s.textContent = ll.reconnecting ? 'reconnecting…' : ll.transport || 'connecting…'
+  s.className = ll.reconnecting ? 'warn' : ll.transport ? 'ok' : ''
+}
+
+const handlers = {
+  joined(m) {
+    const again = m.room === room, renamed = again && m.name !== me
+    if (again) {
+      // Joined again (after a reset, or under a new name): add what was missed.
+      m.history.filter(h => !shown.has(key(h))).forEach(showMessage)
+    } else {
+      // A fresh log for the room: its history, then what was shown before the
+      // first join (errors).
+      const before = room ? [] : [...log.children]
+      log.replaceChildren()
+      last = null
+      shown.clear()
+      m.history.forEach(showMessage)
+      log.append(...before)
+    }
+    room = m.room
+    me = m.name
+    for (const el of log.querySelectorAll('.msg')) el.classList.toggle('mine', el.dataset.name === me)
+    document.body.dataset.room = room
+    document.body.dataset.me = me
+    store.set('chat.name', $('name').value.trim())
+    $('room').value = room
+    const u = new URL(location.href)
+    u.searchParams.set('room', room)
+    if (u.searchParams.has('name')) u.searchParams.set('name', $('name').value.trim())
+    history.replaceState(null, '', u)
+
+    if (!again) system(`You joined #${room} as ${me}`)
+    else if (renamed) system(`You are now ${me}`)
+    else system(`You are back in #${room} as ${me}`)
+    $('title').textContent = '#' + room
+    $('whoami').textContent = 'you are ' + me
+    $('text').placeholder = `Message #${room}`
+    log.scrollTop = log.scrollHeight
+    showMembers(m.members)
+    showRooms(m.rooms)
+    title()
+    composer(true)
+    if (matchMedia('(hover: hover)').matches) $('text').focus()
+  },
+  say(m) {
+    if (m.room !== room) return
+    showMessage(m)
+    if (document.hidden) {
+      unread++
+      title()
+    }
+  },
+  presence(m) {
+    if (m.room !== room) return
+    system(`${m.name} ${m.text}`)
+    showMembers(m.members)
+  },
+  rooms(m) { showRooms(m.rooms) },
+  error(m) { system(m.text, 'error') },
+}
+
+function connect() {
+  const forced = params.get('transport')
+  let opts = {}
+  if (forced !== null) {
+    if (transports.includes(forced)) opts = { transports: [forced] }
+    else system(`unknown transport "${forced}" (use websocket, stream or poll): trying them all`, 'error')
+  }
+  try {
+    ll = new Lifeline('/lifeline', opts)
+  } catch (e) {
+    system(`cannot connect: ${e.message}`, 'error')
+    $('status').textContent = 'closed'
+    return
+  }
+  ll.onopen = () => {
+    status()
+    $('title').textContent = 'Joining…'
+    join()
+  }
+  ll.ontransport = status
+  ll.onreconnecting = () => {
+    reset = false
+    status()
+    system('reconnecting…', 'warn')
+  }
+  // After a reset the client reconnects with a fresh session: something may be lost.
+  ll.onreconnected = () => {
+    status()
+    system(reset ? 'connected again' : 'reconnected: nothing was lost')
+  }
+  ll.onreset = e => {
+    reset = true
+    system('reset: some messages may be missing', 'warn')
+    const said = e.unsent.filter(u => typeof u === 'string' && u.startsWith('{"type":"say"'))
+    if (said.length) system(`${said.length} of your messages may not have arrived`, 'warn')
+    join() // a new session: join again
+  }
+  ll.onclose = e => {
+    $('status').textContent = 'closed ' + e.code
+    $('status').className = 'bad'
+    system(`connection closed (${e.code}${e.reason ? ': ' + e.reason : ''}): reload the page to reconnect`, 'error')
+    composer(false)
+  }
+  ll.onmessage = e => {
+    let m
+    try {
+      m = JSON.parse(e.data)
+    } catch {
+      system('the server sent something that is not JSON', 'error')
+      return
+    }
+    const h = Object.hasOwn(handlers, m.type) && handlers[m.type]
+    if (h) h(m)
+  }
+}
+
+// --- the controls ---
+
+$('where').onsubmit = e => {
+  e.preventDefault()
+  join()
+}
+
+$('composer').onsubmit = e => {
+  e.preventDefault()
+  const input = $('text')
+  const text = input.value
+  if (!text.trim()) return
+  if (new TextEncoder().encode(text).length > 2000) {
+    system('message too long: at most 2000 bytes', 'error')
+    return
+  }
+  if (send({ type: 'say', text })) input.value = ''
+}
+
+$('room').onfocus = e => e.target.select()
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) {
+    unread = 0
+    title()
+  }
+})
+
+connect()
