@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -33,3 +35,13 @@ func (srv *Server) appendBatch(dst, scratch []byte, b *session.Batch, next *uint
 
 // pingEvent is a heartbeat as a body event.
 var pingEvent = transport.AppendEvent(nil, []byte{transport.FramePing})
+
+// goneCode is the close code and reason for a link's Gone: 4409 when a newer
+// connection took the session over, else the code the session ended with.
+func goneCode(gone error) (int, string) {
+	var ce *session.CloseError
+	if errors.As(gone, &ce) {
+		return ce.Code, ce.Reason
+	}
+	return transport.CodeSuperseded, "connection superseded"
+}

@@ -45,7 +45,11 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		l.Pull(&b, o.MaxBatchFrames-2, o.MaxBodyBytes/2, false)
 		if b.Gone != nil {
 			if len(buf) == 0 {
-				srv.fail(w, r, transport.CodeSuperseded, "connection superseded")
+				// The session ended while this poll was held: it carries the end's
+				// code, as the next poll would (a 4409 would have the client wait for
+				// a newer connection that never comes).
+				code, reason := goneCode(b.Gone)
+				srv.fail(w, r, code, reason)
 				return
 			}
 			break

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 // streamNudge is how long after its last write a stream whose data is not yet
 // acknowledged sends a P, doubling after each (docs/protocol.md §6).
 const streamNudge = 250 * time.Millisecond
-
-var supersededFrame = transport.AppendClose(nil, transport.CodeSuperseded, "connection superseded")
 
 // serveStream serves GET stream: a text/event-stream response carrying the session's
 // frames, flushed one batch at a time, ended after StreamBytes (docs/protocol.md §6).
@@ -73,12 +70,12 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	for {
 		l.Pull(&b, 256, 64<<10, false)
 		if b.Gone != nil {
-			if errors.Is(b.Gone, session.ErrSuperseded) {
-				// Unlike a recycle, which ends the body without a frame: the client
-				// must not reopen the stream over the connection that took over.
-				buf = transport.AppendEvent(buf[:0], supersededFrame)
-				write()
-			}
+			// Unlike a recycle, which ends the body without a frame: the client must
+			// not reopen the stream over the connection that took over, nor for a
+			// session that ended.
+			code, reason := goneCode(b.Gone)
+			buf = transport.AppendEvent(buf[:0], transport.AppendClose(scratch[:0], code, reason))
+			write()
 			return
 		}
 		if len(b.Msgs) > 0 || b.Close != nil {

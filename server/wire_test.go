@@ -123,6 +123,24 @@ func TestPollEcho(t *testing.T) {
 	}
 }
 
+// TestPollHeldAtEnd: a poll held when the session ends is answered with the end's
+// code (here the client's own close), not 4409, which would leave the client waiting
+// for a newer connection (found by the lab: the Go client's Close timed out).
+func TestPollHeldAtEnd(t *testing.T) {
+	_, base := start(t, echo, nil)
+	h := pollHello(t, base)
+	req(t, "POST", base+"/send", body("A0"), creds(h, h.Token, 0, 0)...).Body.Close() // confirm
+	held := make(chan *http.Response, 1)
+	go func() { held <- req(t, "GET", base+"/poll", "", creds(h, h.Token, 0, 0)...) }()
+	time.Sleep(300 * time.Millisecond) // the poll is held (were it not, it would get C1000 too)
+	req(t, "POST", base+"/send", body("C1000 bye"), creds(h, h.Token, 0, 0)...).Body.Close()
+	res := <-held
+	fs := frames(t, res.Body)
+	if len(fs) != 1 || fs[0].Type != transport.FrameClose || fs[0].Num != 1000 {
+		t.Fatalf("held poll: %d %+v", res.StatusCode, fs)
+	}
+}
+
 // TestResumeMovesTransport writes from the server over a WebSocket that the client
 // never acks, cuts it, and resumes on long-polling: everything unacked is resent, in
 // order, once.
