@@ -2,9 +2,9 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest fuzz-short js-deps js-test js-build bench chat
+.PHONY: test fmt-check vet gotest fuzz-short js-deps js-test js-build lab-deps lab compat bench chat
 
-test: fmt-check vet gotest js-test fuzz-short
+test: fmt-check vet gotest js-test fuzz-short lab
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -12,6 +12,7 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration ./integration/...
 	cd bench && $(GO) vet ./...
 
 gotest:
@@ -40,6 +41,34 @@ js-test: js-deps
 # Rebuilds client-js/dist from client-js/src (commit the result: the server embeds it).
 js-build: js-deps
 	cd $(JS) && node build.mjs
+
+# The integration lab (integration/lab_*_test.go, build tag integration): real Chromium
+# through real nginx and haproxy and our fault proxy. Its tools are installed when
+# missing: Debian's chromium, nginx and haproxy, and playwright-core (npm) to drive
+# /usr/bin/chromium (never a browser download).
+LAB := integration/browser
+lab-deps:
+	@pkgs=""; \
+	[ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs="$$pkgs nginx"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || pkgs="$$pkgs haproxy"; \
+	if [ -n "$$pkgs" ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "apt-get install$$pkgs"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$pkgs || exit 1; \
+	fi
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make: node and npm are needed (Node 20 or later)"; exit 1; }
+	@if [ ! -f $(LAB)/node_modules/playwright-core/package.json ] || [ $(LAB)/package-lock.json -nt $(LAB)/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $(LAB)"; cd $(LAB) && npm ci --no-audit --no-fund; fi
+
+LABFLAGS := -tags integration -race -count=1 -timeout 15m -run '^TestLab'
+lab: lab-deps
+	$(GO) test $(LABFLAGS) ./integration/...
+
+# Runs the lab and writes docs/compatibility.md from a passing run.
+compat: lab-deps
+	LIFELINE_COMPAT=$(CURDIR)/docs/compatibility.md $(GO) test $(LABFLAGS) ./integration/...
 
 # In-process benchmarks, then the server measured as a separate process (bench/).
 bench:

@@ -12,12 +12,16 @@ import (
 	"time"
 )
 
-// Main runs the tests, then waits up to 5 s for the goroutines the tests started to
-// end (closing http.DefaultTransport's idle connections meanwhile), and exits 1 with
-// their stacks if some do not.
-func Main(m *testing.M) {
+// Main runs the tests, then the after functions (given the exit code so far: they
+// stop what several tests shared, and may fail the run), then waits up to 5 s for
+// the goroutines the tests started to end (closing http.DefaultTransport's idle
+// connections meanwhile), and exits 1 with their stacks if some do not.
+func Main(m *testing.M, after ...func(code int) int) {
 	before, _ := goroutines()
 	code := m.Run()
+	for _, f := range after {
+		code = f(code)
+	}
 	if code == 0 {
 		deadline := time.Now().Add(5 * time.Second)
 		n, stacks := goroutines()

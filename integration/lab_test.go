@@ -1,0 +1,434 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifelinehq/lifeline/client"
+	"github.com/lifelinehq/lifeline/integration/faultproxy"
+	"github.com/lifelinehq/lifeline/session"
+)
+
+// The lab: the echo example behind real proxies (nginx, haproxy) and our fault proxy,
+// with headless Chromium running the served browser client and the Go client running
+// the same exchange. Run by make test (go test -tags integration); make compat also
+// writes docs/compatibility.md from its rows.
+
+// exch is one client's exchange: n messages each way, alternately text and binary,
+// echoed by the server, each checked for loss, duplication, reordering and damage.
+type exch struct {
+	n      int
+	paceMs int // spread the sends over at least this long
+	idleMs int // halfway, wait for every echo, then send nothing for this long
+}
+
+// outcome is what one client saw (the browser's is decoded from the driver's JSON).
+type outcome struct {
+	OpenMs     float64  `json:"openMs"`     // from new Lifeline / Dial to open
+	Transport  string   `json:"transport"`  // at open
+	Transports []string `json:"transports"` // every one it carried the session on, in order
+	Final      string   `json:"final"`      // at the end
+	Received   int      `json:"received"`
+	Dups       int      `json:"dups"`
+	Gaps       int      `json:"gaps"`    // messages skipped over
+	Corrupt    int      `json:"corrupt"` // damaged, or of the wrong type
+	Reconnects int      `json:"reconnects"`
+	Resets     int      `json:"resets"`
+	Closed     any      `json:"closed"` // close code, or why it ended; nil while open
+	TimedOut   bool     `json:"timedOut"`
+	Ms         int      `json:"ms"` // the exchange, open excluded
+	Console    []string `json:"console"`
+	Protocol   string   `json:"protocol"` // the browser's HTTP version for the page: h2, http/1.1
+}
+
+// scenario is a network between the clients and the echo server.
+type scenario struct {
+	name, desc  string
+	front       func(t *testing.T, e *labEnv, app string) *front
+	open, final string   // transport reached at open and at the end, when negotiated
+	forced      []string // transports also forced, one row each, per client
+	x           exch
+	together    bool // the rows run at once (long, paced scenarios)
+	reconnects  int  // each client must have lived through at least this many drops
+	cuts        int64
+	protocol    string // the HTTP version the browser must have used for the page
+}
+
+// front is the way in: the base URL and, for the fault proxy, the proxy.
+type front struct {
+	base   string // scheme://host:port
+	px     *faultproxy.Proxy
+	during func() // runs (in its own goroutine) while the clients exchange
+	note   func() string
+}
+
+const labMessages = 1000
+
+// seed for the random cuts: LAB_SEED, or the time; it is logged and reported.
+var cutSeed = func() int64 {
+	if s, err := strconv.ParseInt(os.Getenv("LAB_SEED"), 10, 64); err == nil {
+		return s
+	}
+	return time.Now().UnixNano() % 1e6
+}()
+
+func labScenarios() []scenario {
+	plain := func(t *testing.T, e *labEnv, app string) *front { return &front{base: "http://" + app} }
+	nginx := func(location string) func(t *testing.T, e *labEnv, app string) *front {
+		return func(t *testing.T, e *labEnv, app string) *front {
+			return &front{base: "http://" + e.nginx(t, app, "", "", location)}
+		}
+	}
+	fault := func(set func(px *faultproxy.Proxy)) func(t *testing.T, e *labEnv, app string) *front {
+		return func(t *testing.T, e *labEnv, app string) *front {
+			px, err := faultproxy.New(app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(px.Close)
+			set(px)
+			return &front{base: "http://" + px.Addr(), px: px}
+		}
+	}
+	const upgrade = `proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;`
+	std := exch{n: labMessages}
+	return []scenario{
+		{name: "direct", desc: "no proxy: the browser and the Go client talk to the server",
+			front: plain, open: "websocket", forced: []string{"stream", "poll"}, x: std},
+		{name: "nginx-websocket", desc: "nginx configured for WebSockets: `Upgrade` forwarded, `proxy_buffering off`",
+			front: nginx(upgrade + "\n            proxy_buffering off;"), open: "websocket", x: std},
+		{name: "nginx-no-upgrade", desc: "nginx that does not forward `Upgrade`: every WebSocket handshake fails",
+			front: nginx("proxy_http_version 1.1;\n            proxy_buffering off;"), open: "stream", x: std},
+		{name: "nginx-buffering", desc: "nginx that buffers responses (`proxy_buffering on`, `proxy_ignore_headers X-Accel-Buffering`, nginx's default HTTP/1.0 to the server) and does not forward `Upgrade`: it holds a stream's whole response",
+			front: nginx("proxy_buffering on;\n            proxy_ignore_headers X-Accel-Buffering;"),
+			open:  "poll", x: std},
+		{name: "nginx-buffering-http11", desc: "the same with `proxy_http_version 1.1`: nginx passes a stream's first bytes but holds the tail of a burst until more data arrives (the server's nudges, §6, push it through)",
+			front: nginx("proxy_http_version 1.1;\n            proxy_buffering on;\n            proxy_ignore_headers X-Accel-Buffering;"),
+			open:  "stream", forced: []string{"poll"}, x: std},
+		{name: "haproxy-idle-5s", desc: "haproxy that allows WebSockets but cuts any connection idle for 5 s; halfway through, the clients send nothing for 6.5 s",
+			front: func(t *testing.T, e *labEnv, app string) *front {
+				return &front{base: "http://" + haproxy(t, app, 5*time.Second)}
+			},
+			open: "websocket", x: exch{n: labMessages, idleMs: 6500}, together: true, reconnects: 1},
+		{name: "websocket-hangs", desc: "fault proxy that accepts a WebSocket upgrade request and never answers",
+			front: fault(func(px *faultproxy.Proxy) { px.SetWebSocket(faultproxy.Hang) }), open: "stream", x: std},
+		{name: "random-cuts", desc: fmt.Sprintf("fault proxy cutting every TCP connection after a random 1–4 s lifetime (seed %d); each client spreads its messages over 30 s", cutSeed),
+			front: fault(func(px *faultproxy.Proxy) { px.CutAfter(cutSeed, time.Second, 4*time.Second) }),
+			open:  "websocket", final: "*", forced: []string{"stream", "poll"},
+			x: exch{n: labMessages, paceMs: 30000}, together: true, reconnects: 1, cuts: 20},
+		{name: "websocket-allowed-later", desc: "fault proxy refusing WebSocket handshakes until 2 s after the clients start: the session must move up to WebSocket (first re-probe at 10 s) while messages flow",
+			front: func(t *testing.T, e *labEnv, app string) *front {
+				f := fault(func(px *faultproxy.Proxy) { px.SetWebSocket(faultproxy.Refuse) })(t, e, app)
+				f.during = func() { time.Sleep(2 * time.Second); f.px.SetWebSocket(faultproxy.Pass) }
+				return f
+			},
+			open: "stream", final: "websocket", x: exch{n: labMessages, paceMs: 16000}, together: true},
+		{name: "nginx-tls", desc: "nginx terminating TLS (HTTP/2 and HTTP/1.1) with a self-signed certificate made by the test: the page over https, `wss://`, and the HTTPS fallbacks",
+			front: func(t *testing.T, e *labEnv, app string) *front {
+				tls := fmt.Sprintf("ssl_certificate %s;\n        ssl_certificate_key %s;", e.certFile, e.keyFile)
+				return &front{base: "https://" + e.nginx(t, app, " ssl http2", tls, upgrade+"\n            proxy_buffering off;")}
+			},
+			open: "websocket", forced: []string{"stream", "poll"}, x: std, protocol: "h2"},
+	}
+}
+
+// TestLab runs every scenario: Chromium and the Go client, negotiated and with the
+// scenario's forced transports, each exchanging 1,000 messages each way.
+func TestLab(t *testing.T) {
+	e := lab(t)
+	for _, sc := range labScenarios() {
+		t.Run(sc.name, func(t *testing.T) { runScenario(t, e, sc) })
+	}
+}
+
+// run is one row: a client on a transport ("" negotiated).
+type run struct {
+	client, forced string
+	out            outcome
+	err            error
+	cutsBefore     int64
+	cuts           int64 // cut by the fault proxy during this row, when rows run alone
+}
+
+func runScenario(t *testing.T, e *labEnv, sc scenario) {
+	app := startApp(t, e.echoBin)
+	fr := sc.front(t, e, app)
+	if fr.px != nil {
+		fr.px.Logf = t.Logf
+	}
+	var runs []*run
+	for _, c := range []string{"chromium", "go"} {
+		for _, f := range append([]string{""}, sc.forced...) {
+			runs = append(runs, &run{client: c, forced: f})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	do := func(r *run) {
+		if fr.px != nil {
+			r.cutsBefore = fr.px.Cuts()
+		}
+		if r.client == "chromium" {
+			r.out, r.err = browserExchange(ctx, e, fr.base, r.forced, sc.x)
+		} else {
+			r.out, r.err = goExchange(ctx, e, fr, r.forced, sc.x)
+		}
+		if fr.px != nil {
+			r.cuts = fr.px.Cuts() - r.cutsBefore
+		}
+	}
+	if fr.during != nil {
+		go fr.during()
+	}
+	if sc.together {
+		var wg sync.WaitGroup
+		for _, r := range runs {
+			wg.Add(1)
+			go func() { defer wg.Done(); do(r) }()
+		}
+		wg.Wait()
+	} else {
+		for _, r := range runs {
+			do(r)
+		}
+	}
+	var cuts int64
+	if fr.px != nil {
+		cuts = fr.px.Cuts()
+		t.Logf("the fault proxy cut %d connections", cuts)
+		if cuts < sc.cuts {
+			t.Errorf("the fault proxy cut %d connections, want at least %d", cuts, sc.cuts)
+		}
+	}
+	for _, r := range runs {
+		label := r.client + "/" + cmp(r.forced, "negotiated")
+		ok := r.err == nil && checkOutcome(t, label, r.out, sc, r.forced)
+		if r.err != nil {
+			t.Errorf("%s: %v", label, r.err)
+		}
+		t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, %d reconnects, transports %v, page %s",
+			label, r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, r.out.Reconnects, r.out.Transports, r.out.Protocol)
+		addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: ok, together: sc.together, proxyCuts: cuts})
+	}
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// checkOutcome fails the test for anything but every message once, in order, intact,
+// on the expected transports, with no reset.
+func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced string) bool {
+	t.Helper()
+	ok := true
+	fail := func(format string, args ...any) {
+		ok = false
+		t.Errorf(label+": "+format, args...)
+	}
+	n := sc.x.n
+	if o.Received != n || o.Dups != 0 || o.Gaps != 0 || o.Corrupt != 0 {
+		fail("received %d of %d echoes: %d duplicated, %d skipped, %d damaged", o.Received, n, o.Dups, o.Gaps, o.Corrupt)
+	}
+	if o.Resets != 0 {
+		fail("%d resets", o.Resets)
+	}
+	if o.Closed != nil || o.TimedOut {
+		fail("ended early: closed %v, timed out %v", o.Closed, o.TimedOut)
+	}
+	open, final := sc.open, cmp(sc.final, sc.open)
+	if forced != "" {
+		open, final = forced, forced
+	}
+	if o.Transport != open {
+		fail("opened on %q, want %q", o.Transport, open)
+	}
+	if final != "*" && o.Final != final {
+		fail("ended on %q, want %q (transports %v)", o.Final, final, o.Transports)
+	}
+	if forced != "" && slices.ContainsFunc(o.Transports, func(s string) bool { return s != forced }) {
+		fail("forced to %s, but used %v", forced, o.Transports)
+	}
+	// A poll's connections are short and reused between requests: the cuts land on
+	// idle ones (the fault proxy still counts them), so poll rows are not held to it.
+	if o.Reconnects < sc.reconnects && o.Transport != "poll" {
+		fail("%d reconnects, want at least %d: the scenario's drops did not happen", o.Reconnects, sc.reconnects)
+	}
+	if sc.protocol != "" && strings.HasPrefix(label, "chromium") && o.Protocol != sc.protocol {
+		fail("the page came over %s, want %s", o.Protocol, sc.protocol)
+	}
+	if !ok && len(o.Console) > 0 {
+		t.Logf("%s: browser console:\n%s", label, strings.Join(o.Console, "\n"))
+	}
+	return ok
+}
+
+// browserExchange runs the exchange in a fresh Chromium context on the echo page.
+func browserExchange(ctx context.Context, e *labEnv, base, forced string, x exch) (outcome, error) {
+	page := base + "/"
+	if forced != "" {
+		page += "?transport=" + forced
+	}
+	var o outcome
+	err := e.drv.call(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
+		"idleMs": x.idleMs, "waitTransport": "", "timeoutMs": 90000}, &o)
+	return o, err
+}
+
+// labText and labBinary are message i, as the page makes them too.
+func labText(i int) []byte {
+	return []byte(strconv.Itoa(i) + ":" + strings.Repeat("é€😀", i%13) + strings.Repeat(".", i%101))
+}
+
+func labBinary(i int) []byte {
+	b := make([]byte, 4+i%301)
+	binary.BigEndian.PutUint32(b, uint32(i))
+	for j := 4; j < len(b); j++ {
+		b[j] = byte(i + j)
+	}
+	return b
+}
+
+func labMessage(i int) (session.MessageType, []byte) {
+	if i%2 == 1 {
+		return session.Binary, labBinary(i)
+	}
+	return session.Text, labText(i)
+}
+
+// labIndex returns the index of an intact message, or -1.
+func labIndex(typ session.MessageType, p []byte) int {
+	var i int
+	if typ == session.Text {
+		n, _, _ := strings.Cut(string(p), ":")
+		i, _ = strconv.Atoi(n)
+	} else if len(p) >= 4 {
+		i = int(binary.BigEndian.Uint32(p))
+	} else {
+		return -1
+	}
+	wt, wp := labMessage(i)
+	if i < 0 || wt != typ || string(wp) != string(p) {
+		return -1
+	}
+	return i
+}
+
+// goExchange runs the exchange with the Go client.
+func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+	var o outcome
+	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil)}
+	if forced != "" {
+		opts.Transports = []string{forced}
+	}
+	start := time.Now()
+	c, err := client.Dial(ctx, fr.base+"/lifeline", opts)
+	if err != nil {
+		return o, err
+	}
+	defer c.CloseNow()
+	o.OpenMs = float64(time.Since(start).Microseconds()) / 1000
+	o.Transport = c.Transport()
+	o.Transports = []string{o.Transport}
+
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		next int // the index expected next
+		kick = make(chan struct{}, 1)
+	)
+	progress := func() int { mu.Lock(); defer mu.Unlock(); return next }
+	readErr := make(chan error, 1)
+	go func() {
+		for o.Received < x.n {
+			typ, p, err := c.Read(ctx)
+			var reset *client.ResetError
+			if errors.As(err, &reset) {
+				o.Resets++
+				continue
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+			mu.Lock()
+			o.Received++
+			switch k := labIndex(typ, p); {
+			case k < 0:
+				o.Corrupt++
+			case k == next:
+				next++
+			case k < next:
+				o.Dups++
+			default:
+				o.Gaps += k - next
+				next = k + 1
+			}
+			if tr := c.Transport(); tr != o.Transports[len(o.Transports)-1] {
+				o.Transports = append(o.Transports, tr)
+			}
+			mu.Unlock()
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+		readErr <- nil
+	}()
+	waitFor := func(cond func() bool) {
+		for !cond() && ctx.Err() == nil {
+			select {
+			case <-kick:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	t0 := time.Now()
+	for i := 0; i < x.n && ctx.Err() == nil; i++ {
+		if x.idleMs > 0 && i == x.n/2 {
+			waitFor(func() bool { return progress() >= i })
+			time.Sleep(time.Duration(x.idleMs) * time.Millisecond)
+		}
+		if x.paceMs > 0 {
+			time.Sleep(time.Until(t0.Add(time.Duration(i*x.paceMs/x.n) * time.Millisecond)))
+		}
+		waitFor(func() bool { return i-progress() < 200 })
+		typ, p := labMessage(i)
+		if err := c.Write(ctx, typ, p); err != nil {
+			cancel()
+			<-readErr
+			return o, fmt.Errorf("write %d: %w", i, err)
+		}
+	}
+	if err := <-readErr; err != nil {
+		o.Closed = err.Error()
+		o.TimedOut = ctx.Err() != nil
+	}
+	o.Ms = int(time.Since(t0).Milliseconds())
+	o.Final = c.Transport()
+	st := c.Stats()
+	o.Reconnects = int(st.Resumes)
+	if int(st.Resets) > o.Resets {
+		o.Resets = int(st.Resets)
+	}
+	if err := c.Close(1000, "done"); err != nil {
+		return o, fmt.Errorf("close: %w", err)
+	}
+	return o, nil
+}
