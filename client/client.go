@@ -53,7 +53,8 @@ type Conn struct {
 // Stats are a Conn's counters since Dial.
 type Stats struct {
 	Connects  uint64 // transport connections that delivered their hello and carried the session
-	Resumes   uint64 // of those, the ones that resumed the session after a drop
+	Resumes   uint64 // of those, the ones that resumed the session (after a drop or a stream recycle)
+	Drops     uint64 // connections lost: ended other than by the server recycling a stream
 	Resets    uint64 // sessions the server could not resume
 	Fallbacks uint64 // times the session settled on a transport other than the first one listed
 	Upgrades  uint64 // times the session moved from an HTTP transport up to WebSocket
@@ -62,7 +63,7 @@ type Stats struct {
 }
 
 type counters struct {
-	connects, resumes, resets, fallbacks, upgrades, bytesIn, bytesOut atomic.Uint64
+	connects, resumes, drops, resets, fallbacks, upgrades, bytesIn, bytesOut atomic.Uint64
 }
 
 // gen is one session: a reset replaces it with a fresh one.
@@ -302,7 +303,7 @@ func (c *Conn) SessionID() string {
 func (c *Conn) Stats() Stats {
 	s := &c.stats
 	return Stats{
-		Connects: s.connects.Load(), Resumes: s.resumes.Load(), Resets: s.resets.Load(),
+		Connects: s.connects.Load(), Resumes: s.resumes.Load(), Drops: s.drops.Load(), Resets: s.resets.Load(),
 		Fallbacks: s.fallbacks.Load(), Upgrades: s.upgrades.Load(),
 		BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 	}

@@ -195,6 +195,9 @@ func (s *supervisor) recover(err error) bool {
 	order := c.opts.Transports
 	idx := max(slices.Index(order, s.cur.name), 0)
 	s.cur = nil
+	if !errors.Is(err, errStreamEnd) {
+		c.stats.drops.Add(1)
+	}
 	bo := backoff{min: c.opts.BackoffMin, max: c.opts.BackoffMax}
 	fresh := false // no session on the server yet: create one
 	for first := true; ; first = false {

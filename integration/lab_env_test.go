@@ -111,7 +111,7 @@ func newLab() (*labEnv, error) {
 	e.versions["nginx"] = firstMatch(`nginx/(\S+)`, "nginx", "-v")
 	e.versions["haproxy"] = firstMatch(`HAProxy version (\S+)`, "haproxy", "-v")
 	e.versions["node"] = firstMatch(`v(\S+)`, "node", "--version")
-	e.versions["go"] = firstMatch(`go version (\S+)`, "go", "version")
+	e.versions["go"] = firstMatch(`go version go(\S+)`, "go", "version")
 	return e, nil
 }
 

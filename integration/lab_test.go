@@ -423,7 +423,7 @@ func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch
 	o.Ms = int(time.Since(t0).Milliseconds())
 	o.Final = c.Transport()
 	st := c.Stats()
-	o.Reconnects = int(st.Resumes)
+	o.Reconnects = int(st.Drops)
 	if int(st.Resets) > o.Resets {
 		o.Resets = int(st.Resets)
 	}
