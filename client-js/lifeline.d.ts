@@ -77,7 +77,10 @@ export interface LifelineEventMap {
   transport: Event
   /** The connection was lost; sends are queued while the session resumes. */
   reconnecting: Event
-  /** The session carries on over a new connection; nothing was lost. */
+  /**
+   * Connected again after `reconnecting`: on the same session (nothing was lost), or,
+   * after a `reset`, on the new session that replaced it.
+   */
   reconnected: Event
   reset: LifelineResetEvent
 }
@@ -86,7 +89,8 @@ export declare class Lifeline extends EventTarget {
   /**
    * Opens a session at the Lifeline mount URL: absolute or relative, http(s) or
    * ws(s) (every transport is tried either way). Throws a SyntaxError DOMException for
-   * a URL with a fragment or another scheme, as WebSocket does.
+   * a URL with a fragment or another scheme, as WebSocket does, and a TypeError for
+   * an empty `transports` list or a name not in it.
    */
   constructor(url: string | URL, options?: LifelineOptions)
 

@@ -150,7 +150,11 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason
 	if status == 0 {
 		status = http.StatusGone // the session ended with this code
 	}
-	srv.log.Info("lifeline: request refused", "code", code, "reason", reason,
+	level := slog.LevelInfo
+	if code == transport.CodeNormal || code == transport.CodeSuperseded {
+		level = slog.LevelDebug // routine: a poll after a clean close, a poll handed over
+	}
+	srv.log.Log(r.Context(), level, "lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	h := w.Header()
 	plainHeaders(h)
