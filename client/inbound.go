@@ -49,6 +49,7 @@ func (in *inbound) frame(ctx context.Context, f transport.Frame) error {
 			return protoErrorf("ack %d of a message never sent", f.Num)
 		}
 	case transport.FramePing:
+		in.g.s.PeerPinged()
 	case transport.FrameClose:
 		return peerClose(int(f.Num), string(f.Data))
 	default:

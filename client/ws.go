@@ -205,7 +205,7 @@ func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duratio
 			}
 			sent = true
 		}
-		if beat && !sent {
+		if (beat && !sent) || b.Ping {
 			if err := w.send(ctx, websocket.MessageText, []byte{transport.FramePing}); err != nil {
 				return err
 			}

@@ -25,6 +25,9 @@ func (srv *Server) appendBatch(dst, scratch []byte, b *session.Batch, next *uint
 		dst = transport.AppendEvent(dst, scratch)
 	}
 	*next = b.Seq + uint64(len(b.Msgs))
+	if b.Ping {
+		dst = append(dst, pingEvent...)
+	}
 	if b.Close != nil {
 		scratch = transport.AppendClose(scratch[:0], b.Close.Code, b.Close.Reason)
 		dst = transport.AppendEvent(dst, scratch)

@@ -54,7 +54,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 			}
 			break
 		}
-		if len(b.Msgs) > 0 || b.Close != nil {
+		if len(b.Msgs) > 0 || b.Close != nil || b.Ping {
 			buf, scratch = srv.appendBatch(buf, scratch, &b, &next)
 			if b.Close != nil {
 				defer l.CloseSent()

@@ -78,7 +78,7 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			write()
 			return
 		}
-		if len(b.Msgs) > 0 || b.Close != nil {
+		if len(b.Msgs) > 0 || b.Close != nil || b.Ping {
 			buf, scratch = srv.appendBatch(buf[:0], scratch, &b, &next)
 			if !write() {
 				return

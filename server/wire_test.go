@@ -1,11 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -120,6 +122,35 @@ func TestPollEcho(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Poll != 1 || st.Created != 1 || st.MessagesIn != 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestCloseAsksForAcks: a handler's graceful close with a message unacknowledged sends
+// P after it (the client acknowledges at once instead of after its ack delay), and the
+// close once the ack comes.
+func TestCloseAsksForAcks(t *testing.T) {
+	_, base := start(t, server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		s.Write(ctx, session.Text, []byte("last"))
+		s.Close(4000, "bye")
+		<-s.Done()
+	}), nil)
+	c := wsDial(t, base, transport.ResumeReq{}, nil)
+	wsHello(t, c)
+	wsSend(t, c, "A0")
+	var got []string
+	for len(got) < 3 {
+		_, p, err := c.Read(ctxT(t))
+		if err != nil {
+			t.Fatalf("read: %v (after %q)", err, got)
+		}
+		got = append(got, string(p))
+	}
+	if got[0] != "S1" || got[1] != "Mlast" || got[2] != "P" { // the heartbeat is 15 s away
+		t.Fatalf("got %q, want S1, Mlast, P", got)
+	}
+	wsSend(t, c, "A1")
+	if code := wsCloseCode(t, c); code != 4000 {
+		t.Fatalf("close code %d, want 4000", code)
 	}
 }
 

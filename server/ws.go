@@ -290,6 +290,7 @@ func (wc *wsConn) readLoop() (int, string) {
 				}
 				continue
 			case transport.FramePing:
+				s.PeerPinged()
 				continue
 			case transport.FrameClose:
 				s.PeerClosed(int(f.Num), string(f.Data))
@@ -381,6 +382,9 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 			}
 			wc.next = b.Seq + uint64(len(b.Msgs))
 			srv.stats.out(len(b.Msgs), 0)
+		}
+		if b.Ping && !ping {
+			write(websocket.MessageText, []byte{transport.FramePing})
 		}
 		if b.Close != nil {
 			if !failed {

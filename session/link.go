@@ -28,6 +28,9 @@ type Batch struct {
 	Msgs   []Message // messages to send, in order
 	Ack    uint64    // ack to send, when HasAck
 	HasAck bool
+	// Ping, when set, asks for a P frame after Msgs (and before Close): a graceful
+	// close is waiting for the peer's acks, which a P makes the peer send at once.
+	Ping bool
 	// Close, when set, is the close frame to send after Msgs; the connection then ends.
 	Close *CloseError
 	// Gone, when set, means the link is detached (superseded, or the peer closed the
@@ -129,7 +132,7 @@ func (l *Link) OnWake(fn func()) {
 func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 	s := l.s
 	b.Msgs = b.Msgs[:0]
-	b.Seq, b.Ack, b.HasAck, b.Close, b.Gone = 0, 0, false, nil, nil
+	b.Seq, b.Ack, b.HasAck, b.Ping, b.Close, b.Gone = 0, 0, false, false, nil, nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.link != l {
@@ -171,6 +174,9 @@ func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 		s.ackSent = s.inSeq
 	}
 	s.ackDue = false
+	if n := uint64(len(s.out) - s.outHead); s.closePing && n > 0 && l.next-s.outBase == n {
+		b.Ping, s.closePing = true, false // everything is out: ask for the acks
+	}
 	if s.state == stateClosing && s.outHead == len(s.out) && !l.closeSent {
 		b.Close = s.closeErr
 		l.closeSent = true

@@ -354,3 +354,67 @@ func TestTold(t *testing.T) {
 		t.Fatalf("Told above what was sent made ack %d due", b.Ack)
 	}
 }
+
+// TestPeerPingedAcks: a P from the peer makes the ack due at once (no AckDelay wait);
+// with nothing unacknowledged it asks for nothing.
+func TestPeerPingedAcks(t *testing.T) {
+	s := newSession(t, Config{AckDelay: time.Hour})
+	l := attach(t, s, "websocket", 0, 0)
+	s.PeerPinged()
+	if b := pull(l, false); b.HasAck {
+		t.Fatalf("ack with nothing received: %+v", b)
+	}
+	deliver(t, s, 1, "a", "b")
+	if b := pull(l, false); b.HasAck {
+		t.Fatalf("ack due before AckDelay without a P: %+v", b)
+	}
+	s.PeerPinged()
+	if !woken(l) {
+		t.Error("PeerPinged did not wake the link")
+	}
+	if b := pull(l, false); !b.HasAck || b.Ack != 2 {
+		t.Fatalf("after P: %+v, want ack 2", b)
+	}
+}
+
+// TestClosePing: a graceful close with messages unacknowledged asks for one P after
+// the last of them, then sends the close once they are acknowledged.
+func TestClosePing(t *testing.T) {
+	s := newSession(t, Config{})
+	l := attach(t, s, "websocket", 0, 0)
+	write(t, s, "a", "b")
+	s.Close(1000, "bye")
+	var b Batch
+	l.Pull(&b, 1, 1<<20, false)
+	if len(b.Msgs) != 1 || b.Ping || b.Close != nil {
+		t.Fatalf("first pull %+v: want a alone", b)
+	}
+	if b = pull(l, false); len(b.Msgs) != 1 || !b.Ping || b.Close != nil {
+		t.Fatalf("second pull %+v: want b and the ping", b)
+	}
+	if b = pull(l, false); b.Ping || b.Close != nil {
+		t.Fatalf("third pull %+v: want nothing until acked", b)
+	}
+	s.Acked(2)
+	if b = pull(l, false); b.Ping || b.Close == nil || b.Close.Code != 1000 {
+		t.Fatalf("after the ack %+v: want the close", b)
+	}
+
+	// Nothing unacknowledged: the close goes at once, with no P.
+	s2 := newSession(t, Config{})
+	l2 := attach(t, s2, "websocket", 0, 0)
+	s2.Close(1000, "bye")
+	if b = pull(l2, false); b.Ping || b.Close == nil {
+		t.Fatalf("close with nothing pending: %+v", b)
+	}
+
+	// Acknowledged (say, on an earlier connection) before this link sent them: no P.
+	s3 := newSession(t, Config{})
+	l3 := attach(t, s3, "websocket", 0, 0)
+	write(t, s3, "a")
+	s3.Close(1000, "bye")
+	s3.Acked(1)
+	if b = pull(l3, false); b.Ping || b.Close == nil || len(b.Msgs) != 0 {
+		t.Fatalf("close after everything was acknowledged: %+v", b)
+	}
+}

@@ -106,6 +106,9 @@ type Session struct {
 	ackTimer *time.Timer
 	ackArmed bool // ackTimer is running
 	ackDue   bool
+	// closePing: a graceful close began with messages unacknowledged; the next Pull
+	// that has sent them all asks the transport for a P.
+	closePing bool
 
 	link     *Link
 	lastConn uint64 // number and name of the last attached connection
@@ -323,6 +326,7 @@ func (s *Session) Close(code int, reason string) error {
 	}
 	s.state = stateClosing
 	s.closeErr = &CloseError{Code: code, Reason: reason}
+	s.closePing = s.outHead < len(s.out)
 	kick(s.ready)
 	signal(&s.space)
 	l := s.link
@@ -499,6 +503,20 @@ func (s *Session) Unacked() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.out) - s.outHead
+}
+
+// PeerPinged tells the session the peer sent P: whatever it has received and not yet
+// acknowledged is acknowledged at once (docs/protocol.md §5), not after AckDelay.
+func (s *Session) PeerPinged() {
+	s.mu.Lock()
+	var l *Link
+	if s.inSeq > s.ackSent && s.link != nil && s.link.acks && s.state != stateClosed {
+		s.ackDue, l = true, s.link
+	}
+	s.mu.Unlock()
+	if l != nil {
+		l.poke()
+	}
 }
 
 // ackPolicyLocked decides whether an ack is due now or later (docs/protocol.md §5)

@@ -61,20 +61,20 @@ function websocket(ll, req) {
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     ws.close();
   };
-  c.F = () => send(ll.u() || "P");
-  c.g = () => {
-    const q = ll.n, base = ll.h, end = base + q.length;
-    if (c.i < base) c.i = base;
-    if (c.i < end) {
-      if (c.i != c.fa) send("S" + c.i);
-      while (c.i < end) {
-        const d = q[c.i++ - base][0];
+  c.F = () => send(ll.w() || "P");
+  c.h = () => {
+    const q = ll.n, base = ll.i, end = base + q.length;
+    if (c.j < base) c.j = base;
+    if (c.j < end) {
+      if (c.j != c.fa) send("S" + c.j);
+      while (c.j < end) {
+        const d = q[c.j++ - base][0];
         send(typeof d == "string" ? "M" + d : d);
       }
-      c.fa = c.i;
+      c.fa = c.j;
     }
-    ll.e = Math.max(ll.e, c.i - 1);
-    const a = ll.u();
+    ll.e = Math.max(ll.e, c.j - 1);
+    const a = ll.w();
     if (a) send(a);
     if (ll.k && !c.G) send("C" + ll.k.join(" ")), c.G = 1;
   };
@@ -84,7 +84,7 @@ function websocket(ll, req) {
 // src/http.js
 var conn = (ll, name) => {
   const ac = new AbortController();
-  return { name, H: ac, W: () => ac.abort(), g: () => uplink(ll) };
+  return { name, H: ac, W: () => ac.abort(), h: () => uplink(ll) };
 };
 async function request(ll, endpoint, r, signal, body) {
   const o = ll.b, headers = {};
@@ -129,14 +129,14 @@ async function uplink(ll, idle) {
       if (!c || c.l || !c.H) return;
       const body = batch(ll, c, idle);
       if (!body) return;
-      const base = ll.h, sid = ll.d, h = ll.p;
+      const base = ll.i, sid = ll.d, h = ll.p;
       c.e = now();
       try {
         const res = await request(ll, "send", { sid, token: ll.A }, AbortSignal.timeout(h.hb + h.hbt), body);
         const text = await res.text();
         if (sid == ll.d) parser((f) => f[0] == "A" && ll.I(num(f.slice(1))))(text);
         if (c.G) return ll.q(...ll.k, true);
-        if (ll.n.length && ll.h == base) await sleep(ll, n++);
+        if (ll.n.length && ll.i == base) await sleep(ll, n++);
         else n = 0;
       } catch (e) {
         if (e.z) return ll.c(c, e.z, e.message);
@@ -153,7 +153,7 @@ function batch(ll, c, idle) {
   const q = ll.n, h = ll.p;
   let b = "", k = 0, size = 0;
   if (q.length) {
-    b = event("S" + ll.h);
+    b = event("S" + ll.i);
     for (const [d] of q) {
       const f = event(typeof d == "string" ? "M" + d : "B" + b64(d)), n = utf8(f);
       if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break;
@@ -161,9 +161,9 @@ function batch(ll, c, idle) {
       size += n;
       k++;
     }
-    ll.e = Math.max(ll.e, ll.h + k - 1);
+    ll.e = Math.max(ll.e, ll.i + k - 1);
   }
-  const a = c.name == "stream" && ll.u();
+  const a = c.name == "stream" && ll.w();
   if (a) b += event(a);
   if (ll.k && !q.length) b += event("C" + ll.k.join(" ")), c.G = 1;
   return b || (idle ? event("P") : "");
@@ -189,8 +189,8 @@ function poll(ll, req) {
       parser((f) => ll.E(c, f))(body);
       if (c.l) return;
       if (c != ll.a) throw Error("no hello");
-      ll.u();
-      r = { sid: ll.d, token: ll.A, ack: ll.j, conn: c.f.conn || 0 };
+      ll.w();
+      r = { sid: ll.d, token: ll.A, ack: ll.g, conn: c.f.conn || 0 };
     }
   })().catch((e) => ll.c(c, e.z || 0, e.message));
   return c;
@@ -239,8 +239,8 @@ var Lifeline = class extends EventTarget {
       this.addEventListener(t, (e) => this["on" + t]?.(e));
     }
     this.n = [];
-    this.w = this.K = 0;
-    this.x = /* @__PURE__ */ new Set();
+    this.x = this.K = 0;
+    this.y = /* @__PURE__ */ new Set();
     this.B = o.reprobeMin;
     this.Z();
   }
@@ -248,14 +248,14 @@ var Lifeline = class extends EventTarget {
   // backoff when the server is full or shutting down.
   Z(code) {
     this.d = this.A = "";
-    this.h = 1;
-    this.e = this.j = this.y = this.L = 0;
+    this.i = 1;
+    this.e = this.g = this.r = this.L = 0;
     code == 4429 || code == 4503 ? this.M(code) : this._();
   }
   // bufferedAmount is the bytes of the messages sent that the server has not
   // acknowledged yet, queued ones included.
   get bufferedAmount() {
-    return this.w;
+    return this.x;
   }
   // sessionId is the public id of the current session ('' before the first hello).
   get sessionId() {
@@ -269,10 +269,10 @@ var Lifeline = class extends EventTarget {
     const n = typeof d == "string" ? utf8(d) : d.length;
     const max = this.p?.msg || 65536;
     if (n > max) throw RangeError("Lifeline: message too big");
-    if (this.w + n > this.b.maxQueued) throw fail("QuotaExceededError", "send queue full");
+    if (this.x + n > this.b.maxQueued) throw fail("QuotaExceededError", "send queue full");
     this.n.push([d, n]);
-    this.w += n;
-    this.g();
+    this.x += n;
+    this.h();
   }
   close(code, reason = "") {
     if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
@@ -283,7 +283,7 @@ var Lifeline = class extends EventTarget {
     this.readyState = 2;
     this.k = [code || 1e3, reason];
     this.ga = setTimeout(() => this.q(1006, "close timeout", false), 5e3);
-    this.g();
+    this.h();
   }
   // ---- connections
   // _url is the URL of an endpoint below the mount.
@@ -300,7 +300,7 @@ var Lifeline = class extends EventTarget {
   }
   // _req is a resume request for the session, numbered as a new connection.
   f(auth) {
-    return { v: 1, sid: this.d, token: this.A, ack: this.j, conn: ++this.ha, auth };
+    return { v: 1, sid: this.d, token: this.A, ack: this.g, conn: ++this.ha, auth };
   }
   // _open starts a connection on transport name with req as its first request, and
   // gives it until deadline ms for its hello. failed(code, reason) is called if it
@@ -310,28 +310,28 @@ var Lifeline = class extends EventTarget {
     c.f = req;
     c.$ = failed;
     c.aa = setTimeout(() => this.c(c, 0, "no hello"), deadline);
-    this.x.add(c);
+    this.y.add(c);
     return c;
   }
   // _drop abandons a connection without telling anyone.
-  r(c) {
+  s(c) {
     if (!c || c.l) return;
     c.l = 1;
     clearTimeout(c.aa);
     clearTimeout(c.ia);
-    this.x.delete(c);
+    this.y.delete(c);
     c.W();
   }
   // _dropAll abandons every connection: current, opening and probing.
   ba() {
-    for (const c of [this.a, ...this.x]) this.r(c);
-    this.a = this.s = this.t = null;
+    for (const c of [this.a, ...this.y]) this.s(c);
+    this.a = this.t = this.u = null;
   }
   // _end handles the end of connection c with a close code (0: a network failure, -1:
   // the server recycled a stream).
   c(c, code, reason = "") {
     if (c.l) return;
-    this.r(c);
+    this.s(c);
     if (c != this.a) return c.$?.(code, reason);
     this.a = null;
     this.ja(code, reason);
@@ -375,15 +375,15 @@ var Lifeline = class extends EventTarget {
       this.d = h.sid;
       this.A = h.token;
       this.ha = 0;
-      this.y = -1;
+      this.r = -1;
       return this.ca(c, h);
     }
     if (c.f.sid) return h.sid == this.d ? this.ca(c, h) : this.c(c, 4400, "bad hello");
-    if (c.name != "websocket" || c.ma) return this.r(c);
+    if (c.name != "websocket" || c.ma) return this.s(c);
     c.ma = 1;
     this.C().then(
       (a) => c.l || !this.d || c.o(this.f(a)),
-      () => this.r(c)
+      () => this.s(c)
     );
   }
   // _attach lets c, whose hello arrived, carry the session.
@@ -391,20 +391,20 @@ var Lifeline = class extends EventTarget {
     if (!this.I(h.ack)) return this.c(c, 4400, "bad ack");
     const o = this.b;
     for (const t of [c.aa, this.P, this.O]) clearTimeout(t);
-    this.x.delete(c);
+    this.y.delete(c);
     let late;
-    for (const x of this.x) {
-      if (x.f.sid || x.name != "websocket") this.r(x);
+    for (const x of this.y) {
+      if (x.f.sid || x.name != "websocket") this.s(x);
       else late = x;
     }
-    this.s = null;
-    this.t = late;
+    this.t = null;
+    this.u = late;
     if (late) late.$ = () => this.Q(0);
-    this.r(this.a);
+    this.s(this.a);
     this.a = c;
     this.p = h;
-    if (c.f.sid) this.y = c.f.ack;
-    c.i = this.h;
+    if (c.f.sid) this.r = c.f.ack;
+    c.j = this.i;
     c.e = now();
     c.ia = setInterval(() => this.na(c), Math.min(1e3, h.hb / 4));
     this.K = 0;
@@ -426,7 +426,7 @@ var Lifeline = class extends EventTarget {
       this.m("reconnected");
     }
     this.da();
-    c.g();
+    c.h();
   }
   // _recall returns the transport remembered for this URL, if not expired.
   ka() {
@@ -447,7 +447,7 @@ var Lifeline = class extends EventTarget {
   ja(code, reason) {
     if (this.ea(code, reason)) return;
     this.R = Math.max(0, this.b.transports.indexOf(this.transport));
-    if (this.t && code == 4409) return;
+    if (this.u && code == 4409) return;
     if (code >= 0) this.D();
     this.o();
   }
@@ -470,11 +470,11 @@ var Lifeline = class extends EventTarget {
   // _resume opens a connection resuming the session on the transport that last
   // worked, then down the order, with backoff between failed attempts.
   async o() {
-    if (this.a || this.s || this.readyState > 2 || !this.d) return;
+    if (this.a || this.t || this.readyState > 2 || !this.d) return;
     const o = this.b, name = o.transports[this.R];
-    this.s = 1;
+    this.t = 1;
     const failed = (code, reason) => {
-      this.s = null;
+      this.t = null;
       if (this.ea(code, reason)) return;
       this.D();
       this.R = (this.R + 1) % o.transports.length;
@@ -486,20 +486,20 @@ var Lifeline = class extends EventTarget {
     } catch (e) {
       return failed(0, e.message);
     }
-    if (this.a || this.readyState > 2) return this.s = null;
-    this.s = this.N(name, this.f(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
+    if (this.a || this.readyState > 2) return this.t = null;
+    this.t = this.N(name, this.f(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
   }
   // _arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
   // step 6), unless a WebSocket is under way.
   da() {
     const o = this.b, w = o.transports.indexOf("websocket");
     clearTimeout(this.S);
-    if (!this.a || this.t || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
+    if (!this.a || this.u || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
     this.S = setTimeout(async () => {
       try {
         const a = await this.C();
-        if (this.a && !this.t)
-          this.t = this.N("websocket", this.f(a), o.wsDeadline, () => this.Q(1));
+        if (this.a && !this.u)
+          this.u = this.N("websocket", this.f(a), o.wsDeadline, () => this.Q(1));
       } catch {
         this.Q(1);
       }
@@ -507,7 +507,7 @@ var Lifeline = class extends EventTarget {
   }
   // _probed follows a WebSocket probe (or late race WebSocket) that failed.
   Q(probe) {
-    this.t = null;
+    this.u = null;
     if (probe) this.B = Math.min(2 * this.B, this.b.reprobeMax);
     if (this.a) this.da();
     else this.D(), this.o();
@@ -515,11 +515,11 @@ var Lifeline = class extends EventTarget {
   // _reset starts a fresh session after the server could not resume this one, and
   // tells the application (the reset event) what it may have lost.
   oa(code, reason) {
-    const lost = this.n.splice(0, this.e - this.h + 1);
-    for (const [, n] of lost) this.w -= n;
+    const lost = this.n.splice(0, this.e - this.i + 1);
+    for (const [, n] of lost) this.x -= n;
     this.ba();
     clearTimeout(this.S);
-    this.u();
+    this.w();
     this.D();
     this.m("reset", { code, reason, unsent: lost.map((m) => m[0]) });
     this.Z(code);
@@ -559,7 +559,7 @@ var Lifeline = class extends EventTarget {
       else if (t == "A") {
         if (!this.I(num(v))) throw Error("bad ack");
       } else if (t == "P") {
-        if (now() - c.e >= this.p.hb / 2) c.F?.();
+        if (this.g > this.r || now() - c.e >= this.p.hb / 2) c.F?.();
       } else throw Error("bad frame");
     } catch (e) {
       this.c(c, c == this.a ? 4400 : 0, e.message);
@@ -570,12 +570,12 @@ var Lifeline = class extends EventTarget {
     const s = c.J;
     if (!s) throw Error("no S frame");
     c.J++;
-    if (s <= this.j) return;
-    if (s > this.j + 1) throw Error("bad sequence");
-    this.j = s;
+    if (s <= this.g) return;
+    if (s > this.g + 1) throw Error("bad sequence");
+    this.g = s;
     this.L += d.length;
-    if (this.j - this.y >= 32 || this.L >= this.p.queue / 4) this.g();
-    else this.T ||= setTimeout(() => this.g(), 1e3);
+    if (this.g - this.r >= 32 || this.L >= this.p.queue / 4) this.h();
+    else this.T ||= setTimeout(() => this.h(), 1e3);
     if (typeof d != "string") d = this.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
     this.m("message", { data: d });
   }
@@ -583,26 +583,26 @@ var Lifeline = class extends EventTarget {
   // never sent.
   I(n) {
     if (n < 0 || n > this.e) return false;
-    const k = n - this.h + 1;
+    const k = n - this.i + 1;
     if (k > 0) {
-      for (const [, b] of this.n.splice(0, k)) this.w -= b;
-      this.h = n + 1;
-      if (this.k && !this.n.length) this.g();
+      for (const [, b] of this.n.splice(0, k)) this.x -= b;
+      this.i = n + 1;
+      if (this.k && !this.n.length) this.h();
     }
     return true;
   }
   // _takeAck returns the ack frame due, if any, and counts it as told.
-  u() {
-    if (this.j > this.y) {
-      this.y = this.j;
+  w() {
+    if (this.g > this.r) {
+      this.r = this.g;
       this.L = 0;
       clearTimeout(this.T);
       this.T = 0;
-      return "A" + this.j;
+      return "A" + this.g;
     }
   }
-  g() {
-    this.a?.g();
+  h() {
+    this.a?.h();
   }
 };
 STATES.forEach((s, i) => Lifeline[s] = Lifeline.prototype[s] = i);

@@ -413,7 +413,8 @@ export class Lifeline extends EventTarget {
       else if (t == 'A') {
         if (!this._ack(num(v))) throw Error('bad ack')
       } else if (t == 'P') {
-        if (now() - c._sent >= this._h.hb / 2) c._beat?.()
+        // P asks for our ack at once (§5); otherwise it is answered when idle.
+        if (this._rx > this._told || now() - c._sent >= this._h.hb / 2) c._beat?.()
       } else throw Error('bad frame')
     } catch (e) {
       // What the server may not send stops the session (4400); before the hello it

@@ -885,6 +885,17 @@ describe('heartbeats and acks (protocol.md §5, §6)', () => {
     assert.deepEqual(h.types(), ['transport', 'open', 'reconnecting'])
   })
 
+  test('a P from the server is answered with the ack due at once (its graceful close waits for it)', async t => {
+    const h = await viaWebSocket(t)
+    h.ws0.recv('S1')
+    h.ws0.recv('M1')
+    const before = h.ws0.sent.length
+    h.ws0.recv('P')
+    assert.deepEqual(h.ws0.sent.slice(before), ['A1'], 'the ack, not after 1 s')
+    h.ws0.recv('P')
+    assert.deepEqual(h.ws0.sent.slice(before), ['A1'], 'nothing more to acknowledge: no answer while not idle')
+  })
+
   test('acks: at once after 32 messages, otherwise 1 s after the first unacknowledged one', async t => {
     const h = await viaWebSocket(t)
     h.ws0.recv('S1')
