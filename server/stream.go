@@ -68,7 +68,9 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	var b session.Batch
 	var next uint64
 	for {
-		l.Pull(&b, 256, 64<<10, false)
+		// A batch stays within what the response may still carry (at least one
+		// message goes): a stream ends within one message of StreamBytes.
+		l.Pull(&b, 256, min(64<<10, o.StreamBytes-sent), false)
 		if b.Gone != nil {
 			// Unlike a recycle, which ends the body without a frame: the client must
 			// not reopen the stream over the connection that took over, nor for a

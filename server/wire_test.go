@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -195,4 +197,48 @@ func TestResumeMovesTransport(t *testing.T) {
 	}
 	// A stale connection number is refused.
 	wantStatus(t, req(t, "GET", base+"/stream", "", creds(h, h.Token, 3, 0)...), 409, transport.CodeSuperseded)
+}
+
+// TestStreamRecycleBound: a stream ends within one message of StreamBytes, however
+// much is queued (it carried a whole 64 KiB batch before), and the next stream
+// carries on from there.
+func TestStreamRecycleBound(t *testing.T) {
+	const n, size, limit = 100, 1000, 4096
+	wrote := make(chan struct{})
+	_, base := start(t, server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		if _, _, err := s.Read(ctx); err != nil {
+			return
+		}
+		for range n {
+			if err := s.Write(ctx, session.Text, bytes.Repeat([]byte("x"), size)); err != nil {
+				return
+			}
+		}
+		close(wrote)
+		<-s.Done()
+	}), &server.Options{StreamBytes: limit})
+	h := pollHello(t, base)
+	req(t, "POST", base+"/send", body("S1", "Mgo"), creds(h, h.Token, 0, 0)...).Body.Close()
+	<-wrote // all 100 queued before the stream attaches: one Pull could take them all
+	got := 0
+	for conn := 1; conn <= 3; conn++ {
+		res := req(t, "GET", base+"/stream", "", creds(h, h.Token, got, conn)...)
+		raw, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > limit+size+16 {
+			t.Fatalf("stream %d carried %d bytes, limit %d", conn, len(raw), limit)
+		}
+		ms := 0
+		for _, f := range frames(t, bytes.NewReader(raw)) {
+			if f.Type == transport.FrameText {
+				ms++
+			}
+		}
+		if ms < limit/size {
+			t.Fatalf("stream %d carried %d messages in %d bytes", conn, ms, len(raw))
+		}
+		got += ms
+	}
 }
