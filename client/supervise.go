@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -341,15 +342,17 @@ func (s *supervisor) await() bool {
 // client found wrong.
 func (s *supervisor) stop(err error, code int, reason string) {
 	var ce *session.CloseError
+	level := slog.LevelInfo
 	if s.c.closing.Load() {
 		// Closing: the server most likely ended the session on our close frame, and the
-		// connection failed before it said so. Close keeps its own code.
+		// connection failed before it said so. Close keeps its own code. Routine: Debug.
 		s.g.s.CloseNow(code, reason)
+		level = slog.LevelDebug
 	} else if errors.As(err, &ce) && ce.Remote {
 		s.g.s.PeerClosed(code, reason)
 	} else {
 		s.g.s.CloseNow(code, reason)
 	}
 	sid, _ := s.g.ids()
-	s.c.log.Info("lifeline: session stopped", "session", sid, "code", code, "reason", reason)
+	s.c.log.Log(context.Background(), level, "lifeline: session stopped", "session", sid, "code", code, "reason", reason)
 }
