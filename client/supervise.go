@@ -93,7 +93,12 @@ type supervisor struct {
 	inflight   int   // WebSocket probes and late race WebSockets under way
 	probeDelay time.Duration
 	probeTimer *time.Timer
+	lost       int // WebSockets that lost the session to a newer connection of ours since one carried it
 }
+
+// lostRetry is how soon a WebSocket that worked but lost the session to the client's
+// own newer connection is tried again (docs/protocol.md §4, step 6).
+const lostRetry = 50 * time.Millisecond
 
 func (s *supervisor) run() {
 	c := s.c
@@ -164,7 +169,9 @@ func (s *supervisor) take(cand *candidate) bool {
 	c := s.c
 	s.inflight--
 	if cand.err != nil {
-		if cand.probe {
+		if code, _ := closeCode(cand.err); code == transport.CodeSuperseded {
+			s.lostRace() // the server gave the session to a newer connection of ours
+		} else if cand.probe {
 			s.probeDelay = min(2*s.probeDelay, c.opts.ReprobeMax)
 		}
 		c.log.Debug("lifeline: websocket probe failed", "err", cand.err)
@@ -177,14 +184,24 @@ func (s *supervisor) take(cand *candidate) bool {
 	lv, err := c.start(s.g, nameWebSocket, cand.conn, cand.car, cand.hello)
 	if err != nil { // a newer connection took the session meanwhile
 		cand.car.abort()
+		s.lostRace()
 		return false
 	}
 	if s.cur != nil {
 		s.cur.stop()
 	}
 	s.cur = lv
-	s.probeDelay = c.opts.ReprobeMin
+	s.probeDelay, s.lost = c.opts.ReprobeMin, 0
 	return true
+}
+
+// lostRace follows a WebSocket that worked but lost the session to a newer connection
+// of this client (a stream recycled while the WebSocket's R was under way, which the
+// server then superseded): the WebSocket is tried again after lostRetry, doubling for
+// each loss in a row, rather than after the re-probe interval.
+func (s *supervisor) lostRace() {
+	s.lost = min(s.lost+1, 10)
+	s.probeDelay = min(lostRetry<<(s.lost-1), s.c.opts.ReprobeMin)
 }
 
 // recover handles the end of the current connection (docs/protocol.md §4, §7): resume,
@@ -196,7 +213,11 @@ func (s *supervisor) recover(err error) bool {
 	order := c.opts.Transports
 	idx := max(slices.Index(order, s.cur.name), 0)
 	s.cur = nil
-	if !errors.Is(err, errStreamEnd) {
+	// A recycled stream is no drop; nor is a connection superseded by the WebSocket
+	// under way, unless that WebSocket fails to take over.
+	_, code0, _ := action(err)
+	handover := s.inflight > 0 && code0 == transport.CodeSuperseded
+	if !errors.Is(err, errStreamEnd) && !handover {
 		c.stats.drops.Add(1)
 	}
 	bo := backoff{min: c.opts.BackoffMin, max: c.opts.BackoffMax}
@@ -231,8 +252,9 @@ func (s *supervisor) recover(err error) bool {
 				// that ends without a frame was recycled: resume at once, or a hanging
 				// WebSocket would stall the session until its deadline.)
 				if s.await() {
-					return true
+					return true // an upgrade
 				}
+				c.stats.drops.Add(1)
 				if c.ctx.Err() != nil || s.g.s.Err() != nil {
 					return false
 				}

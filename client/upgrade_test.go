@@ -1,11 +1,16 @@
 package client
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 // wsGate sits in front of a server and refuses (404 without a close code, as a proxy
@@ -90,7 +95,8 @@ func TestLateWebSocket(t *testing.T) {
 			exchange(t, c, n, 100)
 			// Connects: the race's winner, the WebSocket, and the streams reopened after
 			// recycling meanwhile (at once: not held back by the WebSocket under way).
-			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2+s.Resumes || s.Resets != 0 {
+			// Drops: the move is no drop, nor is a recycle.
+			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2+s.Resumes || s.Resets != 0 || s.Drops != 0 {
 				t.Errorf("on %s, stats %+v", c.Transport(), s)
 			}
 		})
@@ -118,7 +124,7 @@ func TestReprobe(t *testing.T) {
 				n += 10
 			}
 			exchange(t, c, n, 100)
-			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Fallbacks != 1 {
+			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Fallbacks != 1 || s.Drops != 0 {
 				t.Errorf("on %s, stats %+v", c.Transport(), s)
 			}
 		})
@@ -143,5 +149,47 @@ func TestRecycleWhileWebSocketHangs(t *testing.T) {
 	exchange(t, c, 0, 300)
 	if s := c.Stats(); s.Resumes < 2 || s.Connects != 1+s.Resumes || s.Resets != 0 {
 		t.Errorf("want the stream recycled several times: stats %+v", s)
+	}
+}
+
+// TestLostRaceRetriesSoon: a WebSocket that worked but lost the session to a newer
+// connection of ours (4409: a stream recycled while its R was under way) is tried again
+// after 50 ms, doubling per loss in a row, at most ReprobeMin; a probe that fails
+// otherwise doubles the delay, as always. (Without this a lost WebSocket waited
+// ReprobeMin, 10 s: TestLateWebSocket failed about once in 80 runs.)
+func TestLostRaceRetriesSoon(t *testing.T) {
+	c := &Conn{log: slog.New(slog.DiscardHandler)}
+	c.opts.ReprobeMin, c.opts.ReprobeMax = 10*time.Second, time.Minute
+	s := &supervisor{c: c, probeDelay: c.opts.ReprobeMin}
+	offer := func(err error) time.Duration {
+		s.inflight++
+		if s.take(&candidate{probe: true, err: err}) {
+			t.Fatal("a failed candidate took the session")
+		}
+		return s.probeDelay
+	}
+	superseded := &session.CloseError{Code: transport.CodeSuperseded, Reason: "superseded", Remote: true}
+	for i, want := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
+		if got := offer(superseded); got != want {
+			t.Fatalf("loss %d: next probe in %v, want %v", i+1, got, want)
+		}
+	}
+	refused := errors.New("lifeline: websocket refused")
+	if got := offer(refused); got != 400*time.Millisecond {
+		t.Fatalf("after a refusal: next probe in %v, want 400ms", got)
+	}
+	for range 10 {
+		offer(superseded)
+	}
+	if got := s.probeDelay; got != c.opts.ReprobeMin {
+		t.Fatalf("after many losses: next probe in %v, want at most ReprobeMin", got)
+	}
+	for _, want := range []time.Duration{20 * time.Second, 40 * time.Second, time.Minute, time.Minute} {
+		if got := offer(refused); got != want {
+			t.Fatalf("after a refusal: next probe in %v, want %v", got, want)
+		}
+	}
+	if s.inflight != 0 {
+		t.Fatalf("inflight %d after every candidate was heard", s.inflight)
 	}
 }

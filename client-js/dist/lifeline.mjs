@@ -66,12 +66,12 @@ function websocket(ll, req) {
     const q = ll.n, base = ll.i, end = base + q.length;
     if (c.j < base) c.j = base;
     if (c.j < end) {
-      if (c.j != c.fa) send("S" + c.j);
+      if (c.j != c.ga) send("S" + c.j);
       while (c.j < end) {
         const d = q[c.j++ - base][0];
         send(typeof d == "string" ? "M" + d : d);
       }
-      c.fa = c.j;
+      c.ga = c.j;
     }
     ll.e = Math.max(ll.e, c.j - 1);
     const a = ll.w();
@@ -109,7 +109,7 @@ async function request(ll, endpoint, r, signal, body) {
     })(await res.text());
   } catch {
   }
-  throw Object.assign(Error(reason), { z: code });
+  throw Object.assign(Error(reason), { A: code });
 }
 async function read(ll, c, res) {
   const rd = res.body.getReader(), dec = new TextDecoder(), push = parser((f) => ll.E(c, f));
@@ -132,14 +132,14 @@ async function uplink(ll, idle) {
       const base = ll.i, sid = ll.d, h = ll.p;
       c.e = now();
       try {
-        const res = await request(ll, "send", { sid, token: ll.A }, AbortSignal.timeout(h.hb + h.hbt), body);
+        const res = await request(ll, "send", { sid, token: ll.B }, AbortSignal.timeout(h.hb + h.hbt), body);
         const text = await res.text();
         if (sid == ll.d) parser((f) => f[0] == "A" && ll.I(num(f.slice(1))))(text);
         if (c.G) return ll.q(...ll.k, true);
         if (ll.n.length && ll.i == base) await sleep(ll, n++);
         else n = 0;
       } catch (e) {
-        if (e.z) return ll.c(c, e.z, e.message);
+        if (e.A) return ll.c(c, e.A, e.message);
         await sleep(ll, n++);
       }
     }
@@ -173,7 +173,7 @@ function batch(ll, c, idle) {
 function stream(ll, req) {
   const c = conn(ll, "stream");
   c.F = () => heartbeat(ll);
-  request(ll, "stream", req, c.H.signal).then((res) => read(ll, c, res)).then(() => ll.c(c, -1), (e) => ll.c(c, e.z || 0, e.message));
+  request(ll, "stream", req, c.H.signal).then((res) => read(ll, c, res)).then(() => ll.c(c, -1), (e) => ll.c(c, e.A || 0, e.message));
   return c;
 }
 
@@ -190,9 +190,9 @@ function poll(ll, req) {
       if (c.l) return;
       if (c != ll.a) throw Error("no hello");
       ll.w();
-      r = { sid: ll.d, token: ll.A, ack: ll.g, conn: c.f.conn || 0 };
+      r = { sid: ll.d, token: ll.B, ack: ll.g, conn: c.f.conn || 0 };
     }
-  })().catch((e) => ll.c(c, e.z || 0, e.message));
+  })().catch((e) => ll.c(c, e.A || 0, e.message));
   return c;
 }
 
@@ -241,13 +241,13 @@ var Lifeline = class extends EventTarget {
     this.n = [];
     this.x = this.K = 0;
     this.y = /* @__PURE__ */ new Set();
-    this.B = o.reprobeMin;
+    this.z = o.reprobeMin;
     this.Z();
   }
   // _fresh forgets the session (there is none yet) and starts a new one: after a
   // backoff when the server is full or shutting down.
   Z(code) {
-    this.d = this.A = "";
+    this.d = this.B = "";
     this.i = 1;
     this.e = this.g = this.r = this.L = 0;
     code == 4429 || code == 4503 ? this.M(code) : this._();
@@ -282,7 +282,7 @@ var Lifeline = class extends EventTarget {
     if (!this.d) return this.q(1006, "", false);
     this.readyState = 2;
     this.k = [code || 1e3, reason];
-    this.ga = setTimeout(() => this.q(1006, "close timeout", false), 5e3);
+    this.ha = setTimeout(() => this.q(1006, "close timeout", false), 5e3);
     this.h();
   }
   // ---- connections
@@ -300,7 +300,7 @@ var Lifeline = class extends EventTarget {
   }
   // _req is a resume request for the session, numbered as a new connection.
   f(auth) {
-    return { v: 1, sid: this.d, token: this.A, ack: this.g, conn: ++this.ha, auth };
+    return { v: 1, sid: this.d, token: this.B, ack: this.g, conn: ++this.ia, auth };
   }
   // _open starts a connection on transport name with req as its first request, and
   // gives it until deadline ms for its hello. failed(code, reason) is called if it
@@ -318,7 +318,7 @@ var Lifeline = class extends EventTarget {
     if (!c || c.l) return;
     c.l = 1;
     clearTimeout(c.aa);
-    clearTimeout(c.ia);
+    clearTimeout(c.ja);
     this.y.delete(c);
     c.W();
   }
@@ -334,7 +334,7 @@ var Lifeline = class extends EventTarget {
     this.s(c);
     if (c != this.a) return c.$?.(code, reason);
     this.a = null;
-    this.ja(code, reason);
+    this.ka(code, reason);
   }
   // _create starts a fresh session by racing the transports (docs/protocol.md §4).
   async _() {
@@ -346,7 +346,7 @@ var Lifeline = class extends EventTarget {
     }
     if (this.readyState > 1 || this.d) return;
     const o = this.b, order = [...o.transports], at = [0, o.headStart, o.pollStart];
-    const r = this.ka(), i = order.indexOf(r);
+    const r = this.la(), i = order.indexOf(r);
     if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), at[1] = 0;
     const t0 = now();
     let started = 0, failed = 0, first;
@@ -368,19 +368,19 @@ var Lifeline = class extends EventTarget {
     this.P = setTimeout(() => this._(), backoff(this.b, this.K++));
   }
   // _hello takes the hello that arrived on c.
-  la(c, h) {
+  ma(c, h) {
     if (c == this.a) return;
     if (!this.d) {
       if (!h.token || !h.sid || h.ack) return this.c(c, 4400, "bad hello");
       this.d = h.sid;
-      this.A = h.token;
-      this.ha = 0;
+      this.B = h.token;
+      this.ia = 0;
       this.r = -1;
       return this.ca(c, h);
     }
     if (c.f.sid) return h.sid == this.d ? this.ca(c, h) : this.c(c, 4400, "bad hello");
-    if (c.name != "websocket" || c.ma) return this.s(c);
-    c.ma = 1;
+    if (c.name != "websocket" || c.na) return this.s(c);
+    c.na = 1;
     this.C().then(
       (a) => c.l || !this.d || c.o(this.f(a)),
       () => this.s(c)
@@ -399,16 +399,16 @@ var Lifeline = class extends EventTarget {
     }
     this.t = null;
     this.u = late;
-    if (late) late.$ = () => this.Q(0);
+    if (late) late.$ = (code) => this.Q(0, code);
     this.s(this.a);
     this.a = c;
     this.p = h;
     if (c.f.sid) this.r = c.f.ack;
     c.j = this.i;
     c.e = now();
-    c.ia = setInterval(() => this.na(c), Math.min(1e3, h.hb / 4));
+    c.ja = setInterval(() => this.oa(c), Math.min(1e3, h.hb / 4));
     this.K = 0;
-    if (c.name == "websocket") this.B = o.reprobeMin;
+    if (c.name == "websocket") this.z = o.reprobeMin, this.da = 0;
     try {
       if (!o.remember) throw 0;
       const k = "lifeline:" + this.url;
@@ -425,11 +425,11 @@ var Lifeline = class extends EventTarget {
       this.reconnecting = false;
       this.m("reconnected");
     }
-    this.da();
+    this.ea();
     c.h();
   }
   // _recall returns the transport remembered for this URL, if not expired.
-  ka() {
+  la() {
     try {
       const [t, exp] = JSON.parse(sessionStorage.getItem("lifeline:" + this.url));
       if (exp > now() && this.b.remember) return t;
@@ -438,14 +438,14 @@ var Lifeline = class extends EventTarget {
   }
   // _tick watches the current connection: dead after hb+hbt of silence; a heartbeat
   // when it carried nothing from us for hb/2.
-  na(c) {
+  oa(c) {
     const h = this.p, t = now();
     if (t - c.X > h.hb + h.hbt) this.c(c, 0, "silent");
     else if (t - c.e >= h.hb / 2) c.F?.();
   }
   // _lost follows the end of the current connection (§4, §7).
-  ja(code, reason) {
-    if (this.ea(code, reason)) return;
+  ka(code, reason) {
+    if (this.fa(code, reason)) return;
     this.R = Math.max(0, this.b.transports.indexOf(this.transport));
     if (this.u && code == 4409) return;
     if (code >= 0) this.D();
@@ -453,12 +453,12 @@ var Lifeline = class extends EventTarget {
   }
   // _gone handles a close code that ends the session (stop or reset); it reports
   // whether it did. While closing, the session ends with the application's code.
-  ea(code, reason) {
+  fa(code, reason) {
     const act = action(code);
     if (act == "reconnect") return false;
     if (this.k) this.q(...this.k, code == 1e3);
     else if (act == "stop") this.q(code, reason, code == 1e3);
-    else this.oa(code, reason);
+    else this.pa(code, reason);
     return true;
   }
   D() {
@@ -475,7 +475,7 @@ var Lifeline = class extends EventTarget {
     this.t = 1;
     const failed = (code, reason) => {
       this.t = null;
-      if (this.ea(code, reason)) return;
+      if (this.fa(code, reason)) return;
       this.D();
       this.R = (this.R + 1) % o.transports.length;
       this.P = setTimeout(() => this.o(), backoff(o, this.K++));
@@ -491,7 +491,7 @@ var Lifeline = class extends EventTarget {
   }
   // _arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
   // step 6), unless a WebSocket is under way.
-  da() {
+  ea() {
     const o = this.b, w = o.transports.indexOf("websocket");
     clearTimeout(this.S);
     if (!this.a || this.u || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
@@ -499,22 +499,26 @@ var Lifeline = class extends EventTarget {
       try {
         const a = await this.C();
         if (this.a && !this.u)
-          this.u = this.N("websocket", this.f(a), o.wsDeadline, () => this.Q(1));
+          this.u = this.N("websocket", this.f(a), o.wsDeadline, (code) => this.Q(1, code));
       } catch {
         this.Q(1);
       }
-    }, this.B);
+    }, this.z);
   }
-  // _probed follows a WebSocket probe (or late race WebSocket) that failed.
-  Q(probe) {
+  // _probed follows a WebSocket probe (or late race WebSocket) that failed. One that
+  // lost the session to a newer connection of ours (4409: a stream recycled while its
+  // R was under way) is tried again after 50 ms, doubling per loss in a row (§4 step
+  // 6): _pl is that delay, unset until a loss and after a WebSocket carried the session.
+  Q(probe, code) {
     this.u = null;
-    if (probe) this.B = Math.min(2 * this.B, this.b.reprobeMax);
-    if (this.a) this.da();
+    if (code == 4409) this.z = this.da = Math.min(2 * this.da || 50, this.b.reprobeMin);
+    else if (probe) this.z = Math.min(2 * this.z, this.b.reprobeMax);
+    if (this.a) this.ea();
     else this.D(), this.o();
   }
   // _reset starts a fresh session after the server could not resume this one, and
   // tells the application (the reset event) what it may have lost.
-  oa(code, reason) {
+  pa(code, reason) {
     const lost = this.n.splice(0, this.e - this.i + 1);
     for (const [, n] of lost) this.x -= n;
     this.ba();
@@ -529,7 +533,7 @@ var Lifeline = class extends EventTarget {
     if (this.readyState == 3) return;
     this.readyState = 3;
     this.ba();
-    for (const t of [this.P, this.S, this.T, this.ga, this.O]) clearTimeout(t);
+    for (const t of [this.P, this.S, this.T, this.ha, this.O]) clearTimeout(t);
     this.reconnecting = false;
     if (!clean) this.m("error");
     this.m("close", { code, reason, wasClean: clean });
@@ -546,7 +550,7 @@ var Lifeline = class extends EventTarget {
     c.X = now();
     try {
       const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
-      if (t == "H") return this.la(c, JSON.parse(v));
+      if (t == "H") return this.ma(c, JSON.parse(v));
       if (t == "C") {
         const m = closeOf(f);
         return this.c(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");

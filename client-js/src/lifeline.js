@@ -235,7 +235,7 @@ export class Lifeline extends EventTarget {
     }
     this._att = null
     this._probe = late
-    if (late) late._failed = () => this._probed(0)
+    if (late) late._failed = code => this._probed(0, code)
     this._drop(this._cur)
     this._cur = c
     this._h = h
@@ -244,7 +244,7 @@ export class Lifeline extends EventTarget {
     c._sent = now()
     c._iv = setInterval(() => this._tick(c), Math.min(1000, h.hb / 4))
     this._n = 0
-    if (c.name == 'websocket') this._pd = o.reprobeMin
+    if (c.name == 'websocket') this._pd = o.reprobeMin, this._pl = 0
     // Remember a fallback that worked; forget it once WebSocket works.
     try {
       if (!o.remember) throw 0
@@ -344,17 +344,21 @@ export class Lifeline extends EventTarget {
       try {
         const a = await this._auth()
         if (this._cur && !this._probe)
-          this._probe = this._open('websocket', this._req(a), o.wsDeadline, () => this._probed(1))
+          this._probe = this._open('websocket', this._req(a), o.wsDeadline, code => this._probed(1, code))
       } catch {
         this._probed(1)
       }
     }, this._pd)
   }
 
-  // _probed follows a WebSocket probe (or late race WebSocket) that failed.
-  _probed(probe) {
+  // _probed follows a WebSocket probe (or late race WebSocket) that failed. One that
+  // lost the session to a newer connection of ours (4409: a stream recycled while its
+  // R was under way) is tried again after 50 ms, doubling per loss in a row (§4 step
+  // 6): _pl is that delay, unset until a loss and after a WebSocket carried the session.
+  _probed(probe, code) {
     this._probe = null
-    if (probe) this._pd = Math.min(2 * this._pd, this._o.reprobeMax)
+    if (code == 4409) this._pd = this._pl = Math.min(2 * this._pl || 50, this._o.reprobeMin)
+    else if (probe) this._pd = Math.min(2 * this._pd, this._o.reprobeMax)
     if (this._cur) this._arm()
     else this._reconnecting(), this._resume()
   }

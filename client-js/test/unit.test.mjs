@@ -553,6 +553,31 @@ describe('race (protocol.md §4)', () => {
     assert.equal(h.ll.bufferedAmount, 0)
   })
 
+  test('a WebSocket that lost the session to a newer connection (4409) is tried again after 50 ms, doubling, not after reprobeMin', async t => {
+    // reprobeMin is 60 s here: only the lost-race retry can bring the probes in time.
+    const h = setup(t)
+    const s0 = await h.call('stream0')
+    s0.open(sse([H()]))
+    await h.event('open')
+    const ws0 = h.sockets[0]
+    ws0.open()
+    ws0.recv(H({ sid: 'sid-ws', token: 'tok-ws' }))
+    await waitFor(() => ws0.sent.length >= 2, 'a second R on the WebSocket')
+    ws0.drop(4409, 'superseded') // a stream recycled meanwhile took the session back
+    const ws1 = await h.ws(1)
+    assert.ok(h.at('ws1') - h.at('ws0:closed 4409') >= 45, 'not before 50 ms')
+    ws1.open()
+    assert.deepEqual(R(ws1.sent[0]), { v: 1, sid: 'sid-1', token: 'tok-1', ack: 0, conn: 2 })
+    ws1.drop(4409, 'superseded') // lost again
+    const ws2 = await h.ws(2)
+    assert.ok(h.at('ws2') - h.at('ws1:closed 4409') >= 95, 'the retry doubles')
+    ws2.open()
+    ws2.recv(RH())
+    await waitFor(() => h.ll.transport == 'websocket', 'the move to websocket')
+    assert.equal(h.count('reconnecting'), 0, 'a lost probe is not a loss of connection')
+    assert.deepEqual(h.types(), ['transport', 'open', 'transport'])
+  })
+
   test('a WebSocket that opens but sends no hello does not hold up the stream and is abandoned at its deadline', async t => {
     const h = setup(t, { wsDeadline: 300 })
     const ws0 = await h.ws(0)
