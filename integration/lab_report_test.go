@@ -87,7 +87,10 @@ context, loaded from the echo page through the same proxy; **Go** is the `+"`cli
 package. *Time to open* runs from `+"`new Lifeline`"+` (or `+"`client.Dial`"+`) to open;
 rows marked ‡ ran at the same time as the scenario's other rows, so their
 times are less precise. *Drops survived* counts the connection losses the client
-lived through (Chromium: `+"`reconnecting`"+` events; Go: resumes).
+lived through (Chromium: `+"`reconnecting`"+` events; Go: `+"`Stats().Drops`"+`; neither
+counts a stream's planned recycle or the move up to WebSocket). Poll rows show
+none under random cuts: a poll is a short request, so the cuts land on idle
+keep-alive connections between polls, and the next poll simply opens another.
 
 `, time.Now().UTC().Format("2006-01-02"), v["chromium"], v["nginx"], v["haproxy"], v["go"], v["node"])
 
