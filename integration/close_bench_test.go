@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -16,20 +15,13 @@ import (
 // after a message whose ack it must wait for, per transport: one round trip when the
 // server answers its P at once (protocol.md §5), not the server's 1 s ack delay.
 func BenchmarkGracefulClose(b *testing.B) {
-	srv := server.New(echo, &server.Options{Logger: slog.New(slog.DiscardHandler)})
-	ts := httptest.NewServer(srv)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		ts.Close()
-	})
+	url := echoServer(b, &server.Options{Logger: slog.New(slog.DiscardHandler)})
 	for _, tr := range []string{"websocket", "stream", "poll"} {
 		b.Run(tr, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				c, err := client.Dial(ctx, ts.URL, &client.Options{Transports: []string{tr}})
+				c, err := client.Dial(ctx, url, &client.Options{Transports: []string{tr}})
 				if err != nil {
 					b.Fatal(err)
 				}

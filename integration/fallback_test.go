@@ -34,24 +34,31 @@ var scenarios = []struct {
 // echo is the shared echo handler.
 var echo = lltest.Echo
 
-// behindProxy serves an echo server behind a fault proxy and returns the proxied
-// mount URL.
-func behindProxy(tb testing.TB, ws, stream faultproxy.Policy) (string, *faultproxy.Proxy) {
-	srv := server.New(echo, &server.Options{HandshakeTimeout: time.Second})
+// echoServer serves an echo server on loopback, shut down when the test ends, and
+// returns its URL.
+func echoServer(tb testing.TB, opts *server.Options) string {
+	srv := server.New(echo, opts)
 	ts := httptest.NewServer(srv)
-	px, err := faultproxy.New(strings.TrimPrefix(ts.URL, "http://"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	px.SetWebSocket(ws)
-	px.SetStream(stream)
 	tb.Cleanup(func() {
-		px.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		ts.Close()
 	})
+	return ts.URL
+}
+
+// behindProxy serves an echo server behind a fault proxy and returns the proxied
+// mount URL.
+func behindProxy(tb testing.TB, ws, stream faultproxy.Policy) (string, *faultproxy.Proxy) {
+	url := echoServer(tb, &server.Options{HandshakeTimeout: time.Second})
+	px, err := faultproxy.New(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	px.SetWebSocket(ws)
+	px.SetStream(stream)
+	tb.Cleanup(px.Close) // before the server's shutdown: cleanups run last first
 	return "http://" + px.Addr() + "/ll", px
 }
 
