@@ -129,14 +129,14 @@ async function uplink(ll, idle) {
       if (!c || c.l || !c.H) return;
       const body = batch(ll, c, idle);
       if (!body) return;
-      const base = ll.i, sid = ll.d, h = ll.p;
+      const base = ll.i, sid = ll.d, h = ll.p, had = ll.n.length;
       c.e = now();
       try {
         const res = await request(ll, "send", { sid, token: ll.B }, AbortSignal.timeout(h.hb + h.hbt), body);
         const text = await res.text();
         if (sid == ll.d) parser((f) => f[0] == "A" && ll.I(num(f.slice(1))))(text);
         if (c.G) return ll.q(...ll.k, true);
-        if (ll.n.length && ll.i == base) await sleep(ll, n++);
+        if (had && ll.i == base) await sleep(ll, n++);
         else n = 0;
       } catch (e) {
         if (e.A) return ll.c(c, e.A, e.message);

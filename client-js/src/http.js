@@ -63,7 +63,7 @@ async function uplink(ll, idle) {
       if (!c || c._dead || !c._ac) return
       const body = batch(ll, c, idle)
       if (!body) return
-      const base = ll._base, sid = ll._sid, h = ll._h
+      const base = ll._base, sid = ll._sid, h = ll._h, had = ll._q.length
       c._sent = now()
       try {
         const res = await request(ll, 'send', { sid, token: ll._tok }, AbortSignal.timeout(h.hb + h.hbt), body)
@@ -71,8 +71,9 @@ async function uplink(ll, idle) {
         // The response acknowledges what the server holds (unless a reset came between).
         if (sid == ll._sid) parser(f => f[0] == 'A' && ll._ack(num(f.slice(1))))(text)
         if (c._closing) return ll._finish(...ll._close, true)
-        // The server took nothing (its queue is full): do not hammer it.
-        if (ll._q.length && ll._base == base) await sleep(ll, n++)
+        // The server took none of the messages sent (its queue is full): do not hammer
+        // it. (Messages queued during a POST that carried none go out at once.)
+        if (had && ll._base == base) await sleep(ll, n++)
         else n = 0
       } catch (e) {
         if (e._cc) return ll._end(c, e._cc, e.message)

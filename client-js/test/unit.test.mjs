@@ -1228,6 +1228,26 @@ describe('robustness', () => {
       assert.equal(h.ll.readyState, Lifeline.OPEN)
     })
 
+  test('the uplink backs off only after a POST whose messages the server took none of, not after one that carried none', async t => {
+      // Backoff is 59 s here (60 s, Math.random at 0.99): a wrong wait cannot pass unseen.
+      const random = Math.random
+      Math.random = () => 0.99
+      t.after(() => (Math.random = random))
+      const h = setup(t, { backoffMin: 60000, backoffMax: 60000 }, { onSend: () => null })
+      ;(await h.ws(0)).drop(1006)
+      ;(await h.call('stream0')).open(sse([H()]))
+      await h.event('open')
+      const send0 = await h.call('send0') // the A0 confirmation, held
+      assert.equal(send0.body, event('A0'))
+      h.ll.send('x') // queued while a POST without messages is under way
+      send0.reply(200, sse(['A0']))
+      const send1 = await h.call('send1', 500) // at once: no backoff
+      assert.equal(send1.body, event('S1') + event('Mx'))
+      send1.reply(200, sse(['A0'])) // the server took none of it (its queue is full)
+      await sleep(150)
+      assert.equal(h.calls.filter(c => c.ep == 'send').length, 2, 'not hammered: the next POST waits for the backoff')
+    })
+
   test('a creating hello that acknowledges messages never sent is a protocol error: close 4400', async t => {
       const h = setup(t, { transports: ['websocket'] })
       const ws0 = await h.ws(0)
