@@ -81,8 +81,10 @@ Go %s, Node %s, Debian bookworm, 2 cores.
 In every scenario the echo example (`+"`examples/echo`"+`) runs behind the network
 described, and each client opens a session through it, then sends 1,000 messages
 (alternately text and binary, 1 to 310 bytes) and checks the 1,000 echoes: each
-exactly once, in order, intact. A row is written only when that held, with no
-session reset. **Chromium** is the served `+"`lifeline.min.js`"+` in a fresh browser
+exactly once, in order, intact. Then it sends 50 more, one at a time, each 0 to
+20 ms after the last echo, and times each to its echo: the *round trip* a user of
+the app waits for on that network (cuts included, in the random-cuts rows). A row
+is written only when all of that held, with no session reset. **Chromium** is the served `+"`lifeline.min.js`"+` in a fresh browser
 context, loaded from the echo page through the same proxy; **Go** is the `+"`client`"+`
 package. *Time to open* runs from `+"`new Lifeline`"+` (or `+"`client.Dial`"+`) to open;
 rows marked ‡ ran at the same time as the scenario's other rows, so their
@@ -94,8 +96,8 @@ keep-alive connections between polls, and the next poll simply opens another.
 
 `, time.Now().UTC().Format("2006-01-02"), v["chromium"], v["nginx"], v["haproxy"], v["go"], v["node"])
 
-	b.WriteString("| scenario | client | transport reached | time to open | messages checked | drops survived |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | client | transport reached | time to open | messages checked | round trip: median, max | drops survived |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	last := ""
 	for _, r := range rows {
 		name := ""
@@ -111,8 +113,9 @@ keep-alive connections between polls, and the next poll simply opens another.
 		if r.together {
 			mark = " ‡"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.1f ms%s | %s each way | %d |\n",
-			name, cl, reached, r.out.OpenMs, mark, thousands(r.out.Received), r.out.Reconnects)
+		med, max := r.out.rtt()
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f ms%s | %s + %d each way | %.1f ms, %.1f ms | %d |\n",
+			name, cl, reached, r.out.OpenMs, mark, thousands(r.scenario.x.n), len(r.out.RTTms), med, max, r.out.Reconnects)
 	}
 	b.WriteString("\n## Scenarios\n\n")
 	for i, sc := range labScenarios() {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -35,21 +36,31 @@ type exch struct {
 
 // outcome is what one client saw (the browser's is decoded from the driver's JSON).
 type outcome struct {
-	OpenMs     float64  `json:"openMs"`     // from new Lifeline / Dial to open
-	Transport  string   `json:"transport"`  // at open
-	Transports []string `json:"transports"` // every one it carried the session on, in order
-	Final      string   `json:"final"`      // at the end
-	Received   int      `json:"received"`
-	Dups       int      `json:"dups"`
-	Gaps       int      `json:"gaps"`    // messages skipped over
-	Corrupt    int      `json:"corrupt"` // damaged, or of the wrong type
-	Reconnects int      `json:"reconnects"`
-	Resets     int      `json:"resets"`
-	Closed     any      `json:"closed"` // close code, or why it ended; nil while open
-	TimedOut   bool     `json:"timedOut"`
-	Ms         int      `json:"ms"` // the exchange, open excluded
-	Console    []string `json:"console"`
-	Protocol   string   `json:"protocol"` // the browser's HTTP version for the page: h2, http/1.1
+	OpenMs     float64   `json:"openMs"`     // from new Lifeline / Dial to open
+	Transport  string    `json:"transport"`  // at open
+	Transports []string  `json:"transports"` // every one it carried the session on, in order
+	Final      string    `json:"final"`      // at the end
+	Received   int       `json:"received"`
+	Dups       int       `json:"dups"`
+	Gaps       int       `json:"gaps"`    // messages skipped over
+	Corrupt    int       `json:"corrupt"` // damaged, or of the wrong type
+	Reconnects int       `json:"reconnects"`
+	Resets     int       `json:"resets"`
+	Closed     any       `json:"closed"` // close code, or why it ended; nil while open
+	TimedOut   bool      `json:"timedOut"`
+	Ms         int       `json:"ms"`    // the exchange, open excluded
+	RTTms      []float64 `json:"rttMs"` // the round trips timed after the exchange, in ms
+	Console    []string  `json:"console"`
+	Protocol   string    `json:"protocol"` // the browser's HTTP version for the page: h2, http/1.1
+}
+
+// rtt returns the median and the longest of the round trips timed (0, 0 for none).
+func (o outcome) rtt() (median, longest float64) {
+	if len(o.RTTms) == 0 {
+		return 0, 0
+	}
+	r := slices.Sorted(slices.Values(o.RTTms))
+	return r[len(r)/2], r[len(r)-1]
 }
 
 // scenario is a network between the clients and the echo server.
@@ -74,6 +85,10 @@ type front struct {
 }
 
 const labMessages = 1000
+
+// labPings is how many messages each client then sends one at a time, 0-20 ms after
+// the last echo, timing each to its echo: the round trip a user waits for.
+const labPings = 50
 
 // seed for the random cuts: LAB_SEED, or the time; it is logged and reported.
 var cutSeed = func() int64 {
@@ -220,8 +235,9 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 		if r.err != nil {
 			t.Errorf("%s: %v", label, r.err)
 		}
-		t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, %d reconnects, transports %v, page %s",
-			label, r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, r.out.Reconnects, r.out.Transports, r.out.Protocol)
+		med, max := r.out.rtt()
+		t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, round trip median %.1f ms max %.1f ms, %d reconnects, transports %v, page %s",
+			label, r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, med, max, r.out.Reconnects, r.out.Transports, r.out.Protocol)
 		addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: ok, together: sc.together, proxyCuts: cuts})
 	}
 }
@@ -242,9 +258,10 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 		ok = false
 		t.Errorf(label+": "+format, args...)
 	}
-	n := sc.x.n
-	if o.Received != n || o.Dups != 0 || o.Gaps != 0 || o.Corrupt != 0 {
-		fail("received %d of %d echoes: %d duplicated, %d skipped, %d damaged", o.Received, n, o.Dups, o.Gaps, o.Corrupt)
+	n := sc.x.n + labPings
+	if o.Received != n || o.Dups != 0 || o.Gaps != 0 || o.Corrupt != 0 || len(o.RTTms) != labPings {
+		fail("received %d of %d echoes (%d of %d timed one at a time): %d duplicated, %d skipped, %d damaged",
+			o.Received, n, len(o.RTTms), labPings, o.Dups, o.Gaps, o.Corrupt)
 	}
 	if o.Resets != 0 {
 		fail("%d resets", o.Resets)
@@ -290,7 +307,7 @@ func browserExchange(ctx context.Context, e *labEnv, base, forced string, x exch
 	}
 	var o outcome
 	err := e.drv.call(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
-		"idleMs": x.idleMs, "waitTransport": "", "timeoutMs": 90000}, &o)
+		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000}, &o)
 	return o, err
 }
 
@@ -360,7 +377,7 @@ func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch
 	progress := func() int { mu.Lock(); defer mu.Unlock(); return next }
 	readErr := make(chan error, 1)
 	go func() {
-		for o.Received < x.n {
+		for o.Received < x.n+labPings {
 			typ, p, err := c.Read(ctx)
 			var reset *client.ResetError
 			if errors.As(err, &reset) {
@@ -420,11 +437,26 @@ func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch
 			return o, fmt.Errorf("write %d: %w", i, err)
 		}
 	}
+	waitFor(func() bool { return progress() >= x.n })
+	o.Ms = int(time.Since(t0).Milliseconds())
+	// Round trips: messages n, n+1, ... sent one at a time, checked like the rest.
+	for i := x.n; i < x.n+labPings && ctx.Err() == nil; i++ {
+		time.Sleep(time.Duration(rand.Int64N(int64(20 * time.Millisecond))))
+		typ, p := labMessage(i)
+		t := time.Now()
+		if err := c.Write(ctx, typ, p); err != nil {
+			break
+		}
+		waitFor(func() bool { return progress() > i })
+		if progress() <= i {
+			break
+		}
+		o.RTTms = append(o.RTTms, float64(time.Since(t).Microseconds())/1000)
+	}
 	if err := <-readErr; err != nil {
 		o.Closed = err.Error()
 		o.TimedOut = ctx.Err() != nil
 	}
-	o.Ms = int(time.Since(t0).Milliseconds())
 	o.Final = c.Transport()
 	st := c.Stats()
 	o.Reconnects = int(st.Drops)

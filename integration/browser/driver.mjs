@@ -61,8 +61,10 @@ rl.on('close', async () => {
 // it loads), waits for it to open, then sends req.n messages (even: text, odd: binary)
 // and checks their echoes: every index once, in order, with intact content.
 //   paceMs: spread the sends over at least this long; idleMs: halfway through, wait
-//   for every echo and then send nothing for this long; waitTransport: after the last
-//   echo, wait (up to 30 s) for the session to reach this transport.
+//   for every echo and then send nothing for this long; pings: then send this many
+//   more, one at a time, 0-20 ms after the last echo, and time each to its echo
+//   (rttMs); waitTransport: after the last echo, wait (up to 30 s) for the session
+//   to reach this transport.
 async function exchange(req) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: false })
   try {
@@ -75,6 +77,7 @@ async function exchange(req) {
       n: req.n ?? 1000,
       paceMs: req.paceMs ?? 0,
       idleMs: req.idleMs ?? 0,
+      pings: req.pings ?? 0,
       waitTransport: req.waitTransport ?? '',
       timeoutMs: req.timeoutMs ?? 60000,
     })
@@ -86,7 +89,7 @@ async function exchange(req) {
 }
 
 // pageExchange runs in the page. It is self-contained: playwright sends its source.
-async function pageExchange({ n, paceMs, idleMs, waitTransport, timeoutMs }) {
+async function pageExchange({ n, paceMs, idleMs, pings, waitTransport, timeoutMs }) {
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms))
   const deadline = performance.now() + timeoutMs
   /* global ll, openMs */
@@ -94,7 +97,7 @@ async function pageExchange({ n, paceMs, idleMs, waitTransport, timeoutMs }) {
   const r = {
     openMs: openMs, transport: ll.transport, transports: [ll.transport], final: '',
     received: 0, dups: 0, gaps: 0, corrupt: 0, reconnects: 0, resets: 0, closed: null,
-    timedOut: false, ms: 0,
+    timedOut: false, ms: 0, rttMs: [],
     protocol: performance.getEntriesByType('navigation')[0]?.nextHopProtocol ?? '', // of the page: h2, http/1.1
   }
   if (ll.readyState !== 1) {
@@ -160,8 +163,16 @@ async function pageExchange({ n, paceMs, idleMs, waitTransport, timeoutMs }) {
     ll.send(i % 2 ? bin(i) : text(i))
   }
   await waitFor(() => next >= n && r.received >= n)
-  if (waitTransport) await waitFor(() => ll.transport === waitTransport)
   r.ms = Math.round(performance.now() - t0)
+  // Round trips: messages n, n+1, ... sent one at a time, checked like the rest.
+  for (let i = n; i < n + pings && r.closed === null && performance.now() < deadline; i++) {
+    await sleep(Math.random() * 20)
+    const t = performance.now()
+    ll.send(i % 2 ? bin(i) : text(i))
+    if (!(await waitFor(() => next > i))) break
+    r.rttMs.push(performance.now() - t)
+  }
+  if (waitTransport) await waitFor(() => ll.transport === waitTransport)
   r.timedOut = performance.now() > deadline
   r.final = ll.transport
   return r
