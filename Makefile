@@ -43,8 +43,8 @@ js-build: js-deps
 	cd $(JS) && node build.mjs
 
 # The integration lab (integration/lab_*_test.go, build tag integration): real Chromium
-# through real nginx and haproxy and our fault proxy. Its tools are installed when
-# missing: Debian's chromium, nginx and haproxy, and playwright-core (npm) to drive
+# through real nginx, haproxy and squid and our fault proxy. Its tools are installed
+# when missing: Debian's chromium, nginx, haproxy and squid, and playwright-core (npm) to drive
 # /usr/bin/chromium (never a browser download).
 LAB := integration/browser
 lab-deps:
@@ -52,6 +52,7 @@ lab-deps:
 	[ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs="$$pkgs nginx"; \
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || pkgs="$$pkgs haproxy"; \
+	command -v squid >/dev/null || [ -x /usr/sbin/squid ] || pkgs="$$pkgs squid"; \
 	if [ -n "$$pkgs" ]; then \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		echo "apt-get install$$pkgs"; \

@@ -22,8 +22,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -74,9 +76,9 @@ func lab(t *testing.T) *labEnv {
 }
 
 func newLab() (*labEnv, error) {
-	for _, tool := range []string{"nginx", "haproxy", "node", "/usr/bin/chromium"} {
+	for _, tool := range []string{"nginx", "haproxy", "squid", "node", "/usr/bin/chromium"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s is missing: run make lab-deps (apt chromium nginx haproxy, npm playwright-core)", tool)
+			return nil, fmt.Errorf("%s is missing: run make lab-deps (apt chromium nginx haproxy squid, npm playwright-core)", tool)
 		}
 	}
 	if _, err := os.Stat("browser/node_modules/playwright-core/package.json"); err != nil {
@@ -110,6 +112,7 @@ func newLab() (*labEnv, error) {
 	e.versions["chromium"] = v
 	e.versions["nginx"] = firstMatch(`nginx/(\S+)`, "nginx", "-v")
 	e.versions["haproxy"] = firstMatch(`HAProxy version (\S+)`, "haproxy", "-v")
+	e.versions["squid"] = firstMatch(`Version (\S+)`, "squid", "-v")
 	e.versions["node"] = firstMatch(`v(\S+)`, "node", "--version")
 	e.versions["go"] = firstMatch(`go version go(\S+)`, "go", "version")
 	return e, nil
@@ -175,13 +178,18 @@ func (e *labEnv) makeCert() (string, error) {
 }
 
 // httpClient is the Go client's HTTP client in the lab: it trusts the lab's
-// certificate, and opens a fresh connection per request when keepAlive is false (the
-// fault proxy judges a connection by its first request).
-func (e *labEnv) httpClient(keepAlive bool) *http.Client {
-	return &http.Client{Transport: &http.Transport{
+// certificate, opens a fresh connection per request when keepAlive is false (the
+// fault proxy judges a connection by its first request), and goes through the
+// forward proxy (http://host:port) when one is given.
+func (e *labEnv) httpClient(keepAlive bool, proxy string) *http.Client {
+	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: e.roots},
 		DisableKeepAlives: !keepAlive,
-	}}
+	}
+	if proxy != "" {
+		tr.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse(proxy) }
+	}
+	return &http.Client{Transport: tr}
 }
 
 // proc is a process a test started; the test's cleanup stops it (SIGTERM, then
@@ -403,6 +411,61 @@ backend app
 `, ms, port, app)
 	}
 	return startProxy(t, conf, "haproxy", func(f string) []string { return []string{"-db", "-f", f} })
+}
+
+// squid runs squid as a forward proxy with the access rules of Debian's default
+// configuration that matter here: CONNECT only to port 443 (so a browser's ws:// is
+// refused), and no Upgrade forwarded (squid's default); nothing is cached. It returns
+// "127.0.0.1:port".
+func squid(t *testing.T) string {
+	t.Helper()
+	// Its logs go to a directory of its own: as root, squid runs as the proxy user,
+	// which cannot write the test's private temp dirs or open the test's pipes.
+	dir, err := os.MkdirTemp("", "lifeline-squid-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "cache_effective_user proxy"
+		if u, err := osuser.Lookup("proxy"); err == nil {
+			var uid, gid int
+			fmt.Sscan(u.Uid, &uid)
+			fmt.Sscan(u.Gid, &gid)
+			os.Chown(dir, uid, gid)
+		}
+	}
+	var name string // squid's service name: it names its shared memory segments
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "cache.log"))
+			t.Logf("squid cache.log:\n%s", log)
+		}
+		// A squid that had to be killed leaves its segments behind.
+		shm, _ := filepath.Glob("/dev/shm/" + name + "-*")
+		for _, f := range shm {
+			os.Remove(f)
+		}
+	})
+	conf := func(port int) string {
+		name = fmt.Sprintf("lifelinelab%d", port) // alphanumeric only
+		return fmt.Sprintf(`# written by the Lifeline lab
+http_port 127.0.0.1:%[1]d
+acl SSL_ports port 443
+acl CONNECT method CONNECT
+http_access deny CONNECT !SSL_ports
+http_access allow localhost
+http_access deny all
+cache deny all
+access_log stdio:%[2]s/access.log
+cache_log %[2]s/cache.log
+pid_filename none
+shutdown_lifetime 0 seconds
+%[3]s
+`, port, dir, user)
+	}
+	return startProxy(t, conf, "squid", func(f string) []string { return []string{"-N", "-n", name, "-f", f} })
 }
 
 // driver is browser/driver.mjs: one Chromium for the whole run.

@@ -76,7 +76,7 @@ Written by `+"`make compat`"+` on %s from a passing run of the integration lab
 (`+"`integration/lab_*_test.go`"+`, also part of `+"`make test`"+`). Do not edit by hand.
 
 Chromium %s (headless, driven by playwright-core), nginx %s, haproxy %s,
-Go %s, Node %s, Debian bookworm, 2 cores.
+squid %s, Go %s, Node %s, Debian bookworm, 2 cores.
 
 In every scenario the echo example (`+"`examples/echo`"+`) runs behind the network
 described, and each client opens a session through it, then sends 1,000 messages
@@ -94,7 +94,7 @@ counts a stream's planned recycle or the move up to WebSocket). Poll rows show
 none under random cuts: a poll is a short request, so the cuts land on idle
 keep-alive connections between polls, and the next poll simply opens another.
 
-`, time.Now().UTC().Format("2006-01-02"), v["chromium"], v["nginx"], v["haproxy"], v["go"], v["node"])
+`, time.Now().UTC().Format("2006-01-02"), v["chromium"], v["nginx"], v["haproxy"], v["squid"], v["go"], v["node"])
 
 	b.WriteString("| scenario | client | transport reached | time to open | messages checked | round trip: median, max | drops survived |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")

@@ -21,10 +21,10 @@ import (
 	"github.com/lifelinehq/lifeline/session"
 )
 
-// The lab: the echo example behind real proxies (nginx, haproxy) and our fault proxy,
-// with headless Chromium running the served browser client and the Go client running
-// the same exchange. Run by make test (go test -tags integration); make compat also
-// writes docs/compatibility.md from its rows.
+// The lab: the echo example behind real proxies (nginx, haproxy, a squid forward proxy)
+// and our fault proxy, with headless Chromium running the served browser client and
+// the Go client running the same exchange. Run by make test (go test -tags
+// integration); make compat also writes docs/compatibility.md from its rows.
 
 // exch is one client's exchange: n messages each way, alternately text and binary,
 // echoed by the server, each checked for loss, duplication, reordering and damage.
@@ -79,6 +79,7 @@ type scenario struct {
 // front is the way in: the base URL and, for the fault proxy, the proxy.
 type front struct {
 	base   string // scheme://host:port
+	proxy  string // a forward proxy the clients are configured to use (http://host:port), or ""
 	px     *faultproxy.Proxy
 	during func() // runs (in its own goroutine) while the clients exchange
 	note   func() string
@@ -158,6 +159,11 @@ func labScenarios() []scenario {
 				return &front{base: "https://" + e.nginx(t, app, " ssl http2", tls, upgrade+"\n            proxy_buffering off;")}
 			},
 			open: "websocket", forced: []string{"stream", "poll"}, x: std, protocol: "h2"},
+		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browser and the Go client are configured to use: Chromium's `ws://` goes as a `CONNECT` and is refused (403), the Go client's upgrade request loses its `Upgrade` header (426)",
+			front: func(t *testing.T, e *labEnv, app string) *front {
+				return &front{base: "http://" + app, proxy: "http://" + squid(t)}
+			},
+			open: "stream", forced: []string{"poll"}, x: std},
 	}
 }
 
@@ -198,7 +204,7 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 			r.cutsBefore = fr.px.Cuts()
 		}
 		if r.client == "chromium" {
-			r.out, r.err = browserExchange(ctx, e, fr.base, r.forced, sc.x)
+			r.out, r.err = browserExchange(ctx, e, fr, r.forced, sc.x)
 		} else {
 			r.out, r.err = goExchange(ctx, e, fr, r.forced, sc.x)
 		}
@@ -300,14 +306,14 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 }
 
 // browserExchange runs the exchange in a fresh Chromium context on the echo page.
-func browserExchange(ctx context.Context, e *labEnv, base, forced string, x exch) (outcome, error) {
-	page := base + "/"
+func browserExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+	page := fr.base + "/"
 	if forced != "" {
 		page += "?transport=" + forced
 	}
 	var o outcome
 	err := e.drv.call(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
-		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000}, &o)
+		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy}, &o)
 	return o, err
 }
 
@@ -353,7 +359,7 @@ func labIndex(typ session.MessageType, p []byte) int {
 // goExchange runs the exchange with the Go client.
 func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
 	var o outcome
-	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil)}
+	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil, fr.proxy)}
 	if forced != "" {
 		opts.Transports = []string{forced}
 	}

@@ -66,7 +66,10 @@ rl.on('close', async () => {
 //   (rttMs); waitTransport: after the last echo, wait (up to 30 s) for the session
 //   to reach this transport.
 async function exchange(req) {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: false })
+  // req.proxy: a forward proxy (http://host:port) for every request of the context,
+  // loopback included (Chromium bypasses proxies for loopback unless told otherwise).
+  const proxy = req.proxy ? { server: req.proxy, bypass: '<-loopback>' } : undefined
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: false, proxy })
   try {
     const page = await ctx.newPage()
     const console = []
