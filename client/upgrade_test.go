@@ -96,7 +96,8 @@ func TestLateWebSocket(t *testing.T) {
 			// Connects: the race's winner, the WebSocket, and the streams reopened after
 			// recycling meanwhile (at once: not held back by the WebSocket under way).
 			// Drops: the move is no drop, nor is a recycle.
-			if s := c.Stats(); c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2+s.Resumes || s.Resets != 0 || s.Drops != 0 {
+			s := settledStats(c, func(s Stats) bool { return s.Connects == 2+s.Resumes })
+			if c.Transport() != "websocket" || s.Upgrades != 1 || s.Connects != 2+s.Resumes || s.Resets != 0 || s.Drops != 0 {
 				t.Errorf("on %s, stats %+v", c.Transport(), s)
 			}
 		})
@@ -147,9 +148,20 @@ func TestRecycleWhileWebSocketHangs(t *testing.T) {
 		t.Fatalf("Transport() = %q, want stream", c.Transport())
 	}
 	exchange(t, c, 0, 300)
-	if s := c.Stats(); s.Resumes < 2 || s.Connects != 1+s.Resumes || s.Resets != 0 {
+	if s := settledStats(c, func(s Stats) bool { return s.Connects == 1+s.Resumes }); s.Resumes < 2 || s.Connects != 1+s.Resumes || s.Resets != 0 {
 		t.Errorf("want the stream recycled several times: stats %+v", s)
 	}
+}
+
+// settledStats returns the Conn's counters once ok holds for them, or after 2 s. They
+// move one at a time (a resume counts its connect, then itself), so a reading taken
+// while a stream is reopened can be between the two.
+func settledStats(c *Conn, ok func(Stats) bool) Stats {
+	s := c.Stats()
+	for deadline := time.Now().Add(2 * time.Second); !ok(s) && time.Now().Before(deadline); s = c.Stats() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return s
 }
 
 // TestLostRaceRetriesSoon: a WebSocket that worked but lost the session to a newer
