@@ -213,9 +213,10 @@ func (s *supervisor) recover(err error) bool {
 	order := c.opts.Transports
 	idx := max(slices.Index(order, s.cur.name), 0)
 	s.cur = nil
-	// A recycled stream is no drop; nor is a connection superseded by the WebSocket
-	// under way, unless that WebSocket fails to take over.
-	_, code0, _ := action(err)
+	// A connection superseded while a WebSocket is under way was most likely taken over
+	// by it. That is no drop, nor is a recycled stream; a failed takeover is counted
+	// below.
+	code0, _ := closeCode(err)
 	handover := s.inflight > 0 && code0 == transport.CodeSuperseded
 	if !errors.Is(err, errStreamEnd) && !handover {
 		c.stats.drops.Add(1)
@@ -247,7 +248,7 @@ func (s *supervisor) recover(err error) bool {
 			}
 			wait = wait || code == transport.CodeTooMany || code == transport.CodeShutdown
 		default:
-			if first && s.inflight > 0 && code == transport.CodeSuperseded {
+			if first && handover {
 				// A WebSocket under way took the session over: hear it first. (A stream
 				// that ends without a frame was recycled: resume at once, or a hanging
 				// WebSocket would stall the session until its deadline.)
