@@ -135,7 +135,7 @@ func TestCloseAsksForAcks(t *testing.T) {
 		s.Write(ctx, session.Text, []byte("last"))
 		s.Close(4000, "bye")
 		<-s.Done()
-	}), nil)
+	}), &server.Options{Heartbeat: time.Minute}) // no heartbeat's P within the read timeout
 	c := wsDial(t, base, transport.ResumeReq{}, nil)
 	wsHello(t, c)
 	wsSend(t, c, "A0")
@@ -147,7 +147,7 @@ func TestCloseAsksForAcks(t *testing.T) {
 		}
 		got = append(got, string(p))
 	}
-	if got[0] != "S1" || got[1] != "Mlast" || got[2] != "P" { // the heartbeat is 15 s away
+	if got[0] != "S1" || got[1] != "Mlast" || got[2] != "P" {
 		t.Fatalf("got %q, want S1, Mlast, P", got)
 	}
 	wsSend(t, c, "A1")
