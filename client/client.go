@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -233,7 +234,7 @@ func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) err
 // code and reason, and every goroutine of the Conn ends. Read returns the messages
 // already received, then a *session.CloseError. Close may be called more than once;
 // later calls wait for the first to finish.
-func (c *Conn) Close(code int, reason string) error {
+func (c *Conn) Close(code closecode.Code, reason string) error {
 	if !c.closing.CompareAndSwap(false, true) {
 		<-c.shut
 		return nil
@@ -259,12 +260,12 @@ func (c *Conn) Close(code int, reason string) error {
 // goroutine of the Conn is left when it returns. It may be called more than once.
 func (c *Conn) CloseNow() error {
 	c.closing.Store(true)
-	c.shutdown(transport.CodeNormal, "")
+	c.shutdown(closecode.Normal, "")
 	return nil
 }
 
 // shutdown ends the session locally, stops every goroutine and waits for them.
-func (c *Conn) shutdown(code int, reason string) {
+func (c *Conn) shutdown(code closecode.Code, reason string) {
 	c.shutOnce.Do(func() {
 		c.mu.Lock()
 		g := c.g

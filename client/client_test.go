@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -163,19 +164,19 @@ func TestOptionDefaults(t *testing.T) {
 func TestAction(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
-		want transport.Action
-		code int
+		want closecode.Action
+		code closecode.Code
 	}{
-		{peerClose(4404, "unknown"), transport.Reset, 4404},
-		{peerClose(4408, ""), transport.Reconnect, 4408},
-		{peerClose(4409, ""), transport.Ignore, 4409},
-		{peerClose(1000, ""), transport.Stop, 1000},
-		{protoErrorf("bad"), transport.Stop, transport.CodeProtocol},
-		{session.ErrTooLarge, transport.Stop, transport.CodeTooLarge},
-		{fmt.Errorf("body: %w", transport.ErrTooLarge), transport.Stop, transport.CodeTooLarge},
-		{fmt.Errorf("body: %w", transport.ErrMalformed), transport.Stop, transport.CodeProtocol},
-		{io.ErrUnexpectedEOF, transport.Reconnect, 0},
-		{errSilent, transport.Reconnect, 0},
+		{peerClose(4404, "unknown"), closecode.Reset, 4404},
+		{peerClose(4408, ""), closecode.Reconnect, 4408},
+		{peerClose(4409, ""), closecode.Ignore, 4409},
+		{peerClose(1000, ""), closecode.Stop, 1000},
+		{protoErrorf("bad"), closecode.Stop, closecode.Protocol},
+		{session.ErrTooLarge, closecode.Stop, closecode.TooLarge},
+		{fmt.Errorf("body: %w", transport.ErrTooLarge), closecode.Stop, closecode.TooLarge},
+		{fmt.Errorf("body: %w", transport.ErrMalformed), closecode.Stop, closecode.Protocol},
+		{io.ErrUnexpectedEOF, closecode.Reconnect, 0},
+		{errSilent, closecode.Reconnect, 0},
 	} {
 		act, code, _ := action(tc.err)
 		if act != tc.want || code != tc.code {

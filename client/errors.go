@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -17,8 +18,8 @@ var ErrReset = errors.New("lifeline: session reset")
 // sessions, credentials refused, shutdown, overflow). Messages may have been lost in
 // both directions. The Conn goes on with a fresh session. Read it with errors.As.
 type ResetError struct {
-	Code   int    // the close code
-	Reason string // the server's reason
+	Code   closecode.Code // the close code
+	Reason string         // the server's reason
 	// Unsent counts the messages written on the lost session that the server had not
 	// acknowledged; they were discarded.
 	Unsent int
@@ -65,21 +66,21 @@ func protoErrorf(format string, args ...any) error {
 
 // peerClose is the error for a close code the server sent (C frame, WebSocket close or
 // HTTP error status).
-func peerClose(code int, reason string) error {
+func peerClose(code closecode.Code, reason string) error {
 	return &session.CloseError{Code: code, Reason: reason, Remote: true}
 }
 
 // action says what the client does after err ended a connection or an attempt, with
 // the close code and reason that go with it. Errors with no close code reconnect.
-func action(err error) (transport.Action, int, string) {
+func action(err error) (closecode.Action, closecode.Code, string) {
 	var ce *session.CloseError
 	switch {
 	case errors.As(err, &ce):
-		return transport.ActionFor(ce.Code), ce.Code, ce.Reason
+		return ce.Code.Action(), ce.Code, ce.Reason
 	case errors.Is(err, session.ErrTooLarge), errors.Is(err, transport.ErrTooLarge):
-		return transport.Stop, transport.CodeTooLarge, err.Error()
+		return closecode.Stop, closecode.TooLarge, err.Error()
 	case errors.Is(err, session.ErrProtocol), errors.Is(err, transport.ErrMalformed):
-		return transport.Stop, transport.CodeProtocol, err.Error()
+		return closecode.Stop, closecode.Protocol, err.Error()
 	}
-	return transport.Reconnect, 0, ""
+	return closecode.Reconnect, 0, ""
 }

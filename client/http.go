@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -87,7 +88,7 @@ func helloOf(f transport.Frame) (*transport.Hello, error) {
 		}
 		return h, nil
 	case transport.FrameClose:
-		return nil, peerClose(int(f.Num), string(f.Data))
+		return nil, peerClose(closecode.Code(f.Num), string(f.Data))
 	}
 	return nil, protoErrorf("%q frame before the hello", f.Type)
 }
@@ -190,7 +191,7 @@ func responseError(resp *http.Response) error {
 			break
 		}
 		if f.Type == transport.FrameClose {
-			return peerClose(int(f.Num), string(f.Data))
+			return peerClose(closecode.Code(f.Num), string(f.Data))
 		}
 	}
 	if resp.Request != nil {

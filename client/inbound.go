@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -51,7 +52,7 @@ func (in *inbound) frame(ctx context.Context, f transport.Frame) error {
 	case transport.FramePing:
 		in.g.s.PeerPinged()
 	case transport.FrameClose:
-		return peerClose(int(f.Num), string(f.Data))
+		return peerClose(closecode.Code(f.Num), string(f.Data))
 	default:
 		return protoErrorf("unexpected %q frame", f.Type)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -243,7 +244,7 @@ func (c *Conn) post(ctx context.Context, g *gen, sid, token string, body []byte)
 			}
 			ack = max(ack, f.Num)
 		case transport.FrameClose:
-			return 0, peerClose(int(f.Num), string(f.Data))
+			return 0, peerClose(closecode.Code(f.Num), string(f.Data))
 		case transport.FramePing:
 		default:
 			return 0, protoErrorf("unexpected %q frame in a send response", f.Type)
@@ -252,13 +253,13 @@ func (c *Conn) post(ctx context.Context, g *gen, sid, token string, body []byte)
 }
 
 // closeCode returns the close code err carries, or 0.
-func closeCode(err error) (int, string) {
+func closeCode(err error) (closecode.Code, string) {
 	var ce *session.CloseError
 	if errors.As(err, &ce) {
 		return ce.Code, ce.Reason
 	}
 	if errors.Is(err, session.ErrProtocol) {
-		return transport.CodeProtocol, err.Error()
+		return closecode.Protocol, err.Error()
 	}
 	return 0, ""
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -64,7 +65,7 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 
 // reset replaces g, whose session the server could not resume, with a fresh session,
 // and prepares the ResetError that Read returns once (g's unread messages first).
-func (c *Conn) reset(g *gen, code int, reason string) *gen {
+func (c *Conn) reset(g *gen, code closecode.Code, reason string) *gen {
 	ng := newGen(c.opts.Session)
 	g.next = ng
 	g.resetting.Store(true)
@@ -169,7 +170,7 @@ func (s *supervisor) take(cand *candidate) bool {
 	c := s.c
 	s.inflight--
 	if cand.err != nil {
-		if code, _ := closeCode(cand.err); code == transport.CodeSuperseded {
+		if code, _ := closeCode(cand.err); code == closecode.Superseded {
 			s.lostRace() // the server gave the session to a newer connection of ours
 		} else if cand.probe {
 			s.probeDelay = min(2*s.probeDelay, c.opts.ReprobeMax)
@@ -217,7 +218,7 @@ func (s *supervisor) recover(err error) bool {
 	// by it. That is no drop, nor is a recycled stream; a failed takeover is counted
 	// below.
 	code0, _ := closeCode(err)
-	handover := s.inflight > 0 && code0 == transport.CodeSuperseded
+	handover := s.inflight > 0 && code0 == closecode.Superseded
 	if !errors.Is(err, errStreamEnd) && !handover {
 		c.stats.drops.Add(1)
 	}
@@ -234,10 +235,10 @@ func (s *supervisor) recover(err error) bool {
 			c.opts.HTTPClient.CloseIdleConnections()
 		}
 		switch act {
-		case transport.Stop:
+		case closecode.Stop:
 			s.stop(err, code, reason)
 			return false
-		case transport.Reset:
+		case closecode.Reset:
 			if c.closing.Load() {
 				s.stop(err, code, reason)
 				return false
@@ -246,7 +247,7 @@ func (s *supervisor) recover(err error) bool {
 				s.g = c.reset(s.g, code, reason)
 				fresh = true
 			}
-			wait = wait || code == transport.CodeTooMany || code == transport.CodeShutdown
+			wait = wait || code == closecode.TooMany || code == closecode.Shutdown
 		default:
 			if first && handover {
 				// A WebSocket under way took the session over: hear it first. (A stream
@@ -363,7 +364,7 @@ func (s *supervisor) await() bool {
 
 // stop ends the session with a close code: the server's, or 4400/4413 for what the
 // client found wrong.
-func (s *supervisor) stop(err error, code int, reason string) {
+func (s *supervisor) stop(err error, code closecode.Code, reason string) {
 	var ce *session.CloseError
 	level := slog.LevelInfo
 	if s.c.closing.Load() {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
-	"github.com/lifelinehq/lifeline/transport"
 )
 
 // wsGate sits in front of a server and refuses (404 without a close code, as a proxy
@@ -180,7 +180,7 @@ func TestLostRaceRetriesSoon(t *testing.T) {
 		}
 		return s.probeDelay
 	}
-	superseded := &session.CloseError{Code: transport.CodeSuperseded, Reason: "superseded", Remote: true}
+	superseded := &session.CloseError{Code: closecode.Superseded, Reason: "superseded", Remote: true}
 	for i, want := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
 		if got := offer(superseded); got != want {
 			t.Fatalf("loss %d: next probe in %v, want %v", i+1, got, want)

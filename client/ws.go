@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -83,7 +84,7 @@ func (w *wsConn) handshake(ctx context.Context, req *transport.ResumeReq) (*tran
 // 4413 (docs/protocol.md §7).
 func (w *wsConn) readError(err error) error {
 	if errors.Is(err, websocket.ErrMessageTooBig) {
-		return &session.CloseError{Code: transport.CodeTooLarge, Reason: err.Error()}
+		return &session.CloseError{Code: closecode.TooLarge, Reason: err.Error()}
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
@@ -91,9 +92,9 @@ func (w *wsConn) readError(err error) error {
 		case websocket.StatusNoStatusRcvd, websocket.StatusAbnormalClosure, websocket.StatusTLSHandshake:
 			return err
 		case websocket.StatusMessageTooBig:
-			return peerClose(transport.CodeTooLarge, ce.Reason)
+			return peerClose(closecode.TooLarge, ce.Reason)
 		}
-		return peerClose(int(ce.Code), ce.Reason)
+		return peerClose(closecode.Code(ce.Code), ce.Reason)
 	}
 	return err
 }

@@ -3,8 +3,8 @@ package server
 import (
 	"sync"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
-	"github.com/lifelinehq/lifeline/transport"
 )
 
 // groups maps group names to member sessions. The group "" holds every confirmed
@@ -103,8 +103,8 @@ func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte)
 	}
 	srv.groups.mu.RUnlock()
 	for _, s := range full {
-		srv.log.Warn("lifeline: slow session dropped", "session", s.ID(), "code", transport.CodeOverflow)
-		s.CloseNow(transport.CodeOverflow, "queue overflow")
+		srv.log.Warn("lifeline: slow session dropped", "session", s.ID(), "code", closecode.Overflow)
+		s.CloseNow(closecode.Overflow, "queue overflow")
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -41,10 +42,10 @@ var pingEvent = transport.AppendEvent(nil, []byte{transport.FramePing})
 
 // goneCode is the close code and reason for a link's Gone: 4409 when a newer
 // connection took the session over, else the code the session ended with.
-func goneCode(gone error) (int, string) {
+func goneCode(gone error) (closecode.Code, string) {
 	var ce *session.CloseError
 	if errors.As(gone, &ce) {
 		return ce.Code, ce.Reason
 	}
-	return transport.CodeSuperseded, "connection superseded"
+	return closecode.Superseded, "connection superseded"
 }

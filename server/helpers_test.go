@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/transport"
@@ -103,12 +104,12 @@ func wsHello(t *testing.T, c *websocket.Conn) *transport.Hello {
 }
 
 // wsCloseCode reads until the connection closes and returns the close code.
-func wsCloseCode(t *testing.T, c *websocket.Conn) int {
+func wsCloseCode(t *testing.T, c *websocket.Conn) closecode.Code {
 	t.Helper()
 	for {
 		_, _, err := c.Read(ctxT(t))
 		if err != nil {
-			return int(websocket.CloseStatus(err))
+			return closecode.Code(websocket.CloseStatus(err))
 		}
 	}
 }
@@ -165,13 +166,13 @@ func creds(h *transport.Hello, token string, ack, conn int) []string {
 }
 
 // wantStatus checks an HTTP error's status and the close code in its body.
-func wantStatus(t *testing.T, res *http.Response, status, code int) {
+func wantStatus(t *testing.T, res *http.Response, status int, code closecode.Code) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Fatalf("status %d, want %d", res.StatusCode, status)
 	}
 	fs := frames(t, res.Body)
-	if len(fs) != 1 || fs[0].Type != transport.FrameClose || int(fs[0].Num) != code {
+	if len(fs) != 1 || fs[0].Type != transport.FrameClose || closecode.Code(fs[0].Num) != code {
 		t.Fatalf("body %+v, want one C%d frame", fs, code)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -32,7 +33,7 @@ func TestShutdownTellsEveryTransport(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(ctx) }()
 
-	if code := wsCloseCode(t, c); code != transport.CodeShutdown {
+	if code := wsCloseCode(t, c); code != closecode.Shutdown {
 		t.Fatalf("websocket closed with %d, want 4503", code)
 	}
 	for {
@@ -41,7 +42,7 @@ func TestShutdownTellsEveryTransport(t *testing.T) {
 			t.Fatalf("stream ended without C4503: %v", err)
 		}
 		if f.Type == transport.FrameClose {
-			if f.Num != transport.CodeShutdown {
+			if f.Num != uint64(closecode.Shutdown) {
 				t.Fatalf("stream C%d", f.Num)
 			}
 			break
@@ -51,7 +52,7 @@ func TestShutdownTellsEveryTransport(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	res = req(t, "GET", base+"/poll", "")
-	wantStatus(t, res, http.StatusServiceUnavailable, transport.CodeShutdown)
+	wantStatus(t, res, http.StatusServiceUnavailable, closecode.Shutdown)
 	if res.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
@@ -82,7 +83,7 @@ func TestUnconfirmedSessionNeverReachesHandler(t *testing.T) {
 	default:
 	}
 	res := req(t, "GET", base+"/poll", "", creds(unconfirmed, unconfirmed.Token, 0, 0)...)
-	wantStatus(t, res, http.StatusGone, transport.CodeExpired)
+	wantStatus(t, res, http.StatusGone, closecode.Expired)
 }
 
 // TestResumeWindow: a session with no connection for the resume window ends; a resume
@@ -97,11 +98,11 @@ func TestResumeWindow(t *testing.T) {
 	hl := pollHello(t, base)
 	req(t, "POST", base+"/send", body("A0"), creds(hl, hl.Token, 0, 0)...)
 	var ce *session.CloseError
-	if err := <-ended; !asClose(err, &ce) || ce.Code != transport.CodeExpired {
+	if err := <-ended; !asClose(err, &ce) || ce.Code != closecode.Expired {
 		t.Fatalf("handler's Read: %v, want 4410", err)
 	}
-	wantStatus(t, req(t, "GET", base+"/stream", "", creds(hl, hl.Token, 0, 1)...), http.StatusGone, transport.CodeExpired)
-	wantStatus(t, req(t, "GET", base+"/stream", "", creds(hl, "wrong-token", 0, 1)...), http.StatusNotFound, transport.CodeUnknown)
+	wantStatus(t, req(t, "GET", base+"/stream", "", creds(hl, hl.Token, 0, 1)...), http.StatusGone, closecode.Expired)
+	wantStatus(t, req(t, "GET", base+"/stream", "", creds(hl, "wrong-token", 0, 1)...), http.StatusNotFound, closecode.Unknown)
 }
 
 func asClose(err error, ce **session.CloseError) bool {
@@ -163,7 +164,7 @@ func TestBroadcastSlowSession(t *testing.T) {
 		}
 		wsSend(t, fast, "A"+strconv.Itoa(fastGot))
 	}
-	if code := wsCloseCode(t, slow); code != transport.CodeOverflow {
+	if code := wsCloseCode(t, slow); code != closecode.Overflow {
 		t.Fatalf("slow session closed with %d, want 4507", code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -18,7 +19,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.Hold(conn) {
-		srv.fail(w, r, transport.CodeSuperseded, "a poll is already pending")
+		srv.fail(w, r, closecode.Superseded, "a poll is already pending")
 		return
 	}
 	defer s.Release(conn)

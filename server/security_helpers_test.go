@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -130,7 +131,7 @@ func wsResume(h *transport.Hello, token string, ack, conn uint64, auth string) t
 }
 
 // wantWSClose reads until c closes and checks the close code is one of want.
-func wantWSClose(t *testing.T, c *websocket.Conn, want ...int) {
+func wantWSClose(t *testing.T, c *websocket.Conn, want ...closecode.Code) {
 	t.Helper()
 	code := wsCloseCode(t, c)
 	for _, w := range want {

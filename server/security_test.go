@@ -23,6 +23,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -49,7 +50,7 @@ func TestSecurityOriginRefused(t *testing.T) {
 				t.Fatalf("ws upgrade with Origin %q: err %v, response %v", origin, err, res)
 			}
 			wantNoCORS(t, res)
-			wantStatus(t, res, 403, transport.CodeOrigin)
+			wantStatus(t, res, 403, closecode.Origin)
 			for _, r := range []*http.Response{
 				req(t, "GET", base+"/stream", "", o...),
 				req(t, "GET", base+"/poll", "", o...),
@@ -60,7 +61,7 @@ func TestSecurityOriginRefused(t *testing.T) {
 				req(t, "OPTIONS", base+"/ws", "", o...),
 			} {
 				wantNoCORS(t, r)
-				wantStatus(t, r, 403, transport.CodeOrigin)
+				wantStatus(t, r, 403, closecode.Origin)
 			}
 			if st := srv.Stats(); st.Created != created || st.MessagesIn != 0 {
 				t.Fatalf("a refused origin touched sessions: %+v", st)
@@ -169,7 +170,7 @@ func TestSecurityWrongToken(t *testing.T) {
 					t.Fatal(err)
 				}
 				if w.token == "" && ep.path == "/send" {
-					wantStatusBody(t, res, b, 400, transport.CodeProtocol)
+					wantStatusBody(t, res, b, 400, closecode.Protocol)
 					continue
 				}
 				if first == "" {
@@ -178,13 +179,13 @@ func TestSecurityWrongToken(t *testing.T) {
 				if string(b) != first {
 					t.Fatalf("%s %s: body %q differs from an unknown id's %q", ep.method, ep.path, b, first)
 				}
-				wantStatusBody(t, res, b, 404, transport.CodeUnknown)
+				wantStatusBody(t, res, b, 404, closecode.Unknown)
 			}
 			if w.token == "" {
 				return // an R frame needs both or neither: covered by the first-frame tests
 			}
 			c := wsDial(t, base, wsResume(w.h, w.token, 0, 1, ""), nil)
-			wantWSClose(t, c, transport.CodeUnknown)
+			wantWSClose(t, c, closecode.Unknown)
 		})
 	}
 	// The forgeries neither delivered anything nor took the session.
@@ -222,7 +223,7 @@ func TestSecurityHugeBody(t *testing.T) {
 				t.Fatalf("send of %d bytes: %v (the server must answer 413, consumed %d)", total, err, tc.body.consumed())
 			}
 			defer res.Body.Close()
-			wantStatus(t, res, 413, transport.CodeTooLarge)
+			wantStatus(t, res, 413, closecode.TooLarge)
 			if n := tc.body.consumed(); n > total/4 {
 				t.Fatalf("%d bytes of the body were consumed, limit %d", n, 64<<10)
 			}
@@ -259,7 +260,7 @@ func TestSecurityBatchAndMessageLimits(t *testing.T) {
 				}
 				return
 			}
-			wantStatus(t, res, tc.status, transport.CodeTooLarge)
+			wantStatus(t, res, tc.status, closecode.TooLarge)
 		})
 	}
 	stillServes(t, base)
@@ -298,7 +299,7 @@ func TestSecurityMalformedSend(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := pollHello(t, base)
 			res := req(t, "POST", base+"/send", tc.body, creds(h, h.Token, 0, 0)...)
-			wantStatus(t, res, 400, transport.CodeProtocol)
+			wantStatus(t, res, 400, closecode.Protocol)
 		})
 	}
 	stillServes(t, base)
@@ -312,21 +313,21 @@ func TestSecurityBadHeaders(t *testing.T) {
 		{transport.HeaderSession, h.SessionID},
 		{transport.HeaderToken, h.Token},
 	} {
-		wantStatus(t, req(t, "POST", base+"/send", body("S1", "Mx"), hdr...), 400, transport.CodeProtocol)
+		wantStatus(t, req(t, "POST", base+"/send", body("S1", "Mx"), hdr...), 400, closecode.Protocol)
 	}
 	for _, name := range []string{transport.HeaderAck, transport.HeaderConn} {
 		for _, v := range []string{"-1", "01", "x", "+1", "0x1", "1.0", "18446744073709551616", "99999999999999999999999"} {
 			t.Run(name+"="+v, func(t *testing.T) {
 				for _, path := range []string{"/poll", "/stream"} {
 					res := req(t, "GET", base+path, "", append(creds(h, h.Token, 0, 0), name, v)...)
-					wantStatus(t, res, 400, transport.CodeProtocol)
+					wantStatus(t, res, 400, closecode.Protocol)
 				}
 			})
 		}
 	}
 	// An ack of messages the server never sent.
 	for _, path := range []string{"/poll", "/stream"} {
-		wantStatus(t, req(t, "GET", base+path, "", creds(h, h.Token, 5, 1)...), 400, transport.CodeProtocol)
+		wantStatus(t, req(t, "GET", base+path, "", creds(h, h.Token, 5, 1)...), 400, closecode.Protocol)
 	}
 	stillServes(t, base)
 }
@@ -376,7 +377,7 @@ func TestSecurityConcurrentPoll(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second poll did not confirm the session")
 	}
-	wantStatus(t, req(t, "GET", base+"/poll", "", creds(hello, hello.Token, 0, 0)...), 409, transport.CodeSuperseded)
+	wantStatus(t, req(t, "GET", base+"/poll", "", creds(hello, hello.Token, 0, 0)...), 409, closecode.Superseded)
 
 	// The held poll completes with the echo of what is sent now (or a heartbeat, on
 	// a very slow machine, with the echo on the next poll).
@@ -413,10 +414,10 @@ func TestSecurityStaleConnection(t *testing.T) {
 	}
 	for _, conn := range []int{0, 1} {
 		for _, path := range []string{"/poll", "/stream"} {
-			wantStatus(t, req(t, "GET", base+path, "", creds(h, h.Token, 0, conn)...), 409, transport.CodeSuperseded)
+			wantStatus(t, req(t, "GET", base+path, "", creds(h, h.Token, 0, conn)...), 409, closecode.Superseded)
 		}
 		c := wsDial(t, base, wsResume(h, h.Token, 0, uint64(conn), ""), nil)
-		wantWSClose(t, c, transport.CodeSuperseded)
+		wantWSClose(t, c, closecode.Superseded)
 	}
 	// The session is still on conn 2.
 	req(t, "POST", base+"/send", body("S1", "Mstill mine"), creds(h, h.Token, 0, 2)...)
@@ -459,9 +460,9 @@ func TestSecurityTooManySessions(t *testing.T) {
 		if res.Header.Get("Retry-After") == "" {
 			t.Fatalf("%s: 429 without Retry-After", path)
 		}
-		wantStatus(t, res, 429, transport.CodeTooMany)
+		wantStatus(t, res, 429, closecode.TooMany)
 	}
-	wantWSClose(t, wsDial(t, base, transport.ResumeReq{}, nil), transport.CodeTooMany)
+	wantWSClose(t, wsDial(t, base, transport.ResumeReq{}, nil), closecode.TooMany)
 	if n := srv.Stats().Sessions; n != 2 {
 		t.Fatalf("%d sessions held after refusals, want 2", n)
 	}
@@ -512,7 +513,7 @@ func TestSecurityWebSocketFirstFrame(t *testing.T) {
 				wsHello(t, c)
 				return
 			}
-			wantWSClose(t, c, transport.CodeProtocol)
+			wantWSClose(t, c, closecode.Protocol)
 			if n := srv.Stats().Sessions; n != held {
 				t.Fatalf("a refused first frame left a session held (%d, was %d)", n, held)
 			}
@@ -522,7 +523,7 @@ func TestSecurityWebSocketFirstFrame(t *testing.T) {
 	c := wsDial(t, base, transport.ResumeReq{}, nil)
 	wsHello(t, c)
 	wsSend(t, c, "A0", `R{"v":1}`)
-	wantWSClose(t, c, transport.CodeProtocol)
+	wantWSClose(t, c, closecode.Protocol)
 	stillServes(t, base)
 }
 
@@ -558,7 +559,7 @@ func TestSecurityMalformedWebSocket(t *testing.T) {
 					break // closed already
 				}
 			}
-			wantWSClose(t, c, transport.CodeProtocol)
+			wantWSClose(t, c, closecode.Protocol)
 		})
 	}
 	stillServes(t, base)
@@ -585,13 +586,13 @@ func TestSecurityWebSocketSizes(t *testing.T) {
 		name     string
 		typ      websocket.MessageType
 		data     []byte
-		accepted []int // close codes; nil: the message is echoed
+		accepted []closecode.Code // close codes; nil: the message is echoed
 	}{
 		{"text at the limit", websocket.MessageText, append([]byte("M"), big(1024)...), nil},
 		{"binary at the limit", websocket.MessageBinary, big(1024), nil},
-		{"text over the message limit", websocket.MessageText, append([]byte("M"), big(1100)...), []int{transport.CodeTooLarge}},
-		{"binary over the message limit", websocket.MessageBinary, big(1100), []int{transport.CodeTooLarge}},
-		{"text of 5000 bytes", websocket.MessageText, append([]byte("M"), big(5000)...), []int{1009, transport.CodeTooLarge}},
+		{"text over the message limit", websocket.MessageText, append([]byte("M"), big(1100)...), []closecode.Code{closecode.TooLarge}},
+		{"binary over the message limit", websocket.MessageBinary, big(1100), []closecode.Code{closecode.TooLarge}},
+		{"text of 5000 bytes", websocket.MessageText, append([]byte("M"), big(5000)...), []closecode.Code{1009, closecode.TooLarge}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := wsDial(t, base, transport.ResumeReq{}, nil)
@@ -645,12 +646,12 @@ func TestSecurityWebSocketRawFrames(t *testing.T) {
 		{"fragmented ping", true, clientFrame(0x9, []byte("x")), []int{0, 1002}},
 		{"length 2^63", false, huge(1<<63, 0), []int{0, 1002, 1009}},
 		{"length 2^64-1", true, huge(1<<64-1, 0), []int{0, 1002, 1009}},
-		{"length 2^63-1", true, huge(1<<63-1, 64<<10), []int{1009, transport.CodeTooLarge}},
-		{"flood of one-byte fragments", false, fragments, []int{1009, transport.CodeTooLarge}},
+		{"length 2^63-1", true, huge(1<<63-1, 64<<10), []int{1009, int(closecode.TooLarge)}},
+		{"flood of one-byte fragments", false, fragments, []int{1009, int(closecode.TooLarge)}},
 		// Messages over the read limit (the larger of 16 KiB and the message limit).
-		{"text over the read limit", true, clientFrame(wsFin|wsText, append([]byte("S1"), big...)), []int{1009, transport.CodeTooLarge}},
-		{"binary over the read limit", true, clientFrame(wsFin|wsBinary, big), []int{1009, transport.CodeTooLarge}},
-		{"R over the read limit", false, clientFrame(wsFin|wsText, []byte(`R{"v":1,"auth":"`+string(big)+`"}`)), []int{1009, transport.CodeTooLarge}},
+		{"text over the read limit", true, clientFrame(wsFin|wsText, append([]byte("S1"), big...)), []int{1009, int(closecode.TooLarge)}},
+		{"binary over the read limit", true, clientFrame(wsFin|wsBinary, big), []int{1009, int(closecode.TooLarge)}},
+		{"R over the read limit", false, clientFrame(wsFin|wsText, []byte(`R{"v":1,"auth":"`+string(big)+`"}`)), []int{1009, int(closecode.TooLarge)}},
 		{"HTTP after the upgrade", false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), []int{0, 1002}},
 		{"garbage bytes", true, []byte("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []int{0, 1002}},
 	} {
@@ -720,13 +721,13 @@ func TestSecurityConcurrentResume(t *testing.T) {
 		if err := c.Write(ctxT(t), websocket.MessageText, r); err != nil {
 			return nil, err
 		}
-		p := &peer{frames: make(chan transport.Frame, 64), end: make(chan int, 1)}
+		p := &peer{frames: make(chan transport.Frame, 64), end: make(chan closecode.Code, 1)}
 		p.send = func(frames ...string) { wsSend(t, c, frames...) }
 		go func() {
 			for {
 				typ, b, err := c.Read(context.Background())
 				if err != nil {
-					p.end <- int(websocket.CloseStatus(err))
+					p.end <- closecode.Code(websocket.CloseStatus(err))
 					return
 				}
 				f := transport.Frame{Type: 'b', Data: b}
@@ -740,7 +741,7 @@ func TestSecurityConcurrentResume(t *testing.T) {
 			}
 		}()
 		return p, nil
-	}, transport.CodeSuperseded)
+	}, closecode.Superseded)
 }
 
 // TestSecurityConcurrentStreamResume does the same with two streams.
@@ -753,7 +754,7 @@ func TestSecurityConcurrentStreamResume(t *testing.T) {
 			return nil, err
 		}
 		t.Cleanup(func() { res.Body.Close() })
-		p := &peer{frames: make(chan transport.Frame, 64), end: make(chan int, 1)}
+		p := &peer{frames: make(chan transport.Frame, 64), end: make(chan closecode.Code, 1)}
 		p.send = func(frames ...string) {
 			if res := req(t, "POST", base+"/send", body(frames...), creds(h, h.Token, 0, 0)...); res.StatusCode != 200 {
 				t.Fatalf("send: %d", res.StatusCode)
@@ -768,7 +769,7 @@ func TestSecurityConcurrentStreamResume(t *testing.T) {
 					p.end <- 0 // the stream ended
 					return
 				case res.StatusCode != 200 && f.Type == transport.FrameClose:
-					p.end <- int(f.Num)
+					p.end <- closecode.Code(f.Num)
 					return
 				}
 				f.Data = bytes.Clone(f.Data)
@@ -776,13 +777,13 @@ func TestSecurityConcurrentStreamResume(t *testing.T) {
 			}
 		}()
 		return p, nil
-	}, 0, transport.CodeSuperseded)
+	}, 0, closecode.Superseded)
 }
 
 // peer is one connection of a session, read by its own goroutine.
 type peer struct {
 	frames chan transport.Frame // what arrives, acks and heartbeats included
-	end    chan int             // the close code when it ends (0: none)
+	end    chan closecode.Code  // the close code when it ends (0: none)
 	send   func(frames ...string)
 }
 
@@ -818,10 +819,10 @@ func (p *peer) expect(t *testing.T, seq uint64, want string) {
 // once: each gets its hello or is refused with one of superseded; within a bounded time
 // at most one is left, and it carries the session whole. Then a connection numbered 2
 // takes the session, delivers, and ends the survivor.
-func concurrentResume(t *testing.T, base string, h *transport.Hello, open func(conn, ack uint64) (*peer, error), superseded ...int) {
+func concurrentResume(t *testing.T, base string, h *transport.Hello, open func(conn, ack uint64) (*peer, error), superseded ...closecode.Code) {
 	t.Helper()
 	req(t, "POST", base+"/send", body("A0"), creds(h, h.Token, 0, 0)...)
-	wantEnd := func(what string, code int) {
+	wantEnd := func(what string, code closecode.Code) {
 		t.Helper()
 		for _, c := range superseded {
 			if code == c {
@@ -924,9 +925,9 @@ func TestSecurityAuth(t *testing.T) {
 	for _, c := range []string{"bad", "verbose"} {
 		t.Run("refused "+c, func(t *testing.T) {
 			for _, path := range []string{"/poll", "/stream"} {
-				wantStatus(t, req(t, "GET", base+path, "", auth(c)...), 401, transport.CodeAuth)
+				wantStatus(t, req(t, "GET", base+path, "", auth(c)...), 401, closecode.Auth)
 			}
-			wantWSClose(t, wsDial(t, base, transport.ResumeReq{Auth: c}, nil), transport.CodeAuth)
+			wantWSClose(t, wsDial(t, base, transport.ResumeReq{Auth: c}, nil), closecode.Auth)
 		})
 	}
 
@@ -954,13 +955,13 @@ func TestSecurityAuth(t *testing.T) {
 	// good credentials, gets no hello but the code the session ended with
 	// (docs/protocol.md §7); with a wrong token, the answer of an unknown session.
 	revoked.Store(true)
-	wantWSClose(t, wsDial(t, base, wsResume(wsH, wsH.Token, 1, 1, "alice"), nil), transport.CodeAuthExpired)
-	wantWSClose(t, wsDial(t, base, wsResume(wsH, wsH.Token, 1, 2, "bob"), nil), transport.CodeAuthExpired)
-	wantWSClose(t, wsDial(t, base, wsResume(wsH, pollH.Token, 1, 3, "bob"), nil), transport.CodeUnknown)
-	wantStatus(t, req(t, "GET", base+"/poll", "", pollCreds(1, 1, "alice")...), 401, transport.CodeAuthExpired)
-	wantStatus(t, req(t, "GET", base+"/poll", "", pollCreds(1, 2, "bob")...), 401, transport.CodeAuthExpired)
-	wantStatus(t, req(t, "POST", base+"/send", body("S2", "Mx"), pollCreds(1, 2, "bob")...), 401, transport.CodeAuthExpired)
-	wantStatus(t, req(t, "GET", base+"/poll", "", append(creds(pollH, wsH.Token, 1, 3), auth("bob")...)...), 404, transport.CodeUnknown)
+	wantWSClose(t, wsDial(t, base, wsResume(wsH, wsH.Token, 1, 1, "alice"), nil), closecode.AuthExpired)
+	wantWSClose(t, wsDial(t, base, wsResume(wsH, wsH.Token, 1, 2, "bob"), nil), closecode.AuthExpired)
+	wantWSClose(t, wsDial(t, base, wsResume(wsH, pollH.Token, 1, 3, "bob"), nil), closecode.Unknown)
+	wantStatus(t, req(t, "GET", base+"/poll", "", pollCreds(1, 1, "alice")...), 401, closecode.AuthExpired)
+	wantStatus(t, req(t, "GET", base+"/poll", "", pollCreds(1, 2, "bob")...), 401, closecode.AuthExpired)
+	wantStatus(t, req(t, "POST", base+"/send", body("S2", "Mx"), pollCreds(1, 2, "bob")...), 401, closecode.AuthExpired)
+	wantStatus(t, req(t, "GET", base+"/poll", "", append(creds(pollH, wsH.Token, 1, 3), auth("bob")...)...), 404, closecode.Unknown)
 	if n := srv.Stats().Sessions; n != 0 {
 		t.Fatalf("%d sessions held after both were refused", n)
 	}
@@ -968,13 +969,13 @@ func TestSecurityAuth(t *testing.T) {
 }
 
 // wantStatusBody is wantStatus for a body already read.
-func wantStatusBody(t *testing.T, res *http.Response, b []byte, status, code int) {
+func wantStatusBody(t *testing.T, res *http.Response, b []byte, status int, code closecode.Code) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Fatalf("status %d, want %d (body %q)", res.StatusCode, status, b)
 	}
 	fs := frames(t, bytes.NewReader(b))
-	if len(fs) != 1 || fs[0].Type != transport.FrameClose || int(fs[0].Num) != code {
+	if len(fs) != 1 || fs[0].Type != transport.FrameClose || closecode.Code(fs[0].Num) != code {
 		t.Fatalf("body %q, want one C%d frame", b, code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -15,7 +16,7 @@ import (
 func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	id, token := r.Header.Get(transport.HeaderSession), r.Header.Get(transport.HeaderToken)
 	if id == "" || token == "" {
-		srv.fail(w, r, transport.CodeProtocol, "send needs the session and token headers")
+		srv.fail(w, r, closecode.Protocol, "send needs the session and token headers")
 		return
 	}
 	s, err := srv.find(id, token)
@@ -51,7 +52,8 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	var seq uint64
 	frames, msgs, bytes := 0, 0, 0
-	code, reason := 0, ""
+	var code closecode.Code
+	reason := ""
 loop:
 	for {
 		f, err := rd.Next()
@@ -61,14 +63,14 @@ loop:
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe), errors.Is(err, transport.ErrTooLarge):
-			code, reason = transport.CodeTooLarge, err.Error()
+			code, reason = closecode.TooLarge, err.Error()
 			break loop
 		case err != nil:
-			code, reason = transport.CodeProtocol, err.Error()
+			code, reason = closecode.Protocol, err.Error()
 			break loop
 		}
 		if frames++; frames > o.MaxBatchFrames {
-			code, reason = transport.CodeTooLarge, "too many frames in one batch"
+			code, reason = closecode.TooLarge, "too many frames in one batch"
 			break
 		}
 		switch f.Type {
@@ -76,7 +78,7 @@ loop:
 			seq = f.Num
 		case transport.FrameText, transport.FrameBinary:
 			if seq == 0 {
-				code, reason = transport.CodeProtocol, "data frame without a sequence number"
+				code, reason = closecode.Protocol, "data frame without a sequence number"
 				break loop
 			}
 			m := session.Message{Type: session.Binary, Data: f.Data}
@@ -95,14 +97,14 @@ loop:
 			seq++
 		case transport.FrameAck:
 			if s.Acked(f.Num) != nil {
-				code, reason = transport.CodeProtocol, "ack of a message never sent"
+				code, reason = closecode.Protocol, "ack of a message never sent"
 				break loop
 			}
 		case transport.FramePing:
 		case transport.FrameClose:
-			s.PeerClosed(int(f.Num), string(f.Data))
+			s.PeerClosed(closecode.Code(f.Num), string(f.Data))
 		default:
-			code, reason = transport.CodeProtocol, "frame not allowed in a send batch"
+			code, reason = closecode.Protocol, "frame not allowed in a send batch"
 			break loop
 		}
 	}
@@ -117,14 +119,14 @@ loop:
 
 // deliverRefusal maps a Deliver error to a close code. A full queue that outlasted the
 // wait is not an error: the batch's remainder is simply not acknowledged.
-func deliverRefusal(err error) (int, string) {
+func deliverRefusal(err error) (closecode.Code, string) {
 	switch {
 	case errors.Is(err, session.ErrTooLarge):
-		return transport.CodeTooLarge, "message too large"
+		return closecode.TooLarge, "message too large"
 	case errors.Is(err, session.ErrProtocol):
-		return transport.CodeProtocol, "sequence gap"
+		return closecode.Protocol, "sequence gap"
 	case errors.Is(err, session.ErrClosed):
-		return transport.CodeExpired, "session ended"
+		return closecode.Expired, "session ended"
 	}
 	return 0, ""
 }

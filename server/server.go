@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -118,7 +119,7 @@ func (srv *Server) Middleware(prefix string) func(http.Handler) http.Handler {
 
 func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string) {
 	if !srv.originAllowed(r) {
-		srv.fail(w, r, transport.CodeOrigin, "origin not allowed")
+		srv.fail(w, r, closecode.Origin, "origin not allowed")
 		return
 	}
 	cors(w, r)
@@ -145,20 +146,20 @@ type endpoint struct {
 }
 
 // fail answers an HTTP request with the status for code and a C frame body, and logs.
-func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason string) {
+func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code closecode.Code, reason string) {
 	status := transport.HTTPStatus(code)
 	if status == 0 {
 		status = http.StatusGone // the session ended with this code
 	}
 	level := slog.LevelInfo
-	if code == transport.CodeNormal || code == transport.CodeSuperseded {
+	if code == closecode.Normal || code == closecode.Superseded {
 		level = slog.LevelDebug // routine: a poll after a clean close, a poll handed over
 	}
 	srv.log.Log(r.Context(), level, "lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	h := w.Header()
 	plainHeaders(h)
-	if code == transport.CodeTooMany || code == transport.CodeShutdown {
+	if code == closecode.TooMany || code == closecode.Shutdown {
 		h.Set("Retry-After", "5")
 	}
 	w.WriteHeader(status)
@@ -167,22 +168,22 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code int, reason
 
 // refusal is a close code and reason for a request the server will not serve.
 type refusal struct {
-	code   int
+	code   closecode.Code
 	reason string
 }
 
 func (e *refusal) Error() string { return e.reason }
 
-func refuse(code int, reason string) error { return &refusal{code, reason} }
+func refuse(code closecode.Code, reason string) error { return &refusal{code, reason} }
 
 // create makes a new session (docs/protocol.md §3).
 func (srv *Server) create(r *http.Request, creds string) (*session.Session, error) {
 	if srv.closing.Load() {
-		return nil, refuse(transport.CodeShutdown, "server shutting down")
+		return nil, refuse(closecode.Shutdown, "server shutting down")
 	}
 	if srv.count.Add(1) > int64(srv.opts.MaxSessions) {
 		srv.count.Add(-1)
-		return nil, refuse(transport.CodeTooMany, "too many sessions")
+		return nil, refuse(closecode.TooMany, "too many sessions")
 	}
 	var identity any
 	if srv.opts.Authenticate != nil {
@@ -190,7 +191,7 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 		if err != nil {
 			srv.count.Add(-1)
 			srv.log.Info("lifeline: authentication refused", "err", err, "remote", r.RemoteAddr)
-			return nil, refuse(transport.CodeAuth, "authentication refused")
+			return nil, refuse(closecode.Auth, "authentication refused")
 		}
 		identity = id
 	}
@@ -211,8 +212,8 @@ func (srv *Server) resume(r *http.Request, s *session.Session, creds string) (*s
 		identity, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
 			srv.log.Info("lifeline: credentials refused on resume", "session", s.ID(), "err", err)
-			s.CloseNow(transport.CodeAuthExpired, "credentials refused")
-			return nil, refuse(transport.CodeAuthExpired, "credentials refused")
+			s.CloseNow(closecode.AuthExpired, "credentials refused")
+			return nil, refuse(closecode.AuthExpired, "credentials refused")
 		}
 		s.SetIdentity(identity)
 	}
@@ -230,7 +231,7 @@ func (srv *Server) find(id, token string) (*session.Session, error) {
 	if code, reason, ok := srv.graves.lookup(id, token); ok {
 		return nil, refuse(code, reason)
 	}
-	return nil, refuse(transport.CodeUnknown, "unknown session")
+	return nil, refuse(closecode.Unknown, "unknown session")
 }
 
 // attach attaches a connection to s, confirms s when the connection is not the one
@@ -239,18 +240,18 @@ func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, ack
 	prev, prevConn := s.Transport(), s.LastConn()
 	l, received, err := s.Attach(name, conn, ack, acks)
 	if err != nil && created {
-		s.CloseNow(transport.CodeProtocol, "refused before attach")
+		s.CloseNow(closecode.Protocol, "refused before attach")
 	}
 	if err != nil {
 		var ce *session.CloseError
 		switch {
 		case errors.Is(err, session.ErrSuperseded):
-			return nil, 0, refuse(transport.CodeSuperseded, "connection superseded")
+			return nil, 0, refuse(closecode.Superseded, "connection superseded")
 		case errors.As(err, &ce):
 			srv.stats.resets.Add(1)
 			return nil, 0, refuse(ce.Code, ce.Reason)
 		}
-		return nil, 0, refuse(transport.CodeProtocol, "bad ack")
+		return nil, 0, refuse(closecode.Protocol, "bad ack")
 	}
 	srv.stats.moved(prev, name, prevConn, conn, created)
 	if !created {
@@ -265,7 +266,7 @@ func (srv *Server) confirm(s *session.Session) {
 		return
 	}
 	if !srv.handlers.enter() {
-		s.CloseNow(transport.CodeShutdown, "server shutting down")
+		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return
 	}
 	// The handler's context ends with the session (Shutdown ends every session), so
@@ -277,13 +278,13 @@ func (srv *Server) confirm(s *session.Session) {
 		defer srv.handlers.leave()
 		defer cancel()
 		srv.h.ServeSession(ctx, s)
-		s.Close(transport.CodeNormal, "")
+		s.Close(closecode.Normal, "")
 	}()
 }
 
 // ended runs once when a session ends.
 func (srv *Server) ended(s *session.Session) {
-	code, reason := transport.CodeNormal, ""
+	code, reason := closecode.Normal, ""
 	var ce *session.CloseError
 	if errors.As(s.Err(), &ce) {
 		code, reason = ce.Code, ce.Reason
@@ -330,7 +331,7 @@ func headerNum(h http.Header, name string) (uint64, error) {
 	}
 	n, err := transport.ParseNum([]byte(v))
 	if err != nil {
-		return 0, refuse(transport.CodeProtocol, "bad "+name+" header")
+		return 0, refuse(closecode.Protocol, "bad "+name+" header")
 	}
 	return n, nil
 }
@@ -357,5 +358,5 @@ func (srv *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 		srv.fail(w, r, rf.code, rf.reason)
 		return
 	}
-	srv.fail(w, r, transport.CodeProtocol, err.Error())
+	srv.fail(w, r, closecode.Protocol, err.Error())
 }

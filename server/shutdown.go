@@ -6,8 +6,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
-	"github.com/lifelinehq/lifeline/transport"
 )
 
 // gate counts work under way (handlers, WebSocket connections) and refuses new work
@@ -80,7 +80,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.handlers.close()
 	srv.conns.close()
 	srv.opts.Store.Range(func(s *session.Session) bool {
-		s.CloseNow(transport.CodeShutdown, "server shutting down")
+		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return true
 	})
 	done := make(chan struct{})

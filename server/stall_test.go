@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -31,7 +32,7 @@ func TestStalledWriterIsClosed(t *testing.T) {
 			}
 			written.Add(1)
 		}
-		s.CloseNow(transport.CodeOverflow, "test: session ends while the writer is stuck")
+		s.CloseNow(closecode.Overflow, "test: session ends while the writer is stuck")
 	}), &server.Options{Heartbeat: 200 * time.Millisecond, HeartbeatTimeout: time.Minute})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -104,7 +105,7 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-hb.C:
 			if time.Since(s.Heard()) > deadline {
-				srv.log.Info("lifeline: stream client silent", "session", s.ID(), "code", transport.CodeTimeout)
+				srv.log.Info("lifeline: stream client silent", "session", s.ID(), "code", closecode.Timeout)
 				return
 			}
 			if !ping() {

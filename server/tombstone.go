@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 )
 
@@ -21,7 +22,7 @@ type tombstones struct {
 
 type tombstone struct {
 	token  string
-	code   int
+	code   closecode.Code
 	reason string
 	at     time.Time
 }
@@ -31,7 +32,7 @@ func (ts *tombstones) init(ttl time.Duration, max int) {
 	ts.ttl, ts.max = ttl, max
 }
 
-func (ts *tombstones) add(s *session.Session, code int, reason string) {
+func (ts *tombstones) add(s *session.Session, code closecode.Code, reason string) {
 	now := time.Now()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
@@ -49,7 +50,7 @@ func (ts *tombstones) add(s *session.Session, code int, reason string) {
 }
 
 // lookup returns how the session with id ended, if it did recently and token is its.
-func (ts *tombstones) lookup(id, token string) (int, string, bool) {
+func (ts *tombstones) lookup(id, token string) (closecode.Code, string, bool) {
 	ts.mu.Lock()
 	t, ok := ts.m[id]
 	ts.mu.Unlock()

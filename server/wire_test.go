@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -196,7 +197,7 @@ func TestResumeMovesTransport(t *testing.T) {
 		t.Fatalf("resume hello %+v", rh)
 	}
 	// A stale connection number is refused.
-	wantStatus(t, req(t, "GET", base+"/stream", "", creds(h, h.Token, 3, 0)...), 409, transport.CodeSuperseded)
+	wantStatus(t, req(t, "GET", base+"/stream", "", creds(h, h.Token, 3, 0)...), 409, closecode.Superseded)
 }
 
 // TestStreamRecycleBound: a stream ends within one message of StreamBytes, however

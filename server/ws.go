@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -24,7 +25,7 @@ const handshakeLimit = 16 << 10
 // second goroutine writes, so no lock is held across a network write.
 func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !srv.conns.enter() {
-		srv.fail(w, r, transport.CodeShutdown, "server shutting down")
+		srv.fail(w, r, closecode.Shutdown, "server shutting down")
 		return
 	}
 	defer srv.conns.leave()
@@ -77,8 +78,8 @@ type wsConn struct {
 }
 
 // closeWith closes the connection with code, logging refusals.
-func (wc *wsConn) closeWith(code int, reason string) {
-	if code != transport.CodeNormal && code != transport.CodeSuperseded && code != transport.CodeShutdown {
+func (wc *wsConn) closeWith(code closecode.Code, reason string) {
+	if code != closecode.Normal && code != closecode.Superseded && code != closecode.Shutdown {
 		wc.srv.log.Info("lifeline: websocket closed", "code", code, "reason", reason, "remote", wc.r.RemoteAddr)
 	}
 	wc.c.Close(websocket.StatusCode(code), transport.Reason(reason))
@@ -122,7 +123,7 @@ func (wc *wsConn) serve() {
 		// the session this connection created, and start over with the new R.
 		wc.stopWriter()
 		wc.l.Detach()
-		wc.s.CloseNow(transport.CodeSuperseded, "replaced by a second R")
+		wc.s.CloseNow(closecode.Superseded, "replaced by a second R")
 		data, wc.again = wc.again, nil
 		if code, reason := wc.handshake(websocket.MessageText, data); code != 0 {
 			wc.closeWith(code, reason)
@@ -173,7 +174,7 @@ func (wc *wsConn) watch() {
 	}
 	now := time.Now()
 	if now.Sub(time.Unix(0, wc.lastRead.Load())) > o.Heartbeat+o.HeartbeatTimeout {
-		wc.closeWith(transport.CodeTimeout, "heartbeat timeout")
+		wc.closeWith(closecode.Timeout, "heartbeat timeout")
 		wc.cancel()
 		wc.c.CloseNow()
 		return
@@ -202,18 +203,18 @@ func (wc *wsConn) watch() {
 }
 
 // handshake processes an R frame: create or resume, attach, send H.
-func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string) {
+func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (closecode.Code, string) {
 	srv := wc.srv
 	if typ != websocket.MessageText {
-		return transport.CodeProtocol, "first frame must be R"
+		return closecode.Protocol, "first frame must be R"
 	}
 	f, err := transport.ParseFrame(data)
 	if err != nil || f.Type != transport.FrameResume {
-		return transport.CodeProtocol, "first frame must be R"
+		return closecode.Protocol, "first frame must be R"
 	}
 	req, err := transport.DecodeResume(f.Data)
 	if err != nil {
-		return transport.CodeProtocol, err.Error()
+		return closecode.Protocol, err.Error()
 	}
 	created := req.SessionID == ""
 	var s *session.Session
@@ -232,7 +233,7 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string
 		if errors.As(err, &rf) {
 			return rf.code, rf.reason
 		}
-		return transport.CodeProtocol, err.Error()
+		return closecode.Protocol, err.Error()
 	}
 	wc.wmu.Lock()
 	wc.s, wc.l, wc.created = s, l, created
@@ -241,14 +242,14 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (int, string
 	srv.stats.out(0, len(hello))
 	if err := wc.c.Write(wc.ctx, websocket.MessageText, hello); err != nil {
 		l.Detach()
-		return transport.CodeNormal, ""
+		return closecode.Normal, ""
 	}
 	return 0, ""
 }
 
 // readLoop reads client frames until the connection ends. It returns the close code
 // to send, or 0; or it sets wc.again and returns for a second R.
-func (wc *wsConn) readLoop() (int, string) {
+func (wc *wsConn) readLoop() (closecode.Code, string) {
 	srv := wc.srv
 	s := wc.s
 	var seq uint64
@@ -265,11 +266,11 @@ func (wc *wsConn) readLoop() (int, string) {
 		} else {
 			f, err := transport.ParseFrame(data)
 			if err != nil {
-				return transport.CodeProtocol, err.Error()
+				return closecode.Protocol, err.Error()
 			}
 			if f.Type == transport.FrameResume {
 				if !wc.created {
-					return transport.CodeProtocol, "R after confirmation"
+					return closecode.Protocol, "R after confirmation"
 				}
 				wc.again = data
 				return 0, ""
@@ -286,17 +287,17 @@ func (wc *wsConn) readLoop() (int, string) {
 				continue
 			case transport.FrameAck:
 				if s.Acked(f.Num) != nil {
-					return transport.CodeProtocol, "ack of a message never sent"
+					return closecode.Protocol, "ack of a message never sent"
 				}
 				continue
 			case transport.FramePing:
 				s.PeerPinged()
 				continue
 			case transport.FrameClose:
-				s.PeerClosed(int(f.Num), string(f.Data))
-				return transport.CodeNormal, ""
+				s.PeerClosed(closecode.Code(f.Num), string(f.Data))
+				return closecode.Normal, ""
 			default:
-				return transport.CodeProtocol, "frame not allowed on a websocket"
+				return closecode.Protocol, "frame not allowed on a websocket"
 			}
 		}
 		if wc.created {
@@ -304,7 +305,7 @@ func (wc *wsConn) readLoop() (int, string) {
 			srv.confirm(s)
 		}
 		if seq == 0 {
-			return transport.CodeProtocol, "data frame without a sequence number"
+			return closecode.Protocol, "data frame without a sequence number"
 		}
 		ok, err := s.Deliver(wc.ctx, seq, m, true)
 		if err != nil {
@@ -355,7 +356,7 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		l.Pull(&b, 64, 256<<10, ping)
 		if b.Gone != nil {
 			if errors.Is(b.Gone, session.ErrSuperseded) {
-				wc.closeWith(transport.CodeSuperseded, "connection superseded")
+				wc.closeWith(closecode.Superseded, "connection superseded")
 				wc.cancel()
 			}
 			return

@@ -3,6 +3,8 @@ package session
 import (
 	"errors"
 	"fmt"
+
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // Errors of this package. CloseError matches ErrClosed with errors.Is.
@@ -17,7 +19,7 @@ var (
 // CloseError says how a session ended: its close code (docs/protocol.md §7), the
 // reason, and whether the peer closed it. Read it with errors.As.
 type CloseError struct {
-	Code   int
+	Code   closecode.Code
 	Reason string
 	Remote bool // the peer sent the close
 }
@@ -28,9 +30,9 @@ func (e *CloseError) Error() string {
 		by = "by peer"
 	}
 	if e.Reason == "" {
-		return fmt.Sprintf("lifeline: session closed %s with code %d", by, e.Code)
+		return fmt.Sprintf("lifeline: session closed %s with code %v", by, e.Code)
 	}
-	return fmt.Sprintf("lifeline: session closed %s with code %d: %s", by, e.Code, e.Reason)
+	return fmt.Sprintf("lifeline: session closed %s with code %v: %s", by, e.Code, e.Reason)
 }
 
 // Is reports that every CloseError is an ErrClosed.

@@ -24,7 +24,7 @@ func ExampleSession_Read() {
 	}
 	// Output:
 	// true hi
-	// ended: 1000 bye remote: true true
+	// ended: 1000 (normal) bye remote: true true
 }
 
 // A transport's view: attach a connection, pull what to send, and resume on another

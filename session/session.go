@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lifelinehq/lifeline/transport"
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // MessageType is the type of a message. Its values match github.com/coder/websocket.
@@ -134,7 +134,7 @@ func New(id, token string, cfg Config) *Session {
 	return s
 }
 
-func (s *Session) expire() { s.CloseNow(transport.CodeExpired, "session expired") }
+func (s *Session) expire() { s.CloseNow(closecode.Expired, "session expired") }
 
 // Confirm marks the session confirmed (docs/protocol.md §3). It reports true only the
 // first time, when the application's handler should start.
@@ -318,7 +318,7 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 // Close ends the session gracefully: messages already written are still delivered,
 // then the peer is told code and reason. Writes fail from now on; Read returns what was
 // already received, then ErrClosed. Safe to call more than once; only the first counts.
-func (s *Session) Close(code int, reason string) error {
+func (s *Session) Close(code closecode.Code, reason string) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -340,12 +340,12 @@ func (s *Session) Close(code int, reason string) error {
 // CloseNow ends the session at once with code and reason: queued messages are dropped,
 // an attached transport tells the peer the code, and blocked calls return. Safe to
 // call more than once; only the first counts.
-func (s *Session) CloseNow(code int, reason string) {
+func (s *Session) CloseNow(code closecode.Code, reason string) {
 	s.end(&CloseError{Code: code, Reason: reason})
 }
 
 // PeerClosed ends the session because the peer sent a close frame.
-func (s *Session) PeerClosed(code int, reason string) {
+func (s *Session) PeerClosed(code closecode.Code, reason string) {
 	s.end(&CloseError{Code: code, Reason: reason, Remote: true})
 }
 

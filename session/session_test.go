@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifelinehq/lifeline/transport"
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // documentedDefaults reads the defaults that Config's field comments in session.go
@@ -275,7 +275,7 @@ func TestDeliverBackpressure(t *testing.T) {
 func TestGracefulClose(t *testing.T) {
 	s := newSession(t, Config{})
 	write(t, s, "a", "b", "c")
-	if err := s.Close(transport.CodeNormal, "bye"); err != nil {
+	if err := s.Close(closecode.Normal, "bye"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Write(context.Background(), Text, []byte("late")); !errors.Is(err, ErrClosed) {
@@ -310,14 +310,14 @@ func TestGracefulClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = pull(l2, false)
-	want := CloseError{Code: transport.CodeNormal, Reason: "bye"}
+	want := CloseError{Code: closecode.Normal, Reason: "bye"}
 	if b.Close == nil || *b.Close != want || len(b.Msgs) > 0 || b.Gone != nil {
 		t.Fatalf("pulled %+v after the last ack; want Close %+v", b, want)
 	}
 	if b = pull(l2, false); b.Close != nil || b.Gone != nil {
 		t.Fatalf("pulled %+v; the close frame goes out only once", b)
 	}
-	if err := s.Close(transport.CodeProtocol, "again"); err != nil {
+	if err := s.Close(closecode.Protocol, "again"); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
 	if isClosed(s.Done()) || s.Err() != nil {
@@ -346,7 +346,7 @@ func TestGracefulCloseWakesOnLastAck(t *testing.T) {
 	write(t, s, "a")
 	l := attach(t, s, "websocket", 0, 0)
 	checkMsgs(t, pull(l, false), 1, "a")
-	if err := s.Close(transport.CodeNormal, ""); err != nil {
+	if err := s.Close(closecode.Normal, ""); err != nil {
 		t.Fatal(err)
 	}
 	if b := pull(l, false); b.Close != nil {
@@ -370,12 +370,12 @@ func TestCloseNow(t *testing.T) {
 	deliver(t, s, 1, "x")
 	l := attach(t, s, "websocket", 0, 0)
 	woken(l)
-	s.CloseNow(transport.CodeShutdown, "shutdown")
+	s.CloseNow(closecode.Shutdown, "shutdown")
 	waitClosed(t, s.Done(), "Done after CloseNow")
 	if !woken(l) {
 		t.Error("CloseNow did not wake the link")
 	}
-	want := CloseError{Code: transport.CodeShutdown, Reason: "shutdown"}
+	want := CloseError{Code: closecode.Shutdown, Reason: "shutdown"}
 	b := pull(l, false)
 	if b.Close == nil || *b.Close != want || len(b.Msgs) > 0 {
 		t.Fatalf("pulled %+v, want only Close %+v (queued messages dropped)", b, want)
@@ -389,9 +389,9 @@ func TestCloseNow(t *testing.T) {
 		t.Error("More() after CloseNow")
 	}
 
-	s.CloseNow(transport.CodeProtocol, "again")
-	s.PeerClosed(transport.CodeProtocol, "late")
-	if err := s.Close(transport.CodeProtocol, "again"); err != nil {
+	s.CloseNow(closecode.Protocol, "again")
+	s.PeerClosed(closecode.Protocol, "late")
+	if err := s.Close(closecode.Protocol, "again"); err != nil {
 		t.Errorf("Close after CloseNow = %v", err)
 	}
 	if !errors.As(s.Err(), &ce) || *ce != want {
@@ -423,10 +423,10 @@ func TestPeerClosed(t *testing.T) {
 	deliver(t, s, 1, "a", "b")
 	write(t, s, "unsent")
 	l := attach(t, s, "websocket", 0, 0)
-	s.PeerClosed(transport.CodeExpired, "expired")
+	s.PeerClosed(closecode.Expired, "expired")
 	waitClosed(t, s.Done(), "Done after PeerClosed")
 
-	want := CloseError{Code: transport.CodeExpired, Reason: "expired", Remote: true}
+	want := CloseError{Code: closecode.Expired, Reason: "expired", Remote: true}
 	b := pull(l, false)
 	var ce *CloseError
 	if !errors.As(b.Gone, &ce) || *ce != want || b.Close != nil || len(b.Msgs) > 0 {
@@ -452,16 +452,16 @@ func TestPeerCloseOvertakesGracefulClose(t *testing.T) {
 		end  func(*Session)
 		want CloseError
 	}{
-		{"PeerClosed", func(s *Session) { s.PeerClosed(transport.CodeProtocol, "peer") },
-			CloseError{Code: transport.CodeProtocol, Reason: "peer", Remote: true}},
-		{"CloseNow", func(s *Session) { s.CloseNow(transport.CodeShutdown, "now") },
-			CloseError{Code: transport.CodeNormal, Reason: "bye"}},
+		{"PeerClosed", func(s *Session) { s.PeerClosed(closecode.Protocol, "peer") },
+			CloseError{Code: closecode.Protocol, Reason: "peer", Remote: true}},
+		{"CloseNow", func(s *Session) { s.CloseNow(closecode.Shutdown, "now") },
+			CloseError{Code: closecode.Normal, Reason: "bye"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSession(t, Config{})
 			write(t, s, "pending")
-			s.Close(transport.CodeNormal, "bye")
+			s.Close(closecode.Normal, "bye")
 			tc.end(s)
 			var ce *CloseError
 			if !errors.As(s.Err(), &ce) || *ce != tc.want {
@@ -476,8 +476,8 @@ func TestCloseErrorText(t *testing.T) {
 		e    CloseError
 		want string
 	}{
-		{CloseError{Code: 1000}, "lifeline: session closed locally with code 1000"},
-		{CloseError{Code: 4410, Reason: "expired", Remote: true}, "lifeline: session closed by peer with code 4410: expired"},
+		{CloseError{Code: 1000}, "lifeline: session closed locally with code 1000 (normal)"},
+		{CloseError{Code: 4410, Reason: "expired", Remote: true}, "lifeline: session closed by peer with code 4410 (session expired): expired"},
 	}
 	for _, tc := range tests {
 		if got := tc.e.Error(); got != tc.want {
@@ -509,9 +509,9 @@ func TestEndWakesBlockedCalls(t *testing.T) {
 		},
 	}
 	ends := map[string]func(*Session){
-		"Close":      func(s *Session) { s.Close(transport.CodeNormal, "") },
-		"CloseNow":   func(s *Session) { s.CloseNow(transport.CodeNormal, "") },
-		"PeerClosed": func(s *Session) { s.PeerClosed(transport.CodeNormal, "") },
+		"Close":      func(s *Session) { s.Close(closecode.Normal, "") },
+		"CloseNow":   func(s *Session) { s.CloseNow(closecode.Normal, "") },
+		"PeerClosed": func(s *Session) { s.PeerClosed(closecode.Normal, "") },
 	}
 	for endName, end := range ends {
 		for name, block := range blockers {
@@ -538,10 +538,10 @@ func TestEndWakesBlockedCalls(t *testing.T) {
 
 func TestOnEnd(t *testing.T) {
 	ends := map[string]func(*testing.T, *Session, *Link){
-		"CloseNow":   func(_ *testing.T, s *Session, _ *Link) { s.CloseNow(transport.CodeNormal, "") },
-		"PeerClosed": func(_ *testing.T, s *Session, _ *Link) { s.PeerClosed(transport.CodeNormal, "") },
+		"CloseNow":   func(_ *testing.T, s *Session, _ *Link) { s.CloseNow(closecode.Normal, "") },
+		"PeerClosed": func(_ *testing.T, s *Session, _ *Link) { s.PeerClosed(closecode.Normal, "") },
 		"Close": func(t *testing.T, s *Session, l *Link) {
-			s.Close(transport.CodeNormal, "")
+			s.Close(closecode.Normal, "")
 			if b := pull(l, false); b.Close == nil {
 				t.Fatal("no close frame to pull")
 			}
@@ -562,7 +562,7 @@ func TestOnEnd(t *testing.T) {
 			if got := calls.Load(); got != 11 {
 				t.Fatalf("after the end: calls %d, want both hooks once (11)", got)
 			}
-			s.CloseNow(transport.CodeNormal, "")
+			s.CloseNow(closecode.Normal, "")
 			s.OnEnd(func() { calls.Add(100) }) // runs at once
 			if got := calls.Load(); got != 111 {
 				t.Fatalf("calls %d, want 111", got)
@@ -575,8 +575,8 @@ func TestHandshakeTimeout(t *testing.T) {
 	s := newSession(t, Config{HandshakeTimeout: 10 * time.Millisecond})
 	waitClosed(t, s.Done(), "expiry of an unconfirmed session")
 	var ce *CloseError
-	if !errors.As(s.Err(), &ce) || ce.Code != transport.CodeExpired || ce.Remote {
-		t.Errorf("Err() = %v, want a local close with code %d", s.Err(), transport.CodeExpired)
+	if !errors.As(s.Err(), &ce) || ce.Code != closecode.Expired || ce.Remote {
+		t.Errorf("Err() = %v, want a local close with code %d", s.Err(), closecode.Expired)
 	}
 	if s.Confirm() {
 		t.Error("Confirm() of an ended session reported true")
@@ -608,8 +608,8 @@ func TestResumeWindow(t *testing.T) {
 	l.Detach()
 	waitClosed(t, s.Done(), "expiry after the resume window")
 	var ce *CloseError
-	if !errors.As(s.Err(), &ce) || ce.Code != transport.CodeExpired {
-		t.Errorf("Err() = %v, want code %d", s.Err(), transport.CodeExpired)
+	if !errors.As(s.Err(), &ce) || ce.Code != closecode.Expired {
+		t.Errorf("Err() = %v, want code %d", s.Err(), closecode.Expired)
 	}
 }
 
@@ -637,7 +637,7 @@ func TestConcurrentTransfer(t *testing.T) {
 				return
 			}
 		}
-		a.Close(transport.CodeNormal, "done")
+		a.Close(closecode.Normal, "done")
 	})
 	wg.Go(func() {
 		dropped, err := carry(ctx, a, b)
@@ -657,7 +657,7 @@ func TestConcurrentTransfer(t *testing.T) {
 		}
 		_, _, err := b.Read(ctx)
 		var ce *CloseError
-		if !errors.As(err, &ce) || !ce.Remote || ce.Code != transport.CodeNormal || ce.Reason != "done" {
+		if !errors.As(err, &ce) || !ce.Remote || ce.Code != closecode.Normal || ce.Reason != "done" {
 			fail(fmt.Errorf("Read after the last message = %v, want the peer's close", err))
 		}
 	})

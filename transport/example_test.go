@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -30,17 +31,15 @@ func ExampleReader() {
 	// B 0 "\x00\xff"
 }
 
-// What a client does when a session or connection ends with a code.
-func ExampleActionFor() {
-	for _, code := range []int{transport.CodeTimeout, transport.CodeExpired, transport.CodeOrigin, transport.CodeSuperseded} {
-		fmt.Println(code, transport.ActionFor(code) == transport.Reconnect, transport.ActionFor(code) == transport.Reset,
-			transport.ActionFor(code) == transport.Stop, transport.HTTPStatus(code))
+// The HTTP status that carries a close code on the HTTP transports.
+func ExampleHTTPStatus() {
+	for _, code := range []closecode.Code{closecode.Timeout, closecode.Expired, closecode.AuthExpired} {
+		fmt.Println(int(code), transport.HTTPStatus(code))
 	}
 	// Output:
-	// 4408 true false false 0
-	// 4410 false true false 410
-	// 4403 false false true 403
-	// 4409 false false false 409
+	// 4408 0
+	// 4410 410
+	// 4440 401
 }
 
 // The handshake frames.

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // Frame type bytes (docs/protocol.md §2).
@@ -154,7 +156,7 @@ func Reason(reason string) string {
 }
 
 // AppendClose appends a close frame. A reason longer than MaxReasonBytes is cut.
-func AppendClose(dst []byte, code int, reason string) []byte {
+func AppendClose(dst []byte, code closecode.Code, reason string) []byte {
 	reason = Reason(reason)
 	dst = append(dst, FrameClose)
 	dst = strconv.AppendInt(dst, int64(code), 10)

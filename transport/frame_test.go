@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // encodeFrame writes f back in its wire form with the package's Append functions.
@@ -19,7 +21,7 @@ func encodeFrame(f Frame) []byte {
 	case FrameAck, FrameSeq:
 		return AppendNum(nil, f.Type, f.Num)
 	case FrameClose:
-		return AppendClose(nil, int(f.Num), string(f.Data))
+		return AppendClose(nil, closecode.Code(f.Num), string(f.Data))
 	}
 	return append([]byte{f.Type}, f.Data...) // P, H, R
 }
@@ -302,12 +304,12 @@ func TestAppendCloseCutsReason(t *testing.T) {
 		{strings.Repeat("a", 120) + "€!", strings.Repeat("a", 120) + "€"},
 	}
 	for _, tc := range tests {
-		f, err := ParseFrame(AppendClose(nil, CodeNormal, tc.reason))
+		f, err := ParseFrame(AppendClose(nil, closecode.Normal, tc.reason))
 		if err != nil {
 			t.Errorf("AppendClose(%q) does not parse: %v", tc.reason, err)
 			continue
 		}
-		if f.Num != CodeNormal || string(f.Data) != tc.want {
+		if f.Num != uint64(closecode.Normal) || string(f.Data) != tc.want {
 			t.Errorf("AppendClose(%q) reason = %q, want %q", tc.reason, f.Data, tc.want)
 		}
 		if got := Reason(tc.reason); got != tc.want {
@@ -318,7 +320,7 @@ func TestAppendCloseCutsReason(t *testing.T) {
 	// valid prefix of at most MaxReasonBytes.
 	for off := MaxReasonBytes - 8; off <= MaxReasonBytes+1; off++ {
 		reason := strings.Repeat("a", off) + "😀" + strings.Repeat("b", 10)
-		f, err := ParseFrame(AppendClose(nil, CodeProtocol, reason))
+		f, err := ParseFrame(AppendClose(nil, closecode.Protocol, reason))
 		if err != nil {
 			t.Fatalf("offset %d: %v", off, err)
 		}

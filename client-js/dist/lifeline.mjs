@@ -41,8 +41,7 @@ var b64 = (u) => {
 };
 var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 var backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n);
-var RESET = [4404, 4410, 4429, 4440, 4503, 4507];
-var action = (code) => code <= 0 || code == 4408 || code == 4409 ? "reconnect" : RESET.includes(code) ? "reset" : "stop";
+var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ? "reconnect" : /^4(404|410|429|440|50[37])$/.test(code) ? "reset" : "stop";
 
 // src/websocket.js
 function websocket(ll, req) {

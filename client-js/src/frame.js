@@ -62,9 +62,9 @@ export const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
 // duration up to backoffMin·2^n, capped at backoffMax (o: the options).
 export const backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n)
 
-// Close codes (docs/protocol.md §7): those after which the session is gone (reset),
-// and what a code means for the client: "reconnect" for no code (a network failure),
-// a heartbeat timeout or a superseded connection, "reset", or "stop".
-const RESET = [4404, 4410, 4429, 4440, 4503, 4507]
+// Close codes (docs/protocol.md §7, both tables): what a code means for the client:
+// "reconnect" for no code (a network failure), a heartbeat timeout, a superseded
+// connection and the WebSocket codes of a failed connection or intermediary; "reset"
+// for those after which the session is gone; "stop" for every other code.
 export const action = code =>
-  code <= 0 || code == 4408 || code == 4409 ? 'reconnect' : RESET.includes(code) ? 'reset' : 'stop'
+  code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ? 'reconnect' : /^4(404|410|429|440|50[37])$/.test(code) ? 'reset' : 'stop'

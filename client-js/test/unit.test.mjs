@@ -371,18 +371,20 @@ describe('frame.js', () => {
     assert.deepEqual(b64(all.subarray(250)), Buffer.from([250, 251, 252, 253, 254, 255]).toString('base64'), 'a view')
   })
 
-  test('action() follows the table of protocol.md §7 for every code', () => {
+  test('action() follows both tables of protocol.md §7 for every code from 0 to 4999', () => {
     const sec = DOC.slice(DOC.indexOf('## 7. Close codes'), DOC.indexOf('## 8.'))
-    const rows = [...sec.matchAll(/^\| (\d{4}) \|[^|\n]*\|[^|\n]*\| ([^|\n]+?) \|$/gm)]
-    const codes = rows.map(r => +r[1])
-    assert.deepEqual(codes, [1000, 4400, 4401, 4403, 4404, 4408, 4409, 4410, 4413, 4429, 4440, 4503, 4507], 'the rows of §7')
-    const want = a =>
-      a.startsWith('stop') ? 'stop'
-      : a.startsWith('reset') ? 'reset'
-      : a.startsWith('reconnect') || a.startsWith('ignore this connection') ? 'reconnect'
-      : assert.fail('unknown client action in §7: ' + a)
-    for (const [, code, a] of rows) assert.equal(action(+code), want(a), `code ${code} (${a})`)
-    assert.equal(action(0), 'reconnect', 'no code: a network failure')
+    const word = a => (a.startsWith('ignore this connection') ? 'reconnect' : a.split(' ')[0])
+    const spec = new Map()
+    for (const [, code, a] of sec.matchAll(/^\| (\d{4}) \|[^|\n]*\|[^|\n]*\| ([^|\n]+?) \|$/gm)) spec.set(+code, word(a))
+    assert.ok(spec.size >= 14 && spec.get(1001) == 'reconnect', 'the rows of the first table')
+    let covered = 0
+    for (const [, codes, a] of sec.matchAll(/^\| ([\d, \-]+|none) \|[^|\n]*\| ([^|\n]+?) \|$/gm))
+      for (const part of codes.split(', ')) {
+        const [lo, hi = lo] = part == 'none' ? [0] : part.split('-').map(Number)
+        for (let c = lo; c <= hi; c++, covered++) if (!spec.has(c)) spec.set(c, word(a))
+      }
+    assert.ok(covered > 3900, 'the second table covers ' + covered + ' codes')
+    for (let c = 0; c < 5000; c++) if (c == 0 || c >= 1000) assert.equal(action(c), spec.get(c), `code ${c}`)
     assert.equal(action(-1), 'reconnect', 'a recycled stream')
   })
 })

@@ -35,9 +35,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
-	"github.com/lifelinehq/lifeline/transport"
 )
 
 //go:embed index.html app.js style.css
@@ -273,7 +273,7 @@ func group(room string) string { return "room:" + room }
 func (c *chat) send(s *session.Session, m msg) {
 	b, _ := json.Marshal(m)
 	if s.TryWrite(session.Message{Type: session.Text, Data: b}) == session.ErrQueueFull {
-		s.CloseNow(transport.CodeOverflow, "queue overflow")
+		s.CloseNow(closecode.Overflow, "queue overflow")
 	}
 }
 
