@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -69,7 +70,7 @@ type counters struct {
 
 // gen is one session: a reset replaces it with a fresh one.
 type gen struct {
-	s *session.Session
+	s *engine.Session
 
 	mu    sync.Mutex
 	sid   string
@@ -87,8 +88,8 @@ type gen struct {
 	next       *gen
 }
 
-func newGen(cfg session.Config) *gen {
-	return &gen{s: session.New("", "", cfg), resetReady: make(chan struct{})}
+func newGen(cfg engine.Config) *gen {
+	return &gen{s: engine.New("", "", cfg), resetReady: make(chan struct{})}
 }
 
 // setHello records a hello of this session: the first one names it.
@@ -151,7 +152,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	}
 	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	g := newGen(o.Session)
+	g := newGen(o.sessionConfig())
 	c.g, c.rg = g, g
 	lv, lateWS, err := c.create(ctx, g)
 	if err != nil {
@@ -201,13 +202,13 @@ func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 
 // Write sends a message of type typ (session.Text, which must be UTF-8, or
 // session.Binary); p is copied. It returns once the message is queued: it blocks
-// while the replay buffer is full (Options.Session.MaxQueued), until the server
+// while the replay buffer is full (Options.MaxQueuedBytes), until the server
 // acknowledges, the session ends, or ctx is done. A message over the server's limit
 // fails with session.ErrTooLarge, a text message that is not UTF-8 with an error
-// matching session.ErrProtocol.
+// matching engine.ErrProtocol.
 func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
 	if typ == session.Text && !utf8.Valid(p) {
-		return fmt.Errorf("lifeline: text message is not UTF-8: %w", session.ErrProtocol)
+		return fmt.Errorf("lifeline: text message is not UTF-8: %w", engine.ErrProtocol)
 	}
 	for {
 		c.mu.Lock()

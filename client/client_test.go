@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -133,7 +134,7 @@ func TestOptionDefaults(t *testing.T) {
 	in := &Options{
 		Transports: []string{"poll"}, Header: http.Header{"Origin": {"http://a"}},
 		BackoffMin: time.Second, BackoffMax: time.Millisecond, WebSocketHeadStart: time.Second,
-		Session: session.Config{MaxMessage: 10, ResumeWindow: time.Minute, HandshakeTimeout: time.Minute},
+		MaxMessageBytes: 10,
 	}
 	o, err = in.withDefaults()
 	if err != nil {
@@ -142,8 +143,8 @@ func TestOptionDefaults(t *testing.T) {
 	if len(o.Transports) != 1 || o.BackoffMax != time.Second || o.PollStart != time.Second {
 		t.Errorf("kept %v, BackoffMax %v, PollStart %v", o.Transports, o.BackoffMax, o.PollStart)
 	}
-	if o.Session.MaxMessage != 10 || o.Session.ResumeWindow != 0 || o.Session.HandshakeTimeout != 0 {
-		t.Errorf("Session %+v", o.Session)
+	if c := o.sessionConfig(); c.MaxMessage != 10 || c.ResumeWindow != 0 || c.HandshakeTimeout != 0 {
+		t.Errorf("session config %+v", c)
 	}
 	in.Header.Set("Origin", "http://b")
 	in.Transports[0] = "stream"
@@ -207,7 +208,7 @@ func TestResponseError(t *testing.T) {
 
 func TestInbound(t *testing.T) {
 	ctx := context.Background()
-	g := newGen(session.Config{})
+	g := newGen(engine.Config{})
 	in := newInbound(nil, g)
 	frame := func(s string) error {
 		f, err := transport.ParseFrame([]byte(s))
@@ -216,7 +217,7 @@ func TestInbound(t *testing.T) {
 		}
 		return in.frame(ctx, f)
 	}
-	if err := frame("Mearly"); !errors.Is(err, session.ErrProtocol) {
+	if err := frame("Mearly"); !errors.Is(err, engine.ErrProtocol) {
 		t.Errorf("data before S: %v", err)
 	}
 	for _, f := range []string{"S1", "Mone", "Mtwo", "P", "S2", "Mtwo again", "Mthree"} {
@@ -236,17 +237,17 @@ func TestInbound(t *testing.T) {
 	if err := frame("S5"); err != nil {
 		t.Fatal(err)
 	}
-	if err := frame("Mgap"); !errors.Is(err, session.ErrProtocol) {
+	if err := frame("Mgap"); !errors.Is(err, engine.ErrProtocol) {
 		t.Errorf("gap: %v", err)
 	}
-	if err := frame("A1"); !errors.Is(err, session.ErrProtocol) {
+	if err := frame("A1"); !errors.Is(err, engine.ErrProtocol) {
 		t.Errorf("ack of nothing sent: %v", err)
 	}
 	var ce *session.CloseError
 	if err := frame("C4410 gone"); !errors.As(err, &ce) || ce.Code != 4410 {
 		t.Errorf("close frame: %v", err)
 	}
-	if err := frame(`H{"v":1,"sid":"x"}`); !errors.Is(err, session.ErrProtocol) {
+	if err := frame(`H{"v":1,"sid":"x"}`); !errors.Is(err, engine.ErrProtocol) {
 		t.Errorf("hello mid-connection: %v", err)
 	}
 }
@@ -254,7 +255,7 @@ func TestInbound(t *testing.T) {
 // TestWatch checks the silence watchdog: it fires after d of silence, not while the
 // application is slow to read, and not once stopped.
 func TestWatch(t *testing.T) {
-	in := newInbound(nil, newGen(session.Config{}))
+	in := newInbound(nil, newGen(engine.Config{}))
 	ctx, cancel := context.WithCancelCause(context.Background())
 	stop := in.watch(30*time.Millisecond, cancel)
 	<-ctx.Done()
@@ -283,7 +284,7 @@ func TestWatch(t *testing.T) {
 // by one S frame, resent from the first unacknowledged message after a partial ack.
 func TestUplinkBuild(t *testing.T) {
 	ctx := context.Background()
-	g := newGen(session.Config{})
+	g := newGen(engine.Config{})
 	l, _, err := g.s.Attach(nameStream, 0, 0, true)
 	if err != nil {
 		t.Fatal(err)

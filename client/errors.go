@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -58,7 +59,7 @@ type protoError struct{ reason string }
 
 func (e *protoError) Error() string { return "lifeline: protocol error: " + e.reason }
 
-func (e *protoError) Unwrap() error { return session.ErrProtocol }
+func (e *protoError) Unwrap() error { return engine.ErrProtocol }
 
 func protoErrorf(format string, args ...any) error {
 	return &protoError{fmt.Sprintf(format, args...)}
@@ -79,7 +80,7 @@ func action(err error) (closecode.Action, closecode.Code, string) {
 		return ce.Code.Action(), ce.Code, ce.Reason
 	case errors.Is(err, session.ErrTooLarge), errors.Is(err, transport.ErrTooLarge):
 		return closecode.Stop, closecode.TooLarge, err.Error()
-	case errors.Is(err, session.ErrProtocol), errors.Is(err, transport.ErrMalformed):
+	case errors.Is(err, engine.ErrProtocol), errors.Is(err, transport.ErrMalformed):
 		return closecode.Stop, closecode.Protocol, err.Error()
 	}
 	return closecode.Reconnect, 0, ""

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -66,12 +67,12 @@ func (in *inbound) data(ctx context.Context, typ session.MessageType, p []byte) 
 		return protoErrorf("data frame without a sequence number")
 	}
 	in.busy.Store(true)
-	_, err := in.g.s.Deliver(ctx, in.next, session.Message{Type: typ, Data: p}, true)
+	_, err := in.g.s.Deliver(ctx, in.next, engine.Message{Type: typ, Data: p}, true)
 	in.busy.Store(false)
 	in.heard.Store(time.Now().UnixNano())
 	switch {
 	case err == nil:
-	case errors.Is(err, session.ErrProtocol):
+	case errors.Is(err, engine.ErrProtocol):
 		return protoErrorf("message %d out of sequence", in.next)
 	default:
 		return err

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // Transport names, as Options.Transports and Conn.Transport spell them.
@@ -64,10 +64,13 @@ type Options struct {
 	// up to ReprobeMax. Defaults 10 s and 5 min.
 	ReprobeMin, ReprobeMax time.Duration
 
-	// Session sets the limits of the client side of the session (message size, queued
-	// bytes, ack policy); the zero value takes session.Config's defaults. ResumeWindow
-	// and HandshakeTimeout are ignored: the client keeps its side until Close.
-	Session session.Config
+	// MaxMessageBytes bounds one message in either direction. Default 65536.
+	MaxMessageBytes int
+
+	// MaxQueuedBytes bounds the client's queue in each direction: messages written and
+	// not yet acknowledged by the server (Write blocks while it is full), and messages
+	// received and not yet read. Default 1 MiB.
+	MaxQueuedBytes int
 
 	// Logger receives a line when the session resets or stops (Info) and when the
 	// transport changes (Debug). Default slog.Default().
@@ -115,7 +118,6 @@ func (o *Options) withDefaults() (Options, error) {
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	c.ReprobeMax = max(c.ReprobeMax, c.ReprobeMin)
 	c.PollStart = max(c.PollStart, c.WebSocketHeadStart)
-	c.Session.ResumeWindow, c.Session.HandshakeTimeout = 0, 0
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -172,4 +174,10 @@ func (m *mount) endpoint(name string) string {
 		}
 	}
 	return u.String()
+}
+
+// sessionConfig is the engine's configuration of the client's side of the session:
+// it has no resume window or handshake timeout; the client keeps its side until Close.
+func (o *Options) sessionConfig() engine.Config {
+	return engine.Config{MaxMessage: o.MaxMessageBytes, MaxQueued: o.MaxQueuedBytes}
 }

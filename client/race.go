@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -13,7 +13,7 @@ type carrier interface {
 	// confirm confirms the session the connection created (A0, docs/protocol.md §3).
 	confirm(ctx context.Context) error
 	// run carries the session on l until the connection ends, and says why.
-	run(l *session.Link, in *inbound) error
+	run(l *engine.Link, in *inbound) error
 	// abort drops the connection; safe at any time and more than once.
 	abort()
 	// acked returns the ack the opening request gave the server: messages received

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
@@ -246,13 +247,13 @@ func TestTooLarge(t *testing.T) {
 		for _, size := range []int{15, 500} { // 1500 bytes, then 50000: past the read limits too
 			t.Run(fmt.Sprintf("%s/%d", tr, size*100), func(t *testing.T) {
 				o := fastClient(tr)
-				o.Session.MaxMessage = 1000
+				o.MaxMessageBytes = 1000
 				c := dial(t, url, o)
 				ctx := testCtx(t)
 				if err := c.Write(ctx, session.Text, make([]byte, 200000)); !errors.Is(err, session.ErrTooLarge) {
 					t.Errorf("Write over the limit: %v", err)
 				}
-				if err := c.Write(ctx, session.Text, []byte{0xff}); !errors.Is(err, session.ErrProtocol) {
+				if err := c.Write(ctx, session.Text, []byte{0xff}); !errors.Is(err, engine.ErrProtocol) {
 					t.Errorf("Write of text that is not UTF-8: %v", err)
 				}
 				if err := c.Write(ctx, session.Text, make([]byte, size)); err != nil {
@@ -326,7 +327,7 @@ func TestWriteBlocks(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
 			o := fastClient(tr)
-			o.Session.MaxQueued = 4096
+			o.MaxQueuedBytes = 4096
 			c := dial(t, url, o)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -21,23 +22,23 @@ import (
 type uplink struct {
 	c          *Conn
 	g          *gen
-	l          *session.Link
+	l          *engine.Link
 	sid, token string
 	hb         time.Duration // a heartbeat after this long idle; 0: none (polls are heard)
 	timeout    time.Duration // per POST
 	maxFrames  int
 	maxBody    int
 
-	pending []session.Message // sent or about to be, not acknowledged; pending[0] is number first
+	pending []engine.Message // sent or about to be, not acknowledged; pending[0] is number first
 	first   uint64
 	ack     uint64 // the ack to send, while ackDue
 	ackDue  bool
 	close   *session.CloseError // the close to send, once pulled
-	b       session.Batch
+	b       engine.Batch
 	bo      backoff
 }
 
-func newUplink(h *httpConn, l *session.Link) *uplink {
+func newUplink(h *httpConn, l *engine.Link) *uplink {
 	u := &uplink{
 		c: h.c, g: h.g, l: l, sid: h.sid(), token: h.token(),
 		timeout: deadline(h.hello), maxFrames: h.hello.MaxBatch, maxBody: h.hello.MaxBody,
@@ -124,7 +125,7 @@ func (u *uplink) build(idle bool) ([]byte, error) {
 	frames, msgs := 0, 0
 	var next uint64                             // the number a data frame has without an S frame
 	room, limit := u.maxFrames-2, u.maxBody-256 // keep room for A and C
-	add := func(seq uint64, m session.Message) bool {
+	add := func(seq uint64, m engine.Message) bool {
 		mark, marked := len(body), frames
 		if seq != next {
 			frame = transport.AppendNum(frame[:0], transport.FrameSeq, seq)
@@ -258,7 +259,7 @@ func closeCode(err error) (closecode.Code, string) {
 	if errors.As(err, &ce) {
 		return ce.Code, ce.Reason
 	}
-	if errors.Is(err, session.ErrProtocol) {
+	if errors.Is(err, engine.ErrProtocol) {
 		return closecode.Protocol, err.Error()
 	}
 	return 0, ""

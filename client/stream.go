@@ -6,12 +6,12 @@ import (
 	"io"
 	"sync"
 
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // run carries the session over an HTTP transport until the connection ends: this
 // goroutine reads the downlink (a stream, or a run of polls), a second one sends.
-func (h *httpConn) run(l *session.Link, in *inbound) error {
+func (h *httpConn) run(l *engine.Link, in *inbound) error {
 	defer h.abort()
 	up := newUplink(h, l)
 	finish := make(chan struct{})

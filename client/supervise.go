@@ -66,7 +66,7 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 // reset replaces g, whose session the server could not resume, with a fresh session,
 // and prepares the ResetError that Read returns once (g's unread messages first).
 func (c *Conn) reset(g *gen, code closecode.Code, reason string) *gen {
-	ng := newGen(c.opts.Session)
+	ng := newGen(c.opts.sessionConfig())
 	g.next = ng
 	g.resetting.Store(true)
 	c.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -122,7 +123,7 @@ func (w *wsConn) abort() {
 }
 
 // run carries the session until the connection ends: one goroutine reads, one writes.
-func (w *wsConn) run(l *session.Link, in *inbound) error {
+func (w *wsConn) run(l *engine.Link, in *inbound) error {
 	defer w.abort()
 	ctx, cancel := w.ctx, w.cancel
 	stop := in.watch(deadline(w.hello), cancel)
@@ -164,8 +165,8 @@ func (w *wsConn) readLoop(ctx context.Context, in *inbound) error {
 
 // writeLoop sends what the link hands out, and a heartbeat (with any unsent ack) when
 // nothing went out for hb.
-func (w *wsConn) writeLoop(ctx context.Context, l *session.Link, hb time.Duration) error {
-	var b session.Batch
+func (w *wsConn) writeLoop(ctx context.Context, l *engine.Link, hb time.Duration) error {
+	var b engine.Batch
 	var buf []byte
 	var next uint64 // number the next data frame has without an S frame
 	t := time.NewTimer(hb)

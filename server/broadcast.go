@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/api"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 )
 
@@ -11,16 +13,16 @@ import (
 // session.
 type groups struct {
 	mu sync.RWMutex
-	m  map[string]map[*session.Session]struct{}
-	of map[*session.Session][]string
+	m  map[string]map[*engine.Session]struct{}
+	of map[*engine.Session][]string
 }
 
 func (g *groups) init() {
-	g.m = make(map[string]map[*session.Session]struct{})
-	g.of = make(map[*session.Session][]string)
+	g.m = make(map[string]map[*engine.Session]struct{})
+	g.of = make(map[*engine.Session][]string)
 }
 
-func (g *groups) join(name string, s *session.Session) {
+func (g *groups) join(name string, s *engine.Session) {
 	select {
 	case <-s.Done():
 		return
@@ -30,7 +32,7 @@ func (g *groups) join(name string, s *session.Session) {
 	defer g.mu.Unlock()
 	set := g.m[name]
 	if set == nil {
-		set = make(map[*session.Session]struct{})
+		set = make(map[*engine.Session]struct{})
 		g.m[name] = set
 	}
 	if _, ok := set[s]; !ok {
@@ -39,13 +41,13 @@ func (g *groups) join(name string, s *session.Session) {
 	}
 }
 
-func (g *groups) leave(name string, s *session.Session) {
+func (g *groups) leave(name string, s *engine.Session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.leaveLocked(name, s)
 }
 
-func (g *groups) leaveLocked(name string, s *session.Session) {
+func (g *groups) leaveLocked(name string, s *engine.Session) {
 	set := g.m[name]
 	if _, ok := set[s]; !ok {
 		return
@@ -68,7 +70,7 @@ func (g *groups) leaveLocked(name string, s *session.Session) {
 	}
 }
 
-func (g *groups) leaveAll(s *session.Session) {
+func (g *groups) leaveAll(s *engine.Session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, n := range append([]string(nil), g.of[s]...) {
@@ -78,10 +80,13 @@ func (g *groups) leaveAll(s *session.Session) {
 
 // Join adds s to the named group; it leaves by itself when it ends. The empty name is
 // the group of all sessions, which every session joins when its handler starts.
-func (srv *Server) Join(group string, s *session.Session) { srv.groups.join(group, s) }
+func (srv *Server) Join(group string, s *session.Session) { srv.groups.join(group, core(s)) }
 
 // Leave removes s from the named group.
-func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(group, s) }
+func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(group, core(s)) }
+
+// core returns the engine's session behind a handler's.
+func core(s *session.Session) *engine.Session { return api.Unwrap(s).(*engine.Session) }
 
 // Broadcast queues one message for every session in the group ("" for all sessions)
 // and returns how many sessions it reached. It never blocks: one payload copy is shared
@@ -89,12 +94,12 @@ func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(gr
 // more than MaxQueuedBytes) is closed with code 4507, so it resets and knows it missed
 // messages, rather than holding up the others or losing messages silently.
 func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte) int {
-	m := session.Message{Type: typ, Data: append([]byte(nil), data...)}
-	var full []*session.Session
+	m := engine.Message{Type: typ, Data: append([]byte(nil), data...)}
+	var full []*engine.Session
 	n := 0
 	srv.groups.mu.RLock()
 	for s := range srv.groups.m[group] {
-		switch err := s.TryWrite(m); err {
+		switch err := s.TryWriteMessage(m); err {
 		case nil:
 			n++
 		case session.ErrQueueFull:

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -11,7 +12,7 @@ import (
 // appendBatch appends b's frames as HTTP body events (docs/protocol.md §2): an S frame
 // when the first message's number is not *next, the messages, then a close frame. It
 // updates *next and the counters.
-func (srv *Server) appendBatch(dst, scratch []byte, b *session.Batch, next *uint64) ([]byte, []byte) {
+func (srv *Server) appendBatch(dst, scratch []byte, b *engine.Batch, next *uint64) ([]byte, []byte) {
 	start := len(dst)
 	if len(b.Msgs) > 0 && b.Seq != *next {
 		scratch = transport.AppendNum(scratch[:0], transport.FrameSeq, b.Seq)

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // Options configure a Server. A nil *Options and the zero value both work; every
@@ -94,8 +94,8 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-func (o *Options) sessionConfig() session.Config {
-	return session.Config{
+func (o *Options) sessionConfig() engine.Config {
+	return engine.Config{
 		MaxMessage:       o.MaxMessageBytes,
 		MaxQueued:        o.MaxQueuedBytes,
 		ResumeWindow:     o.ResumeWindow,

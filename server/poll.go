@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -39,7 +39,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		buf = transport.AppendEvent(nil, scratch)
 		srv.stats.out(0, len(buf))
 	}
-	var b session.Batch
+	var b engine.Batch
 	var next uint64
 	var timer *time.Timer
 	for {

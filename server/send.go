@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -40,7 +41,7 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	var ctx context.Context
 	cancel := context.CancelFunc(func() {})
 	defer func() { cancel() }()
-	deliver := func(seq uint64, m session.Message) (bool, error) {
+	deliver := func(seq uint64, m engine.Message) (bool, error) {
 		ok, err := s.Deliver(r.Context(), seq, m, false)
 		if err != session.ErrQueueFull {
 			return ok, err
@@ -81,9 +82,9 @@ loop:
 				code, reason = closecode.Protocol, "data frame without a sequence number"
 				break loop
 			}
-			m := session.Message{Type: session.Binary, Data: f.Data}
+			m := engine.Message{Type: session.Binary, Data: f.Data}
 			if f.Type == transport.FrameText {
-				m = session.Message{Type: session.Text, Data: append([]byte(nil), f.Data...)}
+				m = engine.Message{Type: session.Text, Data: append([]byte(nil), f.Data...)}
 			}
 			ok, err := deliver(seq, m)
 			if err != nil {
@@ -123,7 +124,7 @@ func deliverRefusal(err error) (closecode.Code, string) {
 	switch {
 	case errors.Is(err, session.ErrTooLarge):
 		return closecode.TooLarge, "message too large"
-	case errors.Is(err, session.ErrProtocol):
+	case errors.Is(err, engine.ErrProtocol):
 		return closecode.Protocol, "sequence gap"
 	case errors.Is(err, session.ErrClosed):
 		return closecode.Expired, "session ended"

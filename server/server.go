@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -41,7 +42,7 @@ func (f HandlerFunc) ServeSession(ctx context.Context, s *session.Session) { f(c
 type Server struct {
 	h    Handler
 	opts Options
-	cfg  session.Config
+	cfg  engine.Config
 	log  *slog.Logger
 
 	count    atomic.Int64 // sessions held
@@ -177,7 +178,7 @@ func (e *refusal) Error() string { return e.reason }
 func refuse(code closecode.Code, reason string) error { return &refusal{code, reason} }
 
 // create makes a new session (docs/protocol.md §3).
-func (srv *Server) create(r *http.Request, creds string) (*session.Session, error) {
+func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error) {
 	if srv.closing.Load() {
 		return nil, refuse(closecode.Shutdown, "server shutting down")
 	}
@@ -197,7 +198,7 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 	}
 	var tok [16]byte
 	rand.Read(tok[:])
-	s := session.New(uuid.NewString(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
+	s := engine.New(uuid.NewString(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
 	s.SetIdentity(identity)
 	srv.opts.Store.Add(s)
 	srv.stats.created.Add(1)
@@ -207,7 +208,7 @@ func (srv *Server) create(r *http.Request, creds string) (*session.Session, erro
 
 // resume runs the authenticator for a resume of s (docs/protocol.md §3): refused
 // credentials end the session with 4440.
-func (srv *Server) resume(r *http.Request, s *session.Session, creds string) (*session.Session, error) {
+func (srv *Server) resume(r *http.Request, s *engine.Session, creds string) (*engine.Session, error) {
 	if srv.opts.Authenticate != nil {
 		identity, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
@@ -222,7 +223,7 @@ func (srv *Server) resume(r *http.Request, s *session.Session, creds string) (*s
 
 // find returns the session with id if token is its, or the refusal that tells the
 // client how it ended.
-func (srv *Server) find(id, token string) (*session.Session, error) {
+func (srv *Server) find(id, token string) (*engine.Session, error) {
 	s := srv.opts.Store.Get(id)
 	if s != nil && subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) == 1 {
 		return s, nil
@@ -236,7 +237,7 @@ func (srv *Server) find(id, token string) (*session.Session, error) {
 
 // attach attaches a connection to s, confirms s when the connection is not the one
 // that created it, and keeps the counters.
-func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, acks, created bool) (*session.Link, uint64, error) {
+func (srv *Server) attach(s *engine.Session, name string, conn, ack uint64, acks, created bool) (*engine.Link, uint64, error) {
 	prev, prevConn := s.Transport(), s.LastConn()
 	l, received, err := s.Attach(name, conn, ack, acks)
 	if err != nil && created {
@@ -245,7 +246,7 @@ func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, ack
 	if err != nil {
 		var ce *session.CloseError
 		switch {
-		case errors.Is(err, session.ErrSuperseded):
+		case errors.Is(err, engine.ErrSuperseded):
 			return nil, 0, refuse(closecode.Superseded, "connection superseded")
 		case errors.As(err, &ce):
 			srv.stats.resets.Add(1)
@@ -261,7 +262,7 @@ func (srv *Server) attach(s *session.Session, name string, conn, ack uint64, ack
 }
 
 // confirm starts the handler the first time a client names a new session.
-func (srv *Server) confirm(s *session.Session) {
+func (srv *Server) confirm(s *engine.Session) {
 	if !s.Confirm() {
 		return
 	}
@@ -277,13 +278,13 @@ func (srv *Server) confirm(s *session.Session) {
 	go func() {
 		defer srv.handlers.leave()
 		defer cancel()
-		srv.h.ServeSession(ctx, s)
+		srv.h.ServeSession(ctx, s.Public())
 		s.Close(closecode.Normal, "")
 	}()
 }
 
 // ended runs once when a session ends.
-func (srv *Server) ended(s *session.Session) {
+func (srv *Server) ended(s *engine.Session) {
 	code, reason := closecode.Normal, ""
 	var ce *session.CloseError
 	if errors.As(s.Err(), &ce) {
@@ -298,7 +299,7 @@ func (srv *Server) ended(s *session.Session) {
 }
 
 // sessionFromHeaders creates or resumes the session an HTTP downlink request names.
-func (srv *Server) sessionFromHeaders(r *http.Request) (s *session.Session, conn, ack uint64, created bool, err error) {
+func (srv *Server) sessionFromHeaders(r *http.Request) (s *engine.Session, conn, ack uint64, created bool, err error) {
 	h := r.Header
 	id := h.Get(transport.HeaderSession)
 	if id == "" {
@@ -320,7 +321,7 @@ func (srv *Server) sessionFromHeaders(r *http.Request) (s *session.Session, conn
 
 // continuesPoll reports whether r is a later poll of the session's current run of
 // polls: not a resume, so the authenticator does not run again.
-func (srv *Server) continuesPoll(r *http.Request, s *session.Session, conn uint64) bool {
+func (srv *Server) continuesPoll(r *http.Request, s *engine.Session, conn uint64) bool {
 	return strings.HasSuffix(r.URL.Path, "/poll") && s.Transport() == namePoll && s.LastConn() == conn
 }
 
@@ -337,7 +338,7 @@ func headerNum(h http.Header, name string) (uint64, error) {
 }
 
 // hello builds the H frame for a connection.
-func (srv *Server) hello(dst []byte, s *session.Session, received uint64, created bool) []byte {
+func (srv *Server) hello(dst []byte, s *engine.Session, received uint64, created bool) []byte {
 	o := &srv.opts
 	h := transport.Hello{
 		V: transport.Version, SessionID: s.ID(), Ack: received,

@@ -7,7 +7,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/lifelinehq/lifeline/closecode"
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // gate counts work under way (handlers, WebSocket connections) and refuses new work
@@ -79,7 +79,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closing.Store(true)
 	srv.handlers.close()
 	srv.conns.close()
-	srv.opts.Store.Range(func(s *session.Session) bool {
+	srv.opts.Store.Range(func(s *engine.Session) bool {
 		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return true
 	})

@@ -3,7 +3,7 @@ package server
 import (
 	"sync"
 
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // Store finds sessions by their public id. The default keeps them in this process's
@@ -14,30 +14,30 @@ import (
 // concurrent use.
 type Store interface {
 	// Add stores s under s.ID().
-	Add(s *session.Session)
+	Add(s *engine.Session)
 	// Get returns the session with the id, or nil.
-	Get(id string) *session.Session
+	Get(id string) *engine.Session
 	// Remove forgets the session with the id.
 	Remove(id string)
 	// Range calls fn for each session until fn returns false.
-	Range(fn func(*session.Session) bool)
+	Range(fn func(*engine.Session) bool)
 }
 
 // NewMemoryStore returns the default in-memory Store.
-func NewMemoryStore() Store { return &memStore{m: make(map[string]*session.Session)} }
+func NewMemoryStore() Store { return &memStore{m: make(map[string]*engine.Session)} }
 
 type memStore struct {
 	mu sync.RWMutex
-	m  map[string]*session.Session
+	m  map[string]*engine.Session
 }
 
-func (st *memStore) Add(s *session.Session) {
+func (st *memStore) Add(s *engine.Session) {
 	st.mu.Lock()
 	st.m[s.ID()] = s
 	st.mu.Unlock()
 }
 
-func (st *memStore) Get(id string) *session.Session {
+func (st *memStore) Get(id string) *engine.Session {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	return st.m[id]
@@ -49,9 +49,9 @@ func (st *memStore) Remove(id string) {
 	st.mu.Unlock()
 }
 
-func (st *memStore) Range(fn func(*session.Session) bool) {
+func (st *memStore) Range(fn func(*engine.Session) bool) {
 	st.mu.RLock()
-	all := make([]*session.Session, 0, len(st.m))
+	all := make([]*engine.Session, 0, len(st.m))
 	for _, s := range st.m {
 		all = append(all, s)
 	}

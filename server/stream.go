@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -66,7 +66,7 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		srv.stats.out(0, len(buf))
 		return write()
 	}
-	var b session.Batch
+	var b engine.Batch
 	var next uint64
 	for {
 		// A batch stays within what the response may still carry (at least one

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
-	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
 // tombstones remember, for one resume window, how recent sessions ended, so a client
@@ -32,7 +32,7 @@ func (ts *tombstones) init(ttl time.Duration, max int) {
 	ts.ttl, ts.max = ttl, max
 }
 
-func (ts *tombstones) add(s *session.Session, code closecode.Code, reason string) {
+func (ts *tombstones) add(s *engine.Session, code closecode.Code, reason string) {
 	now := time.Now()
 	ts.mu.Lock()
 	defer ts.mu.Unlock()

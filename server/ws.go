@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -55,8 +56,8 @@ type wsConn struct {
 	c   *websocket.Conn
 	r   *http.Request
 
-	s       *session.Session
-	l       *session.Link
+	s       *engine.Session
+	l       *engine.Link
 	created bool   // s was created by this connection and is not confirmed yet
 	again   []byte // a second R frame, to handle after the writer stopped
 
@@ -133,7 +134,7 @@ func (wc *wsConn) serve() {
 }
 
 // startWriter lets l's wake-ups run the writer.
-func (wc *wsConn) startWriter(l *session.Link) {
+func (wc *wsConn) startWriter(l *engine.Link) {
 	wc.wmu.Lock()
 	wc.stopped, wc.next, wc.quit = false, 0, make(chan struct{})
 	wc.running.Store(false)
@@ -143,7 +144,7 @@ func (wc *wsConn) startWriter(l *session.Link) {
 
 // kick starts the writer unless it is running or stopped. It is called from
 // Link.OnWake and the watchdog.
-func (wc *wsConn) kick(l *session.Link) {
+func (wc *wsConn) kick(l *engine.Link) {
 	if wc.running.Load() {
 		return
 	}
@@ -217,13 +218,13 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (closecode.C
 		return closecode.Protocol, err.Error()
 	}
 	created := req.SessionID == ""
-	var s *session.Session
+	var s *engine.Session
 	if created {
 		s, err = srv.create(wc.r, req.Auth)
 	} else if s, err = srv.find(req.SessionID, req.Token); err == nil {
 		s, err = srv.resume(wc.r, s, req.Auth)
 	}
-	var l *session.Link
+	var l *engine.Link
 	var received uint64
 	if err == nil {
 		l, received, err = srv.attach(s, nameWebSocket, req.Conn, req.Ack, true, created)
@@ -260,9 +261,9 @@ func (wc *wsConn) readLoop() (closecode.Code, string) {
 		}
 		wc.lastRead.Store(time.Now().UnixNano())
 		srv.stats.in(0, len(data))
-		var m session.Message
+		var m engine.Message
 		if typ == websocket.MessageBinary {
-			m = session.Message{Type: session.Binary, Data: data}
+			m = engine.Message{Type: session.Binary, Data: data}
 		} else {
 			f, err := transport.ParseFrame(data)
 			if err != nil {
@@ -281,7 +282,7 @@ func (wc *wsConn) readLoop() (closecode.Code, string) {
 			}
 			switch f.Type {
 			case transport.FrameText:
-				m = session.Message{Type: session.Text, Data: f.Data}
+				m = engine.Message{Type: session.Text, Data: f.Data}
 			case transport.FrameSeq:
 				seq = f.Num
 				continue
@@ -323,10 +324,10 @@ func (wc *wsConn) readLoop() (closecode.Code, string) {
 
 // writeLoop sends what the link has to send. It exits after writerLinger without
 // work, and for good when the link or the connection ends.
-func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
+func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 	defer wc.writers.Done()
 	srv := wc.srv
-	var b session.Batch
+	var b engine.Batch
 	failed := false
 	write := func(typ websocket.MessageType, p []byte) {
 		if failed {
@@ -355,7 +356,7 @@ func (wc *wsConn) writeLoop(l *session.Link, quit chan struct{}) {
 		ping := wc.needPing.Swap(false)
 		l.Pull(&b, 64, 256<<10, ping)
 		if b.Gone != nil {
-			if errors.Is(b.Gone, session.ErrSuperseded) {
+			if errors.Is(b.Gone, engine.ErrSuperseded) {
 				wc.closeWith(closecode.Superseded, "connection superseded")
 				wc.cancel()
 			}

@@ -7,13 +7,11 @@ import (
 	"github.com/lifelinehq/lifeline/closecode"
 )
 
-// Errors of this package. CloseError matches ErrClosed with errors.Is.
+// Errors a Session returns. A *CloseError matches ErrClosed with errors.Is.
 var (
-	ErrClosed     = errors.New("lifeline: session closed")
-	ErrQueueFull  = errors.New("lifeline: session queue full")
-	ErrTooLarge   = errors.New("lifeline: message over the size limit")
-	ErrSuperseded = errors.New("lifeline: connection superseded by a newer one")
-	ErrProtocol   = errors.New("lifeline: protocol error")
+	ErrClosed    = errors.New("lifeline: session closed")
+	ErrQueueFull = errors.New("lifeline: session queue full")
+	ErrTooLarge  = errors.New("lifeline: message over the size limit")
 )
 
 // CloseError says how a session ended: its close code (docs/protocol.md §7), the

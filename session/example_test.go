@@ -4,50 +4,105 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
+	"net/http/httptest"
+	"time"
 
+	"github.com/lifelinehq/lifeline/client"
+	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
 
-// A handler's view: Read until the session ends, then learn how it ended.
-func ExampleSession_Read() {
-	s := session.New("id", "token", session.Config{})
-	s.Deliver(context.Background(), 1, session.Message{Type: session.Text, Data: []byte("hi")}, false)
-	s.PeerClosed(1000, "bye")
-	for {
-		typ, p, err := s.Read(context.Background())
-		var ce *session.CloseError
-		if errors.As(err, &ce) {
-			fmt.Println("ended:", ce.Code, ce.Reason, "remote:", ce.Remote, errors.Is(err, session.ErrClosed))
-			return
-		}
-		fmt.Println(typ == session.Text, string(p))
+// run serves h, dials it with the Go client, runs talk, and waits for the session to
+// end on the server.
+func run(h server.HandlerFunc, talk func(ctx context.Context, c *client.Conn)) {
+	ended := make(chan struct{})
+	srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		defer close(ended)
+		h(ctx, s)
+	}), &server.Options{Logger: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, ts.URL, &client.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
 	}
-	// Output:
-	// true hi
-	// ended: 1000 (normal) bye remote: true true
+	defer c.CloseNow()
+	talk(ctx, c)
+	<-ended
 }
 
-// A transport's view: attach a connection, pull what to send, and resume on another
-// connection from what the peer holds.
-func ExampleLink_Pull() {
-	s := session.New("id", "token", session.Config{})
-	ctx := context.Background()
-	for _, m := range []string{"a", "b", "c"} {
-		s.Write(ctx, session.Text, []byte(m))
-	}
-	l, _, _ := s.Attach("websocket", 1, 0, true)
-	var b session.Batch
-	l.Pull(&b, 64, 1<<20, false)
-	fmt.Println("first connection sends from", b.Seq, "count", len(b.Msgs))
-
-	// The connection drops after the peer got "a"; it resumes on a poll, acking 1.
-	l2, _, _ := s.Attach("poll", 2, 1, false)
-	l2.Pull(&b, 64, 1<<20, false)
-	fmt.Println("resumed connection sends from", b.Seq, "count", len(b.Msgs))
-	l.Pull(&b, 64, 1<<20, false)
-	fmt.Println("old connection:", b.Gone)
+// A handler reads until the session ends, answering each message, and learns how the
+// session ended from the *CloseError.
+func ExampleSession_Read() {
+	run(func(ctx context.Context, s *session.Session) {
+		for {
+			typ, p, err := s.Read(ctx)
+			var ce *session.CloseError
+			if errors.As(err, &ce) {
+				fmt.Println("ended:", ce.Code, ce.Reason, "by peer:", ce.Remote, errors.Is(err, session.ErrClosed))
+				return
+			}
+			fmt.Println("got", typ, string(p))
+			if err := s.Write(ctx, typ, append([]byte("echo: "), p...)); err != nil {
+				return
+			}
+		}
+	}, func(ctx context.Context, c *client.Conn) {
+		c.Write(ctx, session.Text, []byte("hello"))
+		_, p, _ := c.Read(ctx)
+		fmt.Println("client got", string(p))
+		c.Close(closecode.Normal, "bye")
+	})
 	// Output:
-	// first connection sends from 1 count 3
-	// resumed connection sends from 2 count 2
-	// old connection: lifeline: connection superseded by a newer one
+	// got text hello
+	// client got echo: hello
+	// ended: 1000 (normal) bye by peer: true true
+}
+
+// A handler closes the session with the application's own code; the client learns
+// the code and reason. ID and Identity name the session; Done and Err tell its end.
+func ExampleSession_Close() {
+	var end error
+	run(func(ctx context.Context, s *session.Session) {
+		fmt.Println(s.ID() != "", s.Identity(), s.Err())
+		s.Write(ctx, session.Text, []byte("you are done"))
+		s.Close(4001, "kicked")
+		<-s.Done()
+		end = s.Err()
+	}, func(ctx context.Context, c *client.Conn) {
+		_, p, _ := c.Read(ctx)
+		fmt.Println("client got", string(p))
+		_, _, err := c.Read(ctx)
+		var ce *session.CloseError
+		if errors.As(err, &ce) {
+			fmt.Println("client:", ce.Code, ce.Code.Action(), ce.Reason)
+		}
+	})
+	fmt.Println("server:", end)
+	// Output:
+	// true <nil> <nil>
+	// client got you are done
+	// client: 4001 stop kicked
+	// server: lifeline: session closed locally with code 4001: kicked
+}
+
+// TryWrite never blocks: a handler that must not wait for a slow client (a chat
+// room's fan-out, say) drops or closes it instead. CloseNow ends the session at once.
+func ExampleSession_TryWrite() {
+	run(func(ctx context.Context, s *session.Session) {
+		for i := 0; ; i++ {
+			if err := s.TryWrite(session.Binary, []byte{byte(i)}); errors.Is(err, session.ErrQueueFull) {
+				fmt.Println("queue full after more than a MiB:", i > 1<<20)
+				s.CloseNow(closecode.Overflow, "too slow")
+				return
+			}
+		}
+	}, func(ctx context.Context, c *client.Conn) {})
+	// Output: queue full after more than a MiB: true
 }

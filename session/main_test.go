@@ -1,4 +1,4 @@
-package session
+package session_test
 
 import (
 	"testing"
@@ -6,5 +6,5 @@ import (
 	"github.com/lifelinehq/lifeline/internal/leakcheck"
 )
 
-// TestMain fails the run when goroutines started by the tests outlive them.
+// TestMain fails the run when goroutines started by the examples outlive them.
 func TestMain(m *testing.M) { leakcheck.Main(m) }

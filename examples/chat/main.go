@@ -272,7 +272,7 @@ func group(room string) string { return "room:" + room }
 // fell too far behind, which tells its client that it missed messages.
 func (c *chat) send(s *session.Session, m msg) {
 	b, _ := json.Marshal(m)
-	if s.TryWrite(session.Message{Type: session.Text, Data: b}) == session.ErrQueueFull {
+	if s.TryWrite(session.Text, b) == session.ErrQueueFull {
 		s.CloseNow(closecode.Overflow, "queue overflow")
 	}
 }

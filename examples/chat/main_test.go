@@ -224,7 +224,7 @@ func TestLimits(t *testing.T) {
 	c.mu.Lock()
 	crowd := &room{members: make(map[*session.Session]string)}
 	for i := range maxMembers {
-		crowd.members[session.New(fmt.Sprint(i), "", session.Config{})] = fmt.Sprint("p", i)
+		crowd.members[&session.Session{}] = fmt.Sprint("p", i) // distinct keys, never used
 	}
 	c.rooms["stadium"] = crowd
 	c.mu.Unlock()
@@ -428,8 +428,8 @@ func dial(t *testing.T, url, name, tr string) *person {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, url+"/lifeline", &client.Options{
-		Transports: []string{tr},
-		Session:    session.Config{MaxMessage: maxMessage}, // for the largest "joined"
+		Transports:      []string{tr},
+		MaxMessageBytes: maxMessage, // for the largest "joined"
 	})
 	if err != nil {
 		t.Fatal(err)

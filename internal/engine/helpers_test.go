@@ -1,9 +1,11 @@
-package session
+package engine
 
 import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/lifelinehq/lifeline/session"
 )
 
 // bound is how long a test waits for something that must happen.
@@ -17,12 +19,12 @@ func newSession(t *testing.T, cfg Config) *Session {
 	return s
 }
 
-func msg(s string) Message { return Message{Type: Text, Data: []byte(s)} }
+func msg(s string) Message { return Message{Type: session.Text, Data: []byte(s)} }
 
 func write(t *testing.T, s *Session, texts ...string) {
 	t.Helper()
 	for _, m := range texts {
-		if err := s.Write(context.Background(), Text, []byte(m)); err != nil {
+		if err := s.Write(context.Background(), session.Text, []byte(m)); err != nil {
 			t.Fatalf("Write(%q): %v", m, err)
 		}
 	}

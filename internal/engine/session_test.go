@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/session"
 )
 
 // documentedDefaults reads the defaults that Config's field comments in session.go
@@ -118,7 +119,7 @@ func TestDeliverOrderAndDedupe(t *testing.T) {
 	if got := s.Received(); got != 4 {
 		t.Errorf("Received() = %d, want 4", got)
 	}
-	if ok, err := s.Deliver(context.Background(), 5, Message{Type: Binary, Data: []byte{0, 255}}, false); !ok || err != nil {
+	if ok, err := s.Deliver(context.Background(), 5, Message{Type: session.Binary, Data: []byte{0, 255}}, false); !ok || err != nil {
 		t.Fatalf("Deliver(5, binary) = %v, %v", ok, err)
 	}
 	for _, want := range []string{"a", "b", "c", "d"} {
@@ -127,7 +128,7 @@ func TestDeliverOrderAndDedupe(t *testing.T) {
 		}
 	}
 	typ, p, err := s.Read(context.Background())
-	if err != nil || typ != Binary || string(p) != "\x00\xff" {
+	if err != nil || typ != session.Binary || string(p) != "\x00\xff" {
 		t.Errorf("Read = %v %q %v; want the binary message", typ, p, err)
 	}
 }
@@ -171,19 +172,19 @@ func TestReadContext(t *testing.T) {
 func TestWriteBackpressure(t *testing.T) {
 	s := newSession(t, Config{MaxQueued: 10})
 	write(t, s, "123456", "7890") // exactly 10 bytes
-	if err := s.TryWrite(msg("x")); err != ErrQueueFull {
-		t.Fatalf("TryWrite with a full queue = %v, want ErrQueueFull", err)
+	if err := s.TryWriteMessage(msg("x")); err != session.ErrQueueFull {
+		t.Fatalf("TryWrite with a full queue = %v, want session.ErrQueueFull", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	canceled := async(func() error { return s.Write(ctx, Text, []byte("cancelled")) })
+	canceled := async(func() error { return s.Write(ctx, session.Text, []byte("cancelled")) })
 	stillBlocked(t, canceled, "Write with a full queue")
 	cancel()
 	if err := returned(t, canceled, "Write after cancel"); err != context.Canceled {
 		t.Fatalf("Write after cancel = %v, want context.Canceled", err)
 	}
 
-	blocked := async(func() error { return s.Write(context.Background(), Text, []byte("abc")) })
+	blocked := async(func() error { return s.Write(context.Background(), session.Text, []byte("abc")) })
 	stillBlocked(t, blocked, "Write with a full queue")
 	l := attach(t, s, "websocket", 0, 0)
 	checkMsgs(t, pull(l, false), 1, "123456", "7890")
@@ -202,11 +203,11 @@ func TestWriteBigMessageIntoEmptyQueue(t *testing.T) {
 	// A message over MaxQueued (but within MaxMessage) still goes out when the queue
 	// is empty; otherwise its writer would wait forever.
 	s := newSession(t, Config{MaxQueued: 4, MaxMessage: 100})
-	if err := s.TryWrite(msg("0123456789")); err != nil {
+	if err := s.TryWriteMessage(msg("0123456789")); err != nil {
 		t.Fatalf("TryWrite into an empty queue: %v", err)
 	}
-	if err := s.TryWrite(msg("x")); err != ErrQueueFull {
-		t.Fatalf("TryWrite behind it = %v, want ErrQueueFull", err)
+	if err := s.TryWriteMessage(msg("x")); err != session.ErrQueueFull {
+		t.Fatalf("TryWrite behind it = %v, want session.ErrQueueFull", err)
 	}
 }
 
@@ -215,25 +216,25 @@ func TestMessageTooLarge(t *testing.T) {
 	ctx := context.Background()
 	big, fits := []byte("123456789"), []byte("12345678")
 	calls := map[string]func([]byte) error{
-		"Write":        func(p []byte) error { return s.Write(ctx, Binary, p) },
-		"WriteMessage": func(p []byte) error { return s.WriteMessage(ctx, Message{Type: Text, Data: p}) },
-		"TryWrite":     func(p []byte) error { return s.TryWrite(Message{Type: Text, Data: p}) },
+		"Write":        func(p []byte) error { return s.Write(ctx, session.Binary, p) },
+		"WriteMessage": func(p []byte) error { return s.WriteMessage(ctx, Message{Type: session.Text, Data: p}) },
+		"TryWrite":     func(p []byte) error { return s.TryWriteMessage(Message{Type: session.Text, Data: p}) },
 	}
 	for name, call := range calls {
-		if err := call(big); err != ErrTooLarge {
-			t.Errorf("%s(9 bytes) = %v, want ErrTooLarge", name, err)
+		if err := call(big); err != session.ErrTooLarge {
+			t.Errorf("%s(9 bytes) = %v, want session.ErrTooLarge", name, err)
 		}
 		if err := call(fits); err != nil {
 			t.Errorf("%s(8 bytes) = %v", name, err)
 		}
 	}
-	if ok, err := s.Deliver(ctx, 1, Message{Type: Text, Data: big}, false); ok || err != ErrTooLarge {
-		t.Errorf("Deliver(9 bytes) = %v, %v; want ErrTooLarge", ok, err)
+	if ok, err := s.Deliver(ctx, 1, Message{Type: session.Text, Data: big}, false); ok || err != session.ErrTooLarge {
+		t.Errorf("Deliver(9 bytes) = %v, %v; want session.ErrTooLarge", ok, err)
 	}
 	if s.Received() != 0 {
 		t.Errorf("Received() = %d after a refused message", s.Received())
 	}
-	for _, typ := range []MessageType{0, 3, -1} {
+	for _, typ := range []session.MessageType{0, 3, -1} {
 		if err := s.Write(ctx, typ, fits); err != ErrProtocol {
 			t.Errorf("Write of type %d = %v, want ErrProtocol", typ, err)
 		}
@@ -243,7 +244,7 @@ func TestMessageTooLarge(t *testing.T) {
 func TestWriteCopiesPayload(t *testing.T) {
 	s := newSession(t, Config{})
 	p := []byte("original")
-	if err := s.Write(context.Background(), Text, p); err != nil {
+	if err := s.Write(context.Background(), session.Text, p); err != nil {
 		t.Fatal(err)
 	}
 	copy(p, "CHANGED!")
@@ -253,8 +254,8 @@ func TestWriteCopiesPayload(t *testing.T) {
 func TestDeliverBackpressure(t *testing.T) {
 	s := newSession(t, Config{MaxQueued: 4})
 	deliver(t, s, 1, "abcd")
-	if ok, err := s.Deliver(context.Background(), 2, msg("e"), false); ok || err != ErrQueueFull {
-		t.Fatalf("Deliver with the inbound queue full = %v, %v; want ErrQueueFull", ok, err)
+	if ok, err := s.Deliver(context.Background(), 2, msg("e"), false); ok || err != session.ErrQueueFull {
+		t.Fatalf("Deliver with the inbound queue full = %v, %v; want session.ErrQueueFull", ok, err)
 	}
 	done := async(func() error {
 		_, err := s.Deliver(context.Background(), 2, msg("e"), true)
@@ -278,11 +279,11 @@ func TestGracefulClose(t *testing.T) {
 	if err := s.Close(closecode.Normal, "bye"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(context.Background(), Text, []byte("late")); !errors.Is(err, ErrClosed) {
-		t.Errorf("Write after Close = %v, want ErrClosed", err)
+	if err := s.Write(context.Background(), session.Text, []byte("late")); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Write after Close = %v, want session.ErrClosed", err)
 	}
-	if err := s.TryWrite(msg("late")); !errors.Is(err, ErrClosed) {
-		t.Errorf("TryWrite after Close = %v, want ErrClosed", err)
+	if err := s.TryWriteMessage(msg("late")); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("TryWrite after Close = %v, want session.ErrClosed", err)
 	}
 
 	// Messages written before Close still go out first, across a resume.
@@ -310,7 +311,7 @@ func TestGracefulClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = pull(l2, false)
-	want := CloseError{Code: closecode.Normal, Reason: "bye"}
+	want := session.CloseError{Code: closecode.Normal, Reason: "bye"}
 	if b.Close == nil || *b.Close != want || len(b.Msgs) > 0 || b.Gone != nil {
 		t.Fatalf("pulled %+v after the last ack; want Close %+v", b, want)
 	}
@@ -326,12 +327,12 @@ func TestGracefulClose(t *testing.T) {
 
 	l2.CloseSent()
 	waitClosed(t, s.Done(), "Done after CloseSent")
-	var ce *CloseError
-	if err := s.Err(); !errors.As(err, &ce) || *ce != want || !errors.Is(err, ErrClosed) {
+	var ce *session.CloseError
+	if err := s.Err(); !errors.As(err, &ce) || *ce != want || !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Err() = %v, want %+v", err, want)
 	}
 	if b = pull(l2, false); b.Gone != ce {
-		t.Errorf("Pull after the end: Gone = %v, want the CloseError", b.Gone)
+		t.Errorf("Pull after the end: Gone = %v, want the session.CloseError", b.Gone)
 	}
 	if _, err := read(t, s); err != ce {
 		t.Errorf("Read after the end = %v, want %v", err, ce)
@@ -375,13 +376,13 @@ func TestCloseNow(t *testing.T) {
 	if !woken(l) {
 		t.Error("CloseNow did not wake the link")
 	}
-	want := CloseError{Code: closecode.Shutdown, Reason: "shutdown"}
+	want := session.CloseError{Code: closecode.Shutdown, Reason: "shutdown"}
 	b := pull(l, false)
 	if b.Close == nil || *b.Close != want || len(b.Msgs) > 0 {
 		t.Fatalf("pulled %+v, want only Close %+v (queued messages dropped)", b, want)
 	}
 	b = pull(l, false)
-	var ce *CloseError
+	var ce *session.CloseError
 	if !errors.As(b.Gone, &ce) || *ce != want || b.Close != nil {
 		t.Fatalf("second pull %+v, want Gone with %+v", b, want)
 	}
@@ -397,14 +398,14 @@ func TestCloseNow(t *testing.T) {
 	if !errors.As(s.Err(), &ce) || *ce != want {
 		t.Errorf("Err() = %v after further closes, want %+v", s.Err(), want)
 	}
-	if err := s.Write(context.Background(), Text, []byte("y")); !errors.As(err, &ce) || *ce != want {
+	if err := s.Write(context.Background(), session.Text, []byte("y")); !errors.As(err, &ce) || *ce != want {
 		t.Errorf("Write after CloseNow = %v", err)
 	}
-	if _, _, err := s.Attach("websocket", 5, 0, true); !errors.Is(err, ErrClosed) {
-		t.Errorf("Attach after CloseNow = %v, want ErrClosed", err)
+	if _, _, err := s.Attach("websocket", 5, 0, true); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Attach after CloseNow = %v, want session.ErrClosed", err)
 	}
-	if _, err := s.Deliver(context.Background(), 2, msg("y"), true); !errors.Is(err, ErrClosed) {
-		t.Errorf("Deliver after CloseNow = %v, want ErrClosed", err)
+	if _, err := s.Deliver(context.Background(), 2, msg("y"), true); !errors.Is(err, session.ErrClosed) {
+		t.Errorf("Deliver after CloseNow = %v, want session.ErrClosed", err)
 	}
 	if err := s.Acked(2); err != nil {
 		t.Errorf("Acked after CloseNow = %v", err)
@@ -426,9 +427,9 @@ func TestPeerClosed(t *testing.T) {
 	s.PeerClosed(closecode.Expired, "expired")
 	waitClosed(t, s.Done(), "Done after PeerClosed")
 
-	want := CloseError{Code: closecode.Expired, Reason: "expired", Remote: true}
+	want := session.CloseError{Code: closecode.Expired, Reason: "expired", Remote: true}
 	b := pull(l, false)
-	var ce *CloseError
+	var ce *session.CloseError
 	if !errors.As(b.Gone, &ce) || *ce != want || b.Close != nil || len(b.Msgs) > 0 {
 		t.Fatalf("pulled %+v, want Gone with %+v and no close frame back", b, want)
 	}
@@ -438,7 +439,7 @@ func TestPeerClosed(t *testing.T) {
 		}
 	}
 	_, err := read(t, s)
-	if !errors.As(err, &ce) || *ce != want || !errors.Is(err, ErrClosed) {
+	if !errors.As(err, &ce) || *ce != want || !errors.Is(err, session.ErrClosed) {
 		t.Fatalf("Read at the end = %v, want %+v", err, want)
 	}
 	if s.Err() != err {
@@ -450,12 +451,12 @@ func TestPeerCloseOvertakesGracefulClose(t *testing.T) {
 	tests := []struct {
 		name string
 		end  func(*Session)
-		want CloseError
+		want session.CloseError
 	}{
 		{"PeerClosed", func(s *Session) { s.PeerClosed(closecode.Protocol, "peer") },
-			CloseError{Code: closecode.Protocol, Reason: "peer", Remote: true}},
+			session.CloseError{Code: closecode.Protocol, Reason: "peer", Remote: true}},
 		{"CloseNow", func(s *Session) { s.CloseNow(closecode.Shutdown, "now") },
-			CloseError{Code: closecode.Normal, Reason: "bye"}},
+			session.CloseError{Code: closecode.Normal, Reason: "bye"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -463,7 +464,7 @@ func TestPeerCloseOvertakesGracefulClose(t *testing.T) {
 			write(t, s, "pending")
 			s.Close(closecode.Normal, "bye")
 			tc.end(s)
-			var ce *CloseError
+			var ce *session.CloseError
 			if !errors.As(s.Err(), &ce) || *ce != tc.want {
 				t.Errorf("Err() = %v, want %+v", s.Err(), tc.want)
 			}
@@ -473,21 +474,21 @@ func TestPeerCloseOvertakesGracefulClose(t *testing.T) {
 
 func TestCloseErrorText(t *testing.T) {
 	tests := []struct {
-		e    CloseError
+		e    session.CloseError
 		want string
 	}{
-		{CloseError{Code: 1000}, "lifeline: session closed locally with code 1000 (normal)"},
-		{CloseError{Code: 4410, Reason: "expired", Remote: true}, "lifeline: session closed by peer with code 4410 (session expired): expired"},
+		{session.CloseError{Code: 1000}, "lifeline: session closed locally with code 1000 (normal)"},
+		{session.CloseError{Code: 4410, Reason: "expired", Remote: true}, "lifeline: session closed by peer with code 4410 (session expired): expired"},
 	}
 	for _, tc := range tests {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("Error() = %q, want %q", got, tc.want)
 		}
-		if !errors.Is(&tc.e, ErrClosed) || errors.Is(&tc.e, ErrProtocol) {
-			t.Errorf("%+v: errors.Is ErrClosed must hold, ErrProtocol must not", tc.e)
+		if !errors.Is(&tc.e, session.ErrClosed) || errors.Is(&tc.e, ErrProtocol) {
+			t.Errorf("%+v: errors.Is session.ErrClosed must hold, ErrProtocol must not", tc.e)
 		}
-		if wrapped := fmt.Errorf("read: %w", &tc.e); !errors.Is(wrapped, ErrClosed) {
-			t.Errorf("%+v wrapped does not match ErrClosed", tc.e)
+		if wrapped := fmt.Errorf("read: %w", &tc.e); !errors.Is(wrapped, session.ErrClosed) {
+			t.Errorf("%+v wrapped does not match session.ErrClosed", tc.e)
 		}
 	}
 }
@@ -499,8 +500,8 @@ func TestEndWakesBlockedCalls(t *testing.T) {
 	blockers := map[string]func(*Session) error{
 		"Read": func(s *Session) error { _, _, err := s.Read(bg); return err },
 		"Write": func(s *Session) error {
-			_ = s.TryWrite(msg("fills the queue"))
-			return s.Write(bg, Text, []byte("waits"))
+			_ = s.TryWriteMessage(msg("fills the queue"))
+			return s.Write(bg, session.Text, []byte("waits"))
 		},
 		"Deliver": func(s *Session) error {
 			_, _ = s.Deliver(bg, 1, msg("fills the queue"), false)
@@ -525,8 +526,8 @@ func TestEndWakesBlockedCalls(t *testing.T) {
 				end(s)
 				select {
 				case err := <-done:
-					if !errors.Is(err, ErrClosed) {
-						t.Errorf("%s after %s = %v, want ErrClosed", name, endName, err)
+					if !errors.Is(err, session.ErrClosed) {
+						t.Errorf("%s after %s = %v, want session.ErrClosed", name, endName, err)
 					}
 				case <-time.After(bound):
 					t.Errorf("%s still blocked %v after %s", name, bound, endName)
@@ -574,7 +575,7 @@ func TestOnEnd(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	s := newSession(t, Config{HandshakeTimeout: 10 * time.Millisecond})
 	waitClosed(t, s.Done(), "expiry of an unconfirmed session")
-	var ce *CloseError
+	var ce *session.CloseError
 	if !errors.As(s.Err(), &ce) || ce.Code != closecode.Expired || ce.Remote {
 		t.Errorf("Err() = %v, want a local close with code %d", s.Err(), closecode.Expired)
 	}
@@ -607,7 +608,7 @@ func TestResumeWindow(t *testing.T) {
 	}
 	l.Detach()
 	waitClosed(t, s.Done(), "expiry after the resume window")
-	var ce *CloseError
+	var ce *session.CloseError
 	if !errors.As(s.Err(), &ce) || ce.Code != closecode.Expired {
 		t.Errorf("Err() = %v, want code %d", s.Err(), closecode.Expired)
 	}
@@ -632,7 +633,7 @@ func TestConcurrentTransfer(t *testing.T) {
 	}
 	wg.Go(func() {
 		for i := range n {
-			if err := a.Write(ctx, Text, []byte(strconv.Itoa(i))); err != nil {
+			if err := a.Write(ctx, session.Text, []byte(strconv.Itoa(i))); err != nil {
 				fail(fmt.Errorf("Write %d: %w", i, err))
 				return
 			}
@@ -656,7 +657,7 @@ func TestConcurrentTransfer(t *testing.T) {
 			}
 		}
 		_, _, err := b.Read(ctx)
-		var ce *CloseError
+		var ce *session.CloseError
 		if !errors.As(err, &ce) || !ce.Remote || ce.Code != closecode.Normal || ce.Reason != "done" {
 			fail(fmt.Errorf("Read after the last message = %v, want the peer's close", err))
 		}

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lifelinehq/lifeline/session"
 )
 
 // TestOutboundModel drives the replay buffer with random writes, pulls, acks (some
@@ -83,7 +85,7 @@ func TestInboundModel(t *testing.T) {
 			case n > seq+1:
 				wantErr = ErrProtocol
 			case len(queue) > 0 && bytes+len(data) > maxQueued:
-				wantErr = ErrQueueFull
+				wantErr = session.ErrQueueFull
 			default:
 				wantOK = true
 				queue = append(queue, data)
@@ -126,7 +128,7 @@ func TestConcurrentReaders(t *testing.T) {
 			for {
 				_, p, err := s.Read(ctx)
 				if err != nil {
-					var ce *CloseError
+					var ce *session.CloseError
 					if !errors.As(err, &ce) || !ce.Remote {
 						errs <- err
 					}
@@ -194,7 +196,7 @@ func TestConcurrentWriters(t *testing.T) {
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
-				if err := s.Write(ctx, Text, []byte(strconv.Itoa(w*each+i))); err != nil {
+				if err := s.Write(ctx, session.Text, []byte(strconv.Itoa(w*each+i))); err != nil {
 					t.Errorf("writer %d: %v", w, err)
 					return
 				}

@@ -1,10 +1,12 @@
-package session
+package engine
 
 import (
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifelinehq/lifeline/session"
 )
 
 func TestPullNumbering(t *testing.T) {
@@ -62,11 +64,11 @@ func TestPullByteLimit(t *testing.T) {
 func TestAttachResume(t *testing.T) {
 	s := newSession(t, Config{MaxQueued: 5})
 	write(t, s, "a", "b", "c", "d", "e")
-	full := async(func() error { return s.TryWrite(msg("f")) })
-	if err := returned(t, full, "TryWrite"); err != ErrQueueFull {
-		t.Fatalf("TryWrite = %v, want ErrQueueFull", err)
+	full := async(func() error { return s.TryWriteMessage(msg("f")) })
+	if err := returned(t, full, "TryWrite"); err != session.ErrQueueFull {
+		t.Fatalf("TryWrite = %v, want session.ErrQueueFull", err)
 	}
-	blocked := async(func() error { return s.Write(t.Context(), Text, []byte("f")) })
+	blocked := async(func() error { return s.Write(t.Context(), session.Text, []byte("f")) })
 	stillBlocked(t, blocked, "Write with a full queue")
 
 	l1 := attach(t, s, "websocket", 0, 0)
@@ -325,7 +327,7 @@ func TestHold(t *testing.T) {
 func TestTold(t *testing.T) {
 	s := New("id", "tok", Config{})
 	for i := uint64(1); i <= 5; i++ {
-		if _, err := s.Deliver(t.Context(), i, Message{Type: Text, Data: []byte("x")}, false); err != nil {
+		if _, err := s.Deliver(t.Context(), i, Message{Type: session.Text, Data: []byte("x")}, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,10 @@
-package session
+package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/lifelinehq/lifeline/session"
+)
 
 // Link is one transport connection attached to a session. The transport that owns it
 // asks Pull what to send, waits on Wake for more, and calls Detach when its connection
@@ -32,7 +36,7 @@ type Batch struct {
 	// close is waiting for the peer's acks, which a P makes the peer send at once.
 	Ping bool
 	// Close, when set, is the close frame to send after Msgs; the connection then ends.
-	Close *CloseError
+	Close *session.CloseError
 	// Gone, when set, means the link is detached (superseded, or the peer closed the
 	// session): end the connection without sending more.
 	Gone error
