@@ -24,6 +24,11 @@ import (
 // server, byte for byte: it sends every client line and compares every server line,
 // capturing the placeholders {sid} and {token} where they first appear. The
 // application's steps ("* app ...") run in the handler, in the transcript's order.
+//
+// The bytes do not depend on timing: every server line answers a step before it, and
+// the heartbeat (60 s) stays out of the way. One assumption remains: the server's 1 s
+// ack delay (§5) does not pass between the client's Mhello and its P, written back to
+// back, or the server would send A1 before the A2 the transcript shows.
 func TestSpecTranscript(t *testing.T) {
 	lines := transcript(t)
 	app := make(chan appStep)
