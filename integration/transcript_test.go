@@ -16,6 +16,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
@@ -397,7 +398,7 @@ func (st appStep) run(ctx context.Context, s *session.Session) error {
 	case "writes":
 		return s.Write(ctx, st.typ, st.data)
 	case "closes":
-		return s.Close(st.code, st.reason)
+		return s.Close(closecode.Code(st.code), st.reason)
 	case "reads":
 		typ, p, err := s.Read(ctx)
 		switch {
