@@ -172,7 +172,7 @@ func TestAction(t *testing.T) {
 		{peerClose(4408, ""), closecode.Reconnect, 4408},
 		{peerClose(4409, ""), closecode.Ignore, 4409},
 		{peerClose(1000, ""), closecode.Stop, 1000},
-		{protoErrorf("bad"), closecode.Stop, closecode.Protocol},
+		{engine.Protocolf("bad"), closecode.Stop, closecode.Protocol},
 		{session.ErrTooLarge, closecode.Stop, closecode.TooLarge},
 		{fmt.Errorf("body: %w", transport.ErrTooLarge), closecode.Stop, closecode.TooLarge},
 		{fmt.Errorf("body: %w", transport.ErrMalformed), closecode.Stop, closecode.Protocol},
@@ -203,80 +203,6 @@ func TestResponseError(t *testing.T) {
 	err = responseError(resp(404, "404 page not found\n"))
 	if errors.As(err, &ce) || err == nil {
 		t.Errorf("a proxy's 404 is a close code: %v", err)
-	}
-}
-
-func TestInbound(t *testing.T) {
-	ctx := context.Background()
-	g := newGen(engine.Config{})
-	in := newInbound(nil, g)
-	frame := func(s string) error {
-		f, err := transport.ParseFrame([]byte(s))
-		if err != nil {
-			t.Fatalf("%q: %v", s, err)
-		}
-		return in.frame(ctx, f)
-	}
-	if err := frame("Mearly"); !errors.Is(err, engine.ErrProtocol) {
-		t.Errorf("data before S: %v", err)
-	}
-	for _, f := range []string{"S1", "Mone", "Mtwo", "P", "S2", "Mtwo again", "Mthree"} {
-		if err := frame(f); err != nil {
-			t.Fatalf("%q: %v", f, err)
-		}
-	}
-	for _, want := range []string{"one", "two", "three"} {
-		_, p, err := g.s.Read(ctx)
-		if err != nil || string(p) != want {
-			t.Fatalf("Read: %q %v, want %q", p, err, want)
-		}
-	}
-	if g.s.Received() != 3 {
-		t.Errorf("Received %d", g.s.Received())
-	}
-	if err := frame("S5"); err != nil {
-		t.Fatal(err)
-	}
-	if err := frame("Mgap"); !errors.Is(err, engine.ErrProtocol) {
-		t.Errorf("gap: %v", err)
-	}
-	if err := frame("A1"); !errors.Is(err, engine.ErrProtocol) {
-		t.Errorf("ack of nothing sent: %v", err)
-	}
-	var ce *session.CloseError
-	if err := frame("C4410 gone"); !errors.As(err, &ce) || ce.Code != 4410 {
-		t.Errorf("close frame: %v", err)
-	}
-	if err := frame(`H{"v":1,"sid":"x"}`); !errors.Is(err, engine.ErrProtocol) {
-		t.Errorf("hello mid-connection: %v", err)
-	}
-}
-
-// TestWatch checks the silence watchdog: it fires after d of silence, not while the
-// application is slow to read, and not once stopped.
-func TestWatch(t *testing.T) {
-	in := newInbound(nil, newGen(engine.Config{}))
-	ctx, cancel := context.WithCancelCause(context.Background())
-	stop := in.watch(30*time.Millisecond, cancel)
-	<-ctx.Done()
-	stop()
-	if !errors.Is(context.Cause(ctx), errSilent) {
-		t.Errorf("cause %v", context.Cause(ctx))
-	}
-
-	ctx, cancel = context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	in.busy.Store(true)
-	stop = in.watch(10*time.Millisecond, cancel)
-	time.Sleep(50 * time.Millisecond)
-	if ctx.Err() != nil {
-		t.Error("fired while the application was reading")
-	}
-	stop()
-	in.busy.Store(false)
-	time.Sleep(30 * time.Millisecond)
-	if ctx.Err() != nil {
-		t.Error("fired after stop")
 	}
 }
 
@@ -344,7 +270,7 @@ func TestUplinkBuild(t *testing.T) {
 		if err := g.ack(ack); err != nil {
 			t.Fatal(err)
 		}
-		u.trim(ack)
+		u.settle(ack)
 		next = ack + 1
 	}
 	if body, _ := u.build(true); string(body) != "data:P\n\n" {

@@ -54,17 +54,6 @@ var (
 	errClosed = errors.New("lifeline: session closed")
 )
 
-// protoError is a protocol violation by the server: the client stops with 4400.
-type protoError struct{ reason string }
-
-func (e *protoError) Error() string { return "lifeline: protocol error: " + e.reason }
-
-func (e *protoError) Unwrap() error { return engine.ErrProtocol }
-
-func protoErrorf(format string, args ...any) error {
-	return &protoError{fmt.Sprintf(format, args...)}
-}
-
 // peerClose is the error for a close code the server sent (C frame, WebSocket close or
 // HTTP error status).
 func peerClose(code closecode.Code, reason string) error {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -84,13 +85,13 @@ func helloOf(f transport.Frame) (*transport.Hello, error) {
 	case transport.FrameHello:
 		h, err := transport.DecodeHello(f.Data)
 		if err != nil {
-			return nil, &protoError{err.Error()}
+			return nil, &engine.ProtocolError{Reason: err.Error()}
 		}
 		return h, nil
 	case transport.FrameClose:
 		return nil, peerClose(closecode.Code(f.Num), string(f.Data))
 	}
-	return nil, protoErrorf("%q frame before the hello", f.Type)
+	return nil, engine.Protocolf("%q frame before the hello", f.Type)
 }
 
 // cause prefers why the connection's context ended over the error it caused.
@@ -125,7 +126,7 @@ func (h *httpConn) confirm(ctx context.Context) error {
 }
 
 // readBody feeds the frames of one body to in until it ends (io.EOF) or fails.
-func (h *httpConn) readBody(rd *transport.Reader, in *inbound) error {
+func (h *httpConn) readBody(rd *transport.Reader, in *engine.Inbound) error {
 	for {
 		f, err := rd.Next()
 		if err != nil {
@@ -135,15 +136,15 @@ func (h *httpConn) readBody(rd *transport.Reader, in *inbound) error {
 			// A run of polls may be greeted again; it must be the same session.
 			hello, err := transport.DecodeHello(f.Data)
 			if err != nil || hello.SessionID != h.hello.SessionID {
-				return protoErrorf("hello for another session")
+				return engine.Protocolf("hello for another session")
 			}
 			continue
 		}
 		if f.Type == transport.FrameText {
 			f.Data = bytes.Clone(f.Data) // the reader reuses its buffer
 		}
-		if err := in.frame(h.ctx, f); err != nil {
-			return err
+		if _, err := in.Frame(h.ctx, f); err != nil {
+			return inboundErr(err)
 		}
 	}
 }

@@ -9,16 +9,17 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
 // poll reads the first poll's response past its hello, then polls again and again,
 // each poll acknowledging what the client holds (docs/protocol.md §5). All polls of
 // the run share the connection number of the first.
-func (h *httpConn) poll(in *inbound) error {
+func (h *httpConn) poll(in *engine.Inbound) error {
 	rd := h.rd
 	for {
-		in.body()
+		in.Body()
 		if err := h.readBody(rd, in); err != io.EOF {
 			return err
 		}

@@ -13,7 +13,7 @@ type carrier interface {
 	// confirm confirms the session the connection created (A0, docs/protocol.md §3).
 	confirm(ctx context.Context) error
 	// run carries the session on l until the connection ends, and says why.
-	run(l *engine.Link, in *inbound) error
+	run(l *engine.Link, in *engine.Inbound) error
 	// abort drops the connection; safe at any time and more than once.
 	abort()
 	// acked returns the ack the opening request gave the server: messages received
@@ -198,7 +198,7 @@ func (c *Conn) upgrade(ctx context.Context, g *gen, w *wsConn) {
 			V: transport.Version, SessionID: sid, Token: token, Ack: g.s.Received(), Conn: cand.conn, Auth: auth,
 		})
 		if err == nil && cand.hello.SessionID != sid {
-			err = protoErrorf("hello for another session")
+			err = engine.Protocolf("hello for another session")
 		}
 	}
 	if err != nil {
@@ -226,7 +226,7 @@ func (c *Conn) probe(g *gen) {
 		})
 		if err == nil && cand.hello.SessionID != sid {
 			w.abort()
-			err = protoErrorf("hello for another session")
+			err = engine.Protocolf("hello for another session")
 		}
 		if err == nil {
 			cand.car = w

@@ -16,9 +16,9 @@ import (
 
 // uplink carries the client's frames on the HTTP transports: POST send, one request
 // at a time (concurrent POSTs could arrive out of order), each at most the hello's
-// batch frames and body bytes. It keeps every message it sent until the server
-// acknowledges it in a response, and sends the unacknowledged ones again after a
-// failure or a partial ack (the server drops duplicates). Not safe for concurrent use.
+// batch frames and body bytes. After a failure or a partial ack it rewinds the link,
+// so the session's own queue sends the unacknowledged messages again (the server
+// drops duplicates). Not safe for concurrent use.
 type uplink struct {
 	c          *Conn
 	g          *gen
@@ -29,13 +29,13 @@ type uplink struct {
 	maxFrames  int
 	maxBody    int
 
-	pending []engine.Message // sent or about to be, not acknowledged; pending[0] is number first
-	first   uint64
-	ack     uint64 // the ack to send, while ackDue
-	ackDue  bool
-	close   *session.CloseError // the close to send, once pulled
-	b       engine.Batch
-	bo      backoff
+	first, last uint64 // the numbers of the messages of the body in flight; last < first: none
+	ack         uint64 // the ack to send, while ackDue
+	ackDue      bool
+	close       *session.CloseError // the close to send, once pulled
+	b           engine.Batch
+	body, frame []byte
+	bo          backoff
 }
 
 func newUplink(h *httpConn, l *engine.Link) *uplink {
@@ -85,7 +85,6 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 			}
 			continue
 		}
-		before := u.first
 		err = u.send(ctx, body)
 		if t != nil {
 			t.Reset(u.hb) // the server heard from the client: no heartbeat due
@@ -97,11 +96,12 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 				return err
 			}
 			u.c.log.Debug("lifeline: send failed, retrying", "err", err)
+			u.l.Rewind(u.first)
 			wait = u.bo.next() // then send everything unacknowledged again
-		case u.close != nil && len(u.pending) == 0:
+		case u.close != nil && u.last < u.first:
 			u.l.CloseSent()
 			return errClosed
-		case len(u.pending) > 0 && u.first == before:
+		case u.last >= u.first && u.ackedTo() < u.first:
 			wait = u.bo.next() // the server took nothing (its queue is full): do not hammer it
 		default:
 			u.bo.reset()
@@ -117,78 +117,50 @@ func (u *uplink) run(ctx context.Context, finish <-chan struct{}) error {
 	}
 }
 
-// build returns the next body: the unacknowledged messages, then new ones from the
-// link, as many as fit; an ack when due; the close when pulled; a heartbeat when idle
-// and there is nothing else. nil means nothing to send.
+// build returns the next body: messages from the link, as many as fit; an ack when
+// due; the close when pulled; a heartbeat when idle and there is nothing else. nil
+// means nothing to send.
 func (u *uplink) build(idle bool) ([]byte, error) {
-	var body, frame []byte
-	frames, msgs := 0, 0
-	var next uint64                             // the number a data frame has without an S frame
-	room, limit := u.maxFrames-2, u.maxBody-256 // keep room for A and C
-	add := func(seq uint64, m engine.Message) bool {
-		mark, marked := len(body), frames
-		if seq != next {
-			frame = transport.AppendNum(frame[:0], transport.FrameSeq, seq)
-			body = transport.AppendEvent(body, frame)
-			frames++
-		}
-		if m.Type == session.Binary {
-			frame = transport.AppendBinary(frame[:0], m.Data)
-		} else {
-			frame = transport.AppendText(frame[:0], m.Data)
-		}
-		body = transport.AppendEvent(body, frame)
-		frames++
-		if msgs > 0 && (frames > room || len(body) > limit) {
-			body, frames = body[:mark], marked
-			return false
-		}
-		msgs++
-		next = seq + 1
-		return true
+	limit := u.maxBody - 256 // room for the A, P and C frames
+	b := &u.b
+	u.l.Pull(b, u.maxFrames-4, limit/2, idle) // base64 makes binary 4/3 its size
+	if b.Gone != nil {
+		return nil, errGone
 	}
-	fits := true
-	for i, m := range u.pending {
-		if fits = add(u.first+uint64(i), m); !fits {
+	if b.HasAck {
+		u.ack, u.ackDue = b.Ack, true
+	}
+	if b.Close != nil {
+		u.close = b.Close
+	}
+	b.Ack, b.HasAck, b.Close = u.ack, u.ackDue, nil
+	if len(b.Msgs) == 0 {
+		b.Close = u.close // Pull hands it out once everything was acknowledged
+	}
+	for {
+		var next uint64
+		u.body, u.frame = engine.AppendBatch(u.body[:0], u.frame, b, &next)
+		if len(u.body) <= limit || len(b.Msgs) <= 1 {
 			break
 		}
+		b.Msgs = b.Msgs[:len(b.Msgs)/2] // rare: text with many line breaks grows most
+		u.l.Rewind(b.Seq + uint64(len(b.Msgs)))
 	}
-	for pulls := 0; fits && u.close == nil; pulls++ {
-		u.l.Pull(&u.b, 1, 0, idle && pulls == 0)
-		if u.b.Gone != nil {
-			return nil, errGone
-		}
-		if u.b.HasAck {
-			u.ack, u.ackDue = u.b.Ack, true
-		}
-		if u.b.Close != nil {
-			u.close = u.b.Close
-		}
-		if len(u.b.Msgs) == 0 {
-			break
-		}
-		if len(u.pending) == 0 {
-			u.first = u.b.Seq
-		}
-		u.pending = append(u.pending, u.b.Msgs[0])
-		fits = add(u.b.Seq, u.b.Msgs[0])
+	u.first, u.last = b.Seq, b.Seq+uint64(len(b.Msgs))-1
+	if len(b.Msgs) == 0 {
+		u.first, u.last = 1, 0
 	}
-	if u.ackDue {
-		body = transport.AppendEvent(body, transport.AppendNum(frame[:0], transport.FrameAck, u.ack))
+	if len(u.body) == 0 && idle && u.hb > 0 {
+		u.body = append(u.body, engine.PingEvent...)
 	}
-	if u.close != nil && len(u.pending) == 0 {
-		body = transport.AppendEvent(body, transport.AppendClose(frame[:0], u.close.Code, u.close.Reason))
-	}
-	if len(body) == 0 && idle && u.hb > 0 {
-		body = transport.AppendEvent(body, []byte{transport.FramePing})
-	}
-	if len(body) == 0 {
+	if len(u.body) == 0 {
 		return nil, nil
 	}
-	return body, nil
+	return u.body, nil
 }
 
-// send POSTs body and releases what the server's ack covers.
+// send POSTs body; the session releases what the server's ack covers, and what it
+// does not cover goes again.
 func (u *uplink) send(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	defer cancel()
@@ -197,23 +169,20 @@ func (u *uplink) send(ctx context.Context, body []byte) error {
 		return err
 	}
 	u.ackDue = false
-	u.trim(ack)
+	u.settle(ack)
 	return nil
 }
 
-// trim releases the sent messages that the server's ack covers.
-func (u *uplink) trim(ack uint64) {
-	if ack < u.first || len(u.pending) == 0 {
-		return
-	}
-	k := int(min(ack-u.first+1, uint64(len(u.pending))))
-	clear(u.pending[:k])
-	u.pending = u.pending[k:]
-	u.first += uint64(k)
-	if len(u.pending) == 0 {
-		u.pending = nil
+// settle rewinds the link to the first message of the body that the server's ack
+// did not cover.
+func (u *uplink) settle(ack uint64) {
+	if u.last >= u.first && ack < u.last {
+		u.l.Rewind(max(ack+1, u.first))
 	}
 }
+
+// ackedTo is the highest message number the server has acknowledged.
+func (u *uplink) ackedTo() uint64 { return u.g.acked.Load() }
 
 // post sends one body to the send endpoint and processes the response: the server's
 // cumulative ack (returned) or a close code (a *session.CloseError).
@@ -241,14 +210,14 @@ func (c *Conn) post(ctx context.Context, g *gen, sid, token string, body []byte)
 		switch f.Type {
 		case transport.FrameAck:
 			if err := g.ack(f.Num); err != nil {
-				return 0, protoErrorf("ack %d of a message never sent", f.Num)
+				return 0, engine.Protocolf("ack %d of a message never sent", f.Num)
 			}
 			ack = max(ack, f.Num)
 		case transport.FrameClose:
 			return 0, peerClose(closecode.Code(f.Num), string(f.Data))
 		case transport.FramePing:
 		default:
-			return 0, protoErrorf("unexpected %q frame in a send response", f.Type)
+			return 0, engine.Protocolf("unexpected %q frame in a send response", f.Type)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // run carries the session over an HTTP transport until the connection ends: this
 // goroutine reads the downlink (a stream, or a run of polls), a second one sends.
-func (h *httpConn) run(l *engine.Link, in *inbound) error {
+func (h *httpConn) run(l *engine.Link, in *engine.Inbound) error {
 	defer h.abort()
 	up := newUplink(h, l)
 	finish := make(chan struct{})
@@ -43,8 +43,8 @@ func (h *httpConn) run(l *engine.Link, in *inbound) error {
 
 // stream reads the stream response until it ends. A clean end is the server
 // recycling the stream (docs/protocol.md §6): the client reopens it at once.
-func (h *httpConn) stream(in *inbound) error {
-	stop := in.watch(deadline(h.hello), h.cancel)
+func (h *httpConn) stream(in *engine.Inbound) error {
+	stop := watch(in, deadline(h.hello), h.cancel)
 	defer stop()
 	err := h.readBody(h.rd, in)
 	if err == io.EOF {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
@@ -52,7 +53,7 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 		c.log.Debug("lifeline: transport", "transport", name, "session", h.SessionID, "conn", conn)
 	}
 	lv := &live{name: name, car: car, done: make(chan struct{})}
-	in := newInbound(c, g)
+	in := newInbound(g)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -312,7 +313,7 @@ func (s *supervisor) resume(name string) (*live, error) {
 	}
 	if h.SessionID != sid {
 		car.abort()
-		return nil, protoErrorf("hello for another session")
+		return nil, engine.Protocolf("hello for another session")
 	}
 	lv, err := c.start(g, name, conn, car, h)
 	if err != nil {

@@ -66,11 +66,11 @@ func (w *wsConn) handshake(ctx context.Context, req *transport.ResumeReq) (*tran
 	}
 	w.c.stats.bytesIn.Add(uint64(len(data)))
 	if typ != websocket.MessageText {
-		return nil, protoErrorf("binary message before the hello")
+		return nil, engine.Protocolf("binary message before the hello")
 	}
 	f, err := transport.ParseFrame(data)
 	if err != nil {
-		return nil, &protoError{err.Error()}
+		return nil, &engine.ProtocolError{Reason: err.Error()}
 	}
 	h, err := helloOf(f)
 	if err != nil {
@@ -123,10 +123,10 @@ func (w *wsConn) abort() {
 }
 
 // run carries the session until the connection ends: one goroutine reads, one writes.
-func (w *wsConn) run(l *engine.Link, in *inbound) error {
+func (w *wsConn) run(l *engine.Link, in *engine.Inbound) error {
 	defer w.abort()
 	ctx, cancel := w.ctx, w.cancel
-	stop := in.watch(deadline(w.hello), cancel)
+	stop := watch(in, deadline(w.hello), cancel)
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -140,35 +140,28 @@ func (w *wsConn) run(l *engine.Link, in *inbound) error {
 	return context.Cause(ctx)
 }
 
-func (w *wsConn) readLoop(ctx context.Context, in *inbound) error {
-	for {
-		typ, data, err := w.ws.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
-			}
-			return w.readError(err)
-		}
-		w.c.stats.bytesIn.Add(uint64(len(data)))
-		if typ == websocket.MessageBinary {
-			err = in.data(ctx, session.Binary, data)
-		} else if f, perr := transport.ParseFrame(data); perr != nil {
-			err = &protoError{perr.Error()}
-		} else {
-			err = in.frame(ctx, f)
-		}
-		if err != nil {
-			return err
-		}
+func (w *wsConn) readLoop(ctx context.Context, in *engine.Inbound) error {
+	count := func(_ websocket.MessageType, _ *transport.Frame, raw []byte) (bool, error) {
+		w.c.stats.bytesIn.Add(uint64(len(raw)))
+		return false, nil
 	}
+	err := engine.ReadWebSocket(ctx, w.ws, in, count, nil)
+	var pe *engine.ProtocolError
+	var pc *engine.PeerClose
+	switch {
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.As(err, &pe), errors.As(err, &pc):
+		return inboundErr(err)
+	}
+	return w.readError(err)
 }
 
 // writeLoop sends what the link hands out, and a heartbeat (with any unsent ack) when
 // nothing went out for hb.
 func (w *wsConn) writeLoop(ctx context.Context, l *engine.Link, hb time.Duration) error {
 	var b engine.Batch
-	var buf []byte
-	var next uint64 // number the next data frame has without an S frame
+	ww := engine.WSWriter{WS: w.ws, Wrote: func(n int) { w.c.stats.bytesOut.Add(uint64(n)) }}
 	t := time.NewTimer(hb)
 	defer t.Stop()
 	beat := false
@@ -177,46 +170,13 @@ func (w *wsConn) writeLoop(ctx context.Context, l *engine.Link, hb time.Duration
 		if b.Gone != nil {
 			return errGone
 		}
-		sent := false
-		if len(b.Msgs) > 0 && b.Seq != next {
-			buf = transport.AppendNum(buf[:0], transport.FrameSeq, b.Seq)
-			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
-				return err
-			}
-		}
-		for _, m := range b.Msgs {
-			var err error
-			if m.Type == session.Binary {
-				err = w.send(ctx, websocket.MessageBinary, m.Data)
-			} else {
-				buf = transport.AppendText(buf[:0], m.Data)
-				err = w.send(ctx, websocket.MessageText, buf)
-			}
-			if err != nil {
-				return err
-			}
-			sent = true
-		}
-		if len(b.Msgs) > 0 {
-			next = b.Seq + uint64(len(b.Msgs))
-		}
-		if b.HasAck {
-			buf = transport.AppendNum(buf[:0], transport.FrameAck, b.Ack)
-			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
-				return err
-			}
-			sent = true
-		}
-		if (beat && !sent) || b.Ping {
-			if err := w.send(ctx, websocket.MessageText, []byte{transport.FramePing}); err != nil {
-				return err
-			}
-			sent = true
+		sent, err := ww.Write(ctx, &b, beat && !b.HasAck && len(b.Msgs) == 0)
+		if err != nil {
+			return err
 		}
 		beat = false
 		if b.Close != nil {
-			buf = transport.AppendClose(buf[:0], b.Close.Code, b.Close.Reason)
-			if err := w.send(ctx, websocket.MessageText, buf); err != nil {
+			if err := ww.Text(ctx, transport.AppendClose(nil, b.Close.Code, b.Close.Reason)); err != nil {
 				return err
 			}
 			l.CloseSent()

@@ -77,8 +77,8 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-timer.C:
-			buf = append(buf, pingEvent...)
-			srv.stats.out(0, len(pingEvent))
+			buf = append(buf, engine.PingEvent...)
+			srv.stats.out(0, len(engine.PingEvent))
 		}
 		break
 	}

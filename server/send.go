@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -41,7 +42,7 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	var ctx context.Context
 	cancel := context.CancelFunc(func() {})
 	defer func() { cancel() }()
-	deliver := func(seq uint64, m engine.Message) (bool, error) {
+	deliver := func(_ context.Context, seq uint64, m engine.Message) (bool, error) {
 		ok, err := s.Deliver(r.Context(), seq, m, false)
 		if err != session.ErrQueueFull {
 			return ok, err
@@ -51,12 +52,12 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.Deliver(ctx, seq, m, true)
 	}
-	var seq uint64
-	frames, msgs, bytes := 0, 0, 0
+	in := engine.NewInbound(s)
+	in.Deliver = deliver
+	frames, msgs, size := 0, 0, 0
 	var code closecode.Code
 	reason := ""
-loop:
-	for {
+	for code == 0 {
 		f, err := rd.Next()
 		if err == io.EOF {
 			break
@@ -65,51 +66,40 @@ loop:
 		switch {
 		case errors.As(err, &mbe), errors.Is(err, transport.ErrTooLarge):
 			code, reason = closecode.TooLarge, err.Error()
-			break loop
+			continue
 		case err != nil:
 			code, reason = closecode.Protocol, err.Error()
-			break loop
+			continue
 		}
 		if frames++; frames > o.MaxBatchFrames {
 			code, reason = closecode.TooLarge, "too many frames in one batch"
-			break
+			continue
 		}
-		switch f.Type {
-		case transport.FrameSeq:
-			seq = f.Num
-		case transport.FrameText, transport.FrameBinary:
-			if seq == 0 {
-				code, reason = closecode.Protocol, "data frame without a sequence number"
-				break loop
+		if f.Type == transport.FrameText {
+			f.Data = bytes.Clone(f.Data) // the reader reuses its buffer
+		}
+		ok, err := in.Frame(r.Context(), f)
+		var pc *engine.PeerClose
+		var pe *engine.ProtocolError
+		switch {
+		case errors.As(err, &pc):
+			s.PeerClosed(pc.Code, pc.Reason)
+		case errors.As(err, &pe):
+			code, reason = closecode.Protocol, pe.Reason
+		case err != nil:
+			code, reason = deliverRefusal(err)
+			if code == 0 {
+				code = -1 // the queue stayed full: the rest is not acknowledged
 			}
-			m := engine.Message{Type: session.Binary, Data: f.Data}
-			if f.Type == transport.FrameText {
-				m = engine.Message{Type: session.Text, Data: append([]byte(nil), f.Data...)}
-			}
-			ok, err := deliver(seq, m)
-			if err != nil {
-				code, reason = deliverRefusal(err)
-				break loop
-			}
-			if ok {
-				msgs++
-				bytes += len(f.Data) + 1
-			}
-			seq++
-		case transport.FrameAck:
-			if s.Acked(f.Num) != nil {
-				code, reason = closecode.Protocol, "ack of a message never sent"
-				break loop
-			}
-		case transport.FramePing:
-		case transport.FrameClose:
-			s.PeerClosed(closecode.Code(f.Num), string(f.Data))
-		default:
-			code, reason = closecode.Protocol, "frame not allowed in a send batch"
-			break loop
+		case ok:
+			msgs++
+			size += len(f.Data) + 1
 		}
 	}
-	srv.stats.in(msgs, bytes)
+	if code < 0 {
+		code = 0
+	}
+	srv.stats.in(msgs, size)
 	if code != 0 {
 		srv.fail(w, r, code, reason)
 		return

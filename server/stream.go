@@ -62,7 +62,7 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer nudge.Stop()
 	nudgeEvery := time.Duration(0) // zero: no nudge due
 	ping := func() bool {
-		buf = append(buf[:0], pingEvent...)
+		buf = append(buf[:0], engine.PingEvent...)
 		srv.stats.out(0, len(buf))
 		return write()
 	}

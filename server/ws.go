@@ -13,7 +13,6 @@ import (
 
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/engine"
-	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -44,6 +43,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	defer c.CloseNow()
 
 	wc := &wsConn{srv: srv, c: c, r: r}
+	wc.w = engine.WSWriter{WS: c, Wrote: func(n int) { srv.stats.out(0, n) }}
 	wc.serve()
 }
 
@@ -74,8 +74,7 @@ type wsConn struct {
 	running atomic.Bool
 	writers sync.WaitGroup
 	quit    chan struct{}
-	next    uint64 // number the peer expects next on this connection
-	buf     []byte
+	w       engine.WSWriter
 }
 
 // closeWith closes the connection with code, logging refusals.
@@ -136,7 +135,8 @@ func (wc *wsConn) serve() {
 // startWriter lets l's wake-ups run the writer.
 func (wc *wsConn) startWriter(l *engine.Link) {
 	wc.wmu.Lock()
-	wc.stopped, wc.next, wc.quit = false, 0, make(chan struct{})
+	wc.stopped, wc.quit = false, make(chan struct{})
+	wc.w.Reset()
 	wc.running.Store(false)
 	wc.wmu.Unlock()
 	l.OnWake(func() { wc.kick(l) })
@@ -252,95 +252,51 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (closecode.C
 // to send, or 0; or it sets wc.again and returns for a second R.
 func (wc *wsConn) readLoop() (closecode.Code, string) {
 	srv := wc.srv
-	s := wc.s
-	var seq uint64
-	for {
-		typ, data, err := wc.c.Read(context.Background()) // CloseNow ends it; a cancellable ctx would cost an AfterFunc per read
-		if err != nil {
-			return 0, ""
-		}
+	in := engine.NewInbound(wc.s)
+	in.Deliver = func(_ context.Context, seq uint64, m engine.Message) (bool, error) {
+		return wc.s.Deliver(wc.ctx, seq, m, true)
+	}
+	pre := func(typ websocket.MessageType, f *transport.Frame, raw []byte) (bool, error) {
 		wc.lastRead.Store(time.Now().UnixNano())
-		srv.stats.in(0, len(data))
-		var m engine.Message
-		if typ == websocket.MessageBinary {
-			m = engine.Message{Type: session.Binary, Data: data}
-		} else {
-			f, err := transport.ParseFrame(data)
-			if err != nil {
-				return closecode.Protocol, err.Error()
+		srv.stats.in(0, len(raw))
+		if typ == websocket.MessageText && f.Type == transport.FrameResume {
+			if !wc.created {
+				return true, engine.Protocolf("R after confirmation")
 			}
-			if f.Type == transport.FrameResume {
-				if !wc.created {
-					return closecode.Protocol, "R after confirmation"
-				}
-				wc.again = data
-				return 0, ""
-			}
-			if wc.created {
-				wc.created = false
-				srv.confirm(s)
-			}
-			switch f.Type {
-			case transport.FrameText:
-				m = engine.Message{Type: session.Text, Data: f.Data}
-			case transport.FrameSeq:
-				seq = f.Num
-				continue
-			case transport.FrameAck:
-				if s.Acked(f.Num) != nil {
-					return closecode.Protocol, "ack of a message never sent"
-				}
-				continue
-			case transport.FramePing:
-				s.PeerPinged()
-				continue
-			case transport.FrameClose:
-				s.PeerClosed(closecode.Code(f.Num), string(f.Data))
-				return closecode.Normal, ""
-			default:
-				return closecode.Protocol, "frame not allowed on a websocket"
-			}
+			wc.again = raw
+			return true, errAgain
 		}
 		if wc.created {
 			wc.created = false
-			srv.confirm(s)
+			srv.confirm(wc.s)
 		}
-		if seq == 0 {
-			return closecode.Protocol, "data frame without a sequence number"
-		}
-		ok, err := s.Deliver(wc.ctx, seq, m, true)
-		if err != nil {
-			if code, reason := deliverRefusal(err); code != 0 {
-				return code, reason
-			}
-			return 0, ""
-		}
-		if ok {
-			srv.stats.in(1, 0)
-		}
-		seq++
+		return false, nil
 	}
+	// CloseNow ends the read; a cancellable ctx would cost an AfterFunc per read.
+	err := engine.ReadWebSocket(context.Background(), wc.c, in, pre, func() { srv.stats.in(1, 0) })
+	var pe *engine.ProtocolError
+	var pc *engine.PeerClose
+	switch {
+	case errors.Is(err, errAgain):
+		return 0, ""
+	case errors.As(err, &pc):
+		wc.s.PeerClosed(pc.Code, pc.Reason)
+		return closecode.Normal, ""
+	case errors.As(err, &pe):
+		return closecode.Protocol, pe.Reason
+	}
+	return deliverRefusal(err) // 0 for a read error: the connection just ended
 }
+
+// errAgain ends the read loop for a second R frame.
+var errAgain = errors.New("lifeline: a second R")
 
 // writeLoop sends what the link has to send. It exits after writerLinger without
 // work, and for good when the link or the connection ends.
 func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 	defer wc.writers.Done()
-	srv := wc.srv
+	w := &wc.w
 	var b engine.Batch
-	failed := false
-	write := func(typ websocket.MessageType, p []byte) {
-		if failed {
-			return
-		}
-		if err := wc.c.Write(context.Background(), typ, p); err != nil { // the watchdog bounds it
-			failed = true
-			wc.cancel()
-			wc.c.CloseNow()
-			return
-		}
-		srv.stats.out(0, len(p))
-	}
 	var linger *time.Timer
 	carried := false // messages or acks went out: linger for more
 	defer func() {
@@ -348,7 +304,7 @@ func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 			linger.Stop()
 		}
 	}()
-	for !failed {
+	for {
 		select {
 		case <-l.Wake():
 		default:
@@ -362,41 +318,22 @@ func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 			}
 			return
 		}
-		if ping {
-			write(websocket.MessageText, []byte{transport.FramePing})
-		}
-		if b.HasAck {
-			wc.buf = transport.AppendNum(wc.buf[:0], transport.FrameAck, b.Ack)
-			write(websocket.MessageText, wc.buf)
+		sent, err := w.Write(context.Background(), &b, ping) // the watchdog bounds it
+		if err != nil {
+			wc.cancel()
+			wc.c.CloseNow()
+			return
 		}
 		if len(b.Msgs) > 0 {
-			if b.Seq != wc.next {
-				wc.buf = transport.AppendNum(wc.buf[:0], transport.FrameSeq, b.Seq)
-				write(websocket.MessageText, wc.buf)
-			}
-			for _, m := range b.Msgs {
-				if m.Type == session.Binary {
-					write(websocket.MessageBinary, m.Data)
-				} else {
-					wc.buf = transport.AppendText(wc.buf[:0], m.Data)
-					write(websocket.MessageText, wc.buf)
-				}
-			}
-			wc.next = b.Seq + uint64(len(b.Msgs))
-			srv.stats.out(len(b.Msgs), 0)
-		}
-		if b.Ping && !ping {
-			write(websocket.MessageText, []byte{transport.FramePing})
+			wc.srv.stats.out(len(b.Msgs), 0)
 		}
 		if b.Close != nil {
-			if !failed {
-				wc.closeWith(b.Close.Code, b.Close.Reason)
-				l.CloseSent()
-			}
+			wc.closeWith(b.Close.Code, b.Close.Reason)
+			l.CloseSent()
 			wc.cancel()
 			return
 		}
-		if ping || b.HasAck || len(b.Msgs) > 0 {
+		if sent {
 			wc.lastWrite.Store(time.Now().UnixNano())
 			carried = carried || len(b.Msgs) > 0 || b.HasAck
 			continue

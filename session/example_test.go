@@ -96,13 +96,14 @@ func ExampleSession_Close() {
 // room's fan-out, say) drops or closes it instead. CloseNow ends the session at once.
 func ExampleSession_TryWrite() {
 	run(func(ctx context.Context, s *session.Session) {
+		kib := make([]byte, 1024)
 		for i := 0; ; i++ {
-			if err := s.TryWrite(session.Binary, []byte{byte(i)}); errors.Is(err, session.ErrQueueFull) {
-				fmt.Println("queue full after more than a MiB:", i > 1<<20)
+			if err := s.TryWrite(session.Binary, kib); errors.Is(err, session.ErrQueueFull) {
+				fmt.Println("queue full after a MiB or more:", i*len(kib) >= 1<<20)
 				s.CloseNow(closecode.Overflow, "too slow")
 				return
 			}
 		}
 	}, func(ctx context.Context, c *client.Conn) {})
-	// Output: queue full after more than a MiB: true
+	// Output: queue full after a MiB or more: true
 }

@@ -268,3 +268,16 @@ func (s *Session) Hold(conn uint64) bool {
 
 // Release ends a Hold of connection conn.
 func (s *Session) Release(conn uint64) { s.polling.CompareAndSwap(conn+1, 0) }
+
+// Rewind makes the next Pull hand out messages again from number to, or from the
+// oldest one the peer has not acknowledged if that is later: what a request that
+// failed, or that the peer took only in part, carried goes again (the peer drops what
+// it already holds).
+func (l *Link) Rewind(to uint64) {
+	s := l.s
+	s.mu.Lock()
+	if s.link == l {
+		l.next = min(l.next, max(to, s.outBase))
+	}
+	s.mu.Unlock()
+}
