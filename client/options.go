@@ -102,19 +102,14 @@ func (o *Options) withDefaults() (Options, error) {
 		c.HTTPClient = http.DefaultClient
 	}
 	c.Header = c.Header.Clone()
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.WebSocketHeadStart, 150*time.Millisecond)
-	def(&c.PollStart, 300*time.Millisecond)
-	def(&c.WebSocketDeadline, 10*time.Second)
-	def(&c.ConnectTimeout, 3*time.Second)
-	def(&c.BackoffMin, 250*time.Millisecond)
-	def(&c.BackoffMax, 10*time.Second)
-	def(&c.ReprobeMin, 10*time.Second)
-	def(&c.ReprobeMax, 5*time.Minute)
+	engine.Default(&c.WebSocketHeadStart, 150*time.Millisecond)
+	engine.Default(&c.PollStart, 300*time.Millisecond)
+	engine.Default(&c.WebSocketDeadline, 10*time.Second)
+	engine.Default(&c.ConnectTimeout, 3*time.Second)
+	engine.Default(&c.BackoffMin, 250*time.Millisecond)
+	engine.Default(&c.BackoffMax, 10*time.Second)
+	engine.Default(&c.ReprobeMin, 10*time.Second)
+	engine.Default(&c.ReprobeMax, 5*time.Minute)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	c.ReprobeMax = max(c.ReprobeMax, c.ReprobeMin)
 	c.PollStart = max(c.PollStart, c.WebSocketHeadStart)

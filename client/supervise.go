@@ -269,25 +269,31 @@ func (s *supervisor) recover(err error) bool {
 		if s.cur != nil {
 			return true
 		}
-		var lv *live
-		if fresh {
-			var late bool
-			lv, late, err = c.create(c.ctx, s.g)
-			if late {
-				s.inflight++
-			}
-		} else {
-			lv, err = s.resume(order[idx])
-			if err != nil {
-				idx = (idx + 1) % len(order)
-			}
-		}
-		if err == nil {
-			s.cur = lv
+		if err = s.attempt(fresh, order, &idx); err == nil {
 			return true
 		}
 		c.log.Debug("lifeline: reconnect failed", "err", err)
 	}
+}
+
+// attempt makes one reconnection: a fresh session when fresh, else a resume on
+// order[*idx], moving *idx down the list when that fails.
+func (s *supervisor) attempt(fresh bool, order []string, idx *int) error {
+	var lv *live
+	var err error
+	if fresh {
+		var late bool
+		lv, late, err = s.c.create(s.c.ctx, s.g)
+		if late {
+			s.inflight++
+		}
+	} else if lv, err = s.resume(order[*idx]); err != nil {
+		*idx = (*idx + 1) % len(order)
+	}
+	if err == nil {
+		s.cur = lv
+	}
+	return err
 }
 
 // resume opens a connection on the named transport that resumes the session.

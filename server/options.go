@@ -68,26 +68,16 @@ func (o *Options) withDefaults() Options {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.Heartbeat, 15*time.Second)
-	def(&c.HeartbeatTimeout, 10*time.Second)
-	def(&c.ResumeWindow, 60*time.Second)
-	def(&c.HandshakeTimeout, 10*time.Second)
-	defi := func(d *int, v int) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	defi(&c.MaxMessageBytes, 65536)
-	defi(&c.MaxBatchFrames, 100)
-	defi(&c.MaxBodyBytes, 1<<20)
-	defi(&c.MaxQueuedBytes, 1<<20)
-	defi(&c.MaxSessions, 10000)
-	defi(&c.StreamBytes, 128<<10)
+	engine.Default(&c.Heartbeat, 15*time.Second)
+	engine.Default(&c.HeartbeatTimeout, 10*time.Second)
+	engine.Default(&c.ResumeWindow, 60*time.Second)
+	engine.Default(&c.HandshakeTimeout, 10*time.Second)
+	engine.Default(&c.MaxMessageBytes, 65536)
+	engine.Default(&c.MaxBatchFrames, 100)
+	engine.Default(&c.MaxBodyBytes, 1<<20)
+	engine.Default(&c.MaxQueuedBytes, 1<<20)
+	engine.Default(&c.MaxSessions, 10000)
+	engine.Default(&c.StreamBytes, 128<<10)
 	if c.Store == nil {
 		c.Store = NewMemoryStore()
 	}

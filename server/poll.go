@@ -39,6 +39,21 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		buf = transport.AppendEvent(nil, scratch)
 		srv.stats.out(0, len(buf))
 	}
+	buf, ok := srv.pollBatch(w, r, l, buf, scratch)
+	if !ok {
+		return
+	}
+	plainHeaders(w.Header())
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Now().Add(o.Heartbeat + o.HeartbeatTimeout))
+	w.Write(buf)
+}
+
+// pollBatch waits up to a heartbeat for something to send and appends it to buf (a
+// hello, when the poll opens a run, is there already). It reports false when the
+// request is answered already, or gone.
+func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.Link, buf, scratch []byte) ([]byte, bool) {
+	o := &srv.opts
 	var b engine.Batch
 	var next uint64
 	var timer *time.Timer
@@ -51,7 +66,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 				// a newer connection that never comes).
 				code, reason := goneCode(b.Gone)
 				srv.fail(w, r, code, reason)
-				return
+				return nil, false
 			}
 			break
 		}
@@ -75,15 +90,12 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		case <-l.Gone():
 			continue
 		case <-r.Context().Done():
-			return
+			return nil, false
 		case <-timer.C:
 			buf = append(buf, engine.PingEvent...)
 			srv.stats.out(0, len(engine.PingEvent))
 		}
 		break
 	}
-	plainHeaders(w.Header())
-	rc := http.NewResponseController(w)
-	rc.SetWriteDeadline(time.Now().Add(o.Heartbeat + o.HeartbeatTimeout))
-	w.Write(buf)
+	return buf, true
 }

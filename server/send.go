@@ -28,6 +28,20 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.confirm(s)
 	s.Touch()
+	code, reason := srv.readBatch(w, r, s)
+	if code != 0 {
+		srv.fail(w, r, code, reason)
+		return
+	}
+	plainHeaders(w.Header())
+	w.Write(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, s.Received())))
+}
+
+// readBatch takes the frames of a send body into s. It returns the close code and
+// reason that refuse the batch, or 0: a full inbound queue holds the POST
+// (backpressure) for at most a heartbeat, and what did not fit is simply not
+// acknowledged (the client sends it again).
+func (srv *Server) readBatch(w http.ResponseWriter, r *http.Request, s *engine.Session) (closecode.Code, string) {
 	o := &srv.opts
 	body := http.MaxBytesReader(w, r.Body, int64(o.MaxBodyBytes))
 	rd := srv.readers.Get().(*transport.Reader)
@@ -36,9 +50,7 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		rd.Reset(nil)
 		srv.readers.Put(rd)
 	}()
-	// A full inbound queue holds the POST (backpressure) for at most a heartbeat; what
-	// did not fit is not acknowledged, and the client sends it again. The timeout is
-	// made only when needed.
+	// The timeout is made only when needed.
 	var ctx context.Context
 	cancel := context.CancelFunc(func() {})
 	defer func() { cancel() }()
@@ -96,16 +108,8 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 			size += len(f.Data) + 1
 		}
 	}
-	if code < 0 {
-		code = 0
-	}
 	srv.stats.in(msgs, size)
-	if code != 0 {
-		srv.fail(w, r, code, reason)
-		return
-	}
-	plainHeaders(w.Header())
-	w.Write(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, s.Received())))
+	return max(code, 0), reason
 }
 
 // deliverRefusal maps a Deliver error to a close code. A full queue that outlasted the

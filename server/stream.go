@@ -27,33 +27,58 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer l.Detach()
-
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	o := &srv.opts
-	deadline := o.Heartbeat + o.HeartbeatTimeout
-
-	scratch := srv.hello(nil, s, received, created)
-	buf := transport.AppendEvent(nil, scratch)
-	srv.stats.out(0, len(buf))
-	sent := 0
-	write := func() bool {
-		rc.SetWriteDeadline(time.Now().Add(deadline))
-		_, err := w.Write(buf)
-		if err == nil {
-			err = rc.Flush()
-		}
-		sent += len(buf)
-		return err == nil
+	st := &stream{srv: srv, w: w, rc: http.NewResponseController(w), s: s, l: l,
+		deadline: o.Heartbeat + o.HeartbeatTimeout}
+	st.scratch = srv.hello(nil, s, received, created)
+	st.buf = transport.AppendEvent(nil, st.scratch)
+	srv.stats.out(0, len(st.buf))
+	if st.write() {
+		st.run(r)
 	}
-	if !write() {
-		return
-	}
+}
 
+// stream is one stream response.
+type stream struct {
+	srv      *Server
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	s        *engine.Session
+	l        *engine.Link
+	deadline time.Duration // a write that takes this long ends the stream
+	buf      []byte        // the next write
+	scratch  []byte
+	sent     int // bytes written
+}
+
+// write writes and flushes st.buf.
+func (st *stream) write() bool {
+	st.rc.SetWriteDeadline(time.Now().Add(st.deadline))
+	_, err := st.w.Write(st.buf)
+	if err == nil {
+		err = st.rc.Flush()
+	}
+	st.sent += len(st.buf)
+	return err == nil
+}
+
+// ping writes a P frame.
+func (st *stream) ping() bool {
+	st.buf = append(st.buf[:0], engine.PingEvent...)
+	st.srv.stats.out(0, len(st.buf))
+	return st.write()
+}
+
+// run writes batches as the link hands them out, heartbeats while it is quiet, and
+// nudges while data goes unacknowledged, until the stream has carried StreamBytes, the
+// link goes, or the client leaves.
+func (st *stream) run(r *http.Request) {
+	o := &st.srv.opts
 	hb := time.NewTimer(o.Heartbeat)
 	defer hb.Stop()
 	// A buffering proxy can hold the tail of a burst until more data reaches it
@@ -61,36 +86,26 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	nudge := time.NewTimer(streamNudge)
 	defer nudge.Stop()
 	nudgeEvery := time.Duration(0) // zero: no nudge due
-	ping := func() bool {
-		buf = append(buf[:0], engine.PingEvent...)
-		srv.stats.out(0, len(buf))
-		return write()
-	}
 	var b engine.Batch
 	var next uint64
 	for {
 		// A batch stays within what the response may still carry (at least one
 		// message goes): a stream ends within one message of StreamBytes.
-		l.Pull(&b, 256, min(64<<10, o.StreamBytes-sent), false)
+		st.l.Pull(&b, 256, min(64<<10, o.StreamBytes-st.sent), false)
 		if b.Gone != nil {
-			// Unlike a recycle, which ends the body without a frame: the client must
-			// not reopen the stream over the connection that took over, nor for a
-			// session that ended.
-			code, reason := goneCode(b.Gone)
-			buf = transport.AppendEvent(buf[:0], transport.AppendClose(scratch[:0], code, reason))
-			write()
+			st.gone(b.Gone)
 			return
 		}
-		if len(b.Msgs) > 0 || b.Close != nil || b.Ping {
-			buf, scratch = srv.appendBatch(buf[:0], scratch, &b, &next)
-			if !write() {
+		if !b.Empty() {
+			st.buf, st.scratch = st.srv.appendBatch(st.buf[:0], st.scratch, &b, &next)
+			if !st.write() {
 				return
 			}
 			if b.Close != nil {
-				l.CloseSent()
+				st.l.CloseSent()
 				return
 			}
-			if sent >= o.StreamBytes {
+			if st.sent >= o.StreamBytes {
 				return // the client reopens at once
 			}
 			hb.Reset(o.Heartbeat)
@@ -99,25 +114,21 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		select {
-		case <-l.Wake():
-		case <-l.Gone():
+		case <-st.l.Wake():
+		case <-st.l.Gone():
 		case <-r.Context().Done():
 			return
 		case <-hb.C:
-			if time.Since(s.Heard()) > deadline {
-				srv.log.Info("lifeline: stream client silent", "session", s.ID(), "code", closecode.Timeout)
-				return
-			}
-			if !ping() {
+			if !st.heartbeat() {
 				return
 			}
 			hb.Reset(o.Heartbeat)
 		case <-nudge.C:
-			if nudgeEvery == 0 || s.Unacked() == 0 {
+			if nudgeEvery == 0 || st.s.Unacked() == 0 {
 				nudgeEvery = 0
 				continue
 			}
-			if !ping() {
+			if !st.ping() {
 				return
 			}
 			if nudgeEvery *= 2; nudgeEvery < o.Heartbeat {
@@ -125,4 +136,22 @@ func (srv *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// gone ends a stream whose link went with a C frame. Unlike a recycle, which ends the
+// body without a frame, the client must not reopen the stream over the connection
+// that took over, nor for a session that ended.
+func (st *stream) gone(why error) {
+	code, reason := goneCode(why)
+	st.buf = transport.AppendEvent(st.buf[:0], transport.AppendClose(st.scratch[:0], code, reason))
+	st.write()
+}
+
+// heartbeat sends a P, or reports false for a client silent past the deadline.
+func (st *stream) heartbeat() bool {
+	if time.Since(st.s.Heard()) > st.deadline {
+		st.srv.log.Info("lifeline: stream client silent", "session", st.s.ID(), "code", closecode.Timeout)
+		return false
+	}
+	return st.ping()
 }

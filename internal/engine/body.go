@@ -46,3 +46,10 @@ var PingEvent = transport.AppendEvent(nil, []byte{transport.FramePing})
 func (b *Batch) Empty() bool {
 	return len(b.Msgs) == 0 && !b.HasAck && !b.Ping && b.Close == nil
 }
+
+// Default sets *p to v when it is zero or less: an option's default.
+func Default[T ~int | ~int64](p *T, v T) {
+	if *p <= 0 {
+		*p = v
+	}
+}

@@ -1,0 +1,177 @@
+package server
+
+// The WebSocket transport, one file per step: accept.go accepts the connection and
+// runs the create/resume handshake, read.go reads client frames, write.go runs the
+// on-demand writer, watchdog.go keeps heartbeats and drops silent or stuck peers.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
+	"github.com/lifelinehq/lifeline/transport"
+)
+
+// handshakeLimit bounds the WebSocket messages read before a session is attached: an
+// R frame with credentials.
+const handshakeLimit = 16 << 10
+
+// serveWebSocket serves GET ws: the client's R frame creates or resumes a session,
+// then frames flow both ways (docs/protocol.md §3). The request's goroutine reads; a
+// second goroutine writes, so no lock is held across a network write.
+func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !srv.conns.enter() {
+		srv.fail(w, r, closecode.Shutdown, "server shutting down")
+		return
+	}
+	defer srv.conns.leave()
+	// The origin was checked by serve, for every transport alike.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		srv.log.Info("lifeline: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	srv.conns.add(c)
+	defer srv.conns.remove(c)
+	defer c.CloseNow()
+
+	wc := &wsConn{srv: srv, c: c, r: r}
+	wc.w = engine.WSWriter{WS: c, Wrote: func(n int) { srv.stats.out(0, n) }}
+	wc.serve()
+}
+
+type wsConn struct {
+	srv *Server
+	c   *websocket.Conn
+	r   *http.Request
+
+	s       *engine.Session
+	l       *engine.Link
+	created bool   // s was created by this connection and is not confirmed yet
+	again   []byte // a second R frame, to handle after the writer stopped
+
+	ctx       context.Context // cancelled when the connection is done
+	cancel    context.CancelFunc
+	lastRead  atomic.Int64 // unix ns
+	lastWrite atomic.Int64 // unix ns
+	needPing  atomic.Bool
+	goneTicks int // watchdog ticks since the link went; only watch uses it
+
+	// The writer runs on demand (Link.OnWake); wmu orders its start against stopWriter.
+	wmu     sync.Mutex
+	stopped bool
+	running atomic.Bool
+	writers sync.WaitGroup
+	quit    chan struct{}
+	w       engine.WSWriter
+}
+
+// closeWith closes the connection with code, logging refusals.
+func (wc *wsConn) closeWith(code closecode.Code, reason string) {
+	if code != closecode.Normal && code != closecode.Superseded && code != closecode.Shutdown {
+		wc.srv.log.Info("lifeline: websocket closed", "code", code, "reason", reason, "remote", wc.r.RemoteAddr)
+	}
+	wc.c.Close(websocket.StatusCode(code), transport.Reason(reason))
+}
+
+func (wc *wsConn) serve() {
+	o := &wc.srv.opts
+	wc.ctx, wc.cancel = context.WithCancel(context.Background())
+	defer wc.cancel()
+	wc.c.SetReadLimit(handshakeLimit)
+	hctx, cancel := context.WithTimeout(wc.ctx, o.HandshakeTimeout)
+	typ, data, err := wc.c.Read(hctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	wc.lastRead.Store(now)
+	wc.lastWrite.Store(now)
+	if code, reason := wc.handshake(typ, data); code != 0 {
+		wc.closeWith(code, reason)
+		return
+	}
+	watchdog := time.AfterFunc(o.Heartbeat/2, wc.watch)
+	defer watchdog.Stop()
+	for {
+		wc.c.SetReadLimit(int64(max(o.MaxMessageBytes+1, handshakeLimit)))
+		wc.startWriter(wc.l)
+		code, reason := wc.readLoop()
+		if wc.again == nil {
+			if code != 0 {
+				wc.closeWith(code, reason)
+			}
+			wc.cancel()
+			wc.c.CloseNow()
+			wc.stopWriter()
+			wc.l.Detach()
+			return
+		}
+		// A second R before confirmation (docs/protocol.md §3): stop the writer, drop
+		// the session this connection created, and start over with the new R.
+		wc.stopWriter()
+		wc.l.Detach()
+		wc.s.CloseNow(closecode.Superseded, "replaced by a second R")
+		data, wc.again = wc.again, nil
+		if code, reason := wc.handshake(websocket.MessageText, data); code != 0 {
+			wc.closeWith(code, reason)
+			return
+		}
+	}
+}
+
+// handshake processes an R frame: create or resume, attach, send H.
+func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (closecode.Code, string) {
+	srv := wc.srv
+	if typ != websocket.MessageText {
+		return closecode.Protocol, "first frame must be R"
+	}
+	f, err := transport.ParseFrame(data)
+	if err != nil || f.Type != transport.FrameResume {
+		return closecode.Protocol, "first frame must be R"
+	}
+	req, err := transport.DecodeResume(f.Data)
+	if err != nil {
+		return closecode.Protocol, err.Error()
+	}
+	created := req.SessionID == ""
+	var s *engine.Session
+	if created {
+		s, err = srv.create(wc.r, req.Auth)
+	} else if s, err = srv.find(req.SessionID, req.Token); err == nil {
+		s, err = srv.resume(wc.r, s, req.Auth)
+	}
+	var l *engine.Link
+	var received uint64
+	if err == nil {
+		l, received, err = srv.attach(s, nameWebSocket, req.Conn, req.Ack, true, created)
+	}
+	if err != nil {
+		var rf *refusal
+		if errors.As(err, &rf) {
+			return rf.code, rf.reason
+		}
+		return closecode.Protocol, err.Error()
+	}
+	wc.wmu.Lock()
+	wc.s, wc.l, wc.created = s, l, created
+	wc.wmu.Unlock()
+	hello := srv.hello(nil, s, received, created)
+	srv.stats.out(0, len(hello))
+	if err := wc.c.Write(wc.ctx, websocket.MessageText, hello); err != nil {
+		l.Detach()
+		return closecode.Normal, ""
+	}
+	return 0, ""
+}
