@@ -52,6 +52,7 @@ type Server struct {
 	groups   groups
 	graves   tombstones
 	stats    counters
+	obs      observers // observe.go
 	readers  sync.Pool // *transport.Reader for send bodies
 
 	endpoints map[string]endpoint // by path below the mount
@@ -295,6 +296,7 @@ func (srv *Server) ended(s *engine.Session) {
 	srv.count.Add(-1)
 	srv.groups.leaveAll(s)
 	srv.stats.gone(s.Transport())
+	srv.obs.closed(s, code, reason)
 	srv.log.Debug("lifeline: session ended", "session", s.ID(), "code", code, "reason", reason)
 }
 
