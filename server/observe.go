@@ -32,14 +32,14 @@ func (srv *Server) Observe(o Observer) (remove func()) {
 	srv.obs.mu.Lock()
 	defer srv.obs.mu.Unlock()
 	list := srv.obs.load()
-	srv.obs.list.Store(&observerList{all: append(append([]*Observer(nil), list.all...), h)})
+	srv.obs.list.Store(&observerList{all: append(append([]*Observer(nil), list.all...), h), inspect: list.inspect})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			srv.obs.mu.Lock()
 			defer srv.obs.mu.Unlock()
 			list := srv.obs.load()
-			next := &observerList{}
+			next := &observerList{inspect: list.inspect}
 			for _, x := range list.all {
 				if x != h {
 					next.all = append(next.all, x)
@@ -58,7 +58,8 @@ type observers struct {
 }
 
 type observerList struct {
-	all []*Observer
+	all     []*Observer
+	inspect *inspector // Options.Inspect's bookkeeping (inspect.go), or nil
 }
 
 var noObservers observerList
@@ -73,10 +74,17 @@ func (o *observers) load() *observerList {
 // active returns the list when it has anyone to tell, or nil.
 func (o *observers) active() *observerList {
 	l := o.list.Load()
-	if l == nil || len(l.all) == 0 {
+	if l == nil || (len(l.all) == 0 && l.inspect == nil) {
 		return nil
 	}
 	return l
+}
+
+// created tells the inspector a session was made.
+func (o *observers) created(s *engine.Session) {
+	if l := o.active(); l != nil && l.inspect != nil {
+		l.inspect.created(s)
+	}
 }
 
 // closed tells everyone a session ended.
@@ -91,12 +99,15 @@ func (o *observers) closed(s *engine.Session, code closecode.Code, reason string
 			x.Closed(code, name)
 		}
 	}
+	if l.inspect != nil {
+		l.inspect.closed(s, code, reason, name)
+	}
 }
 
 // broadcastStart returns the time a broadcast starts, or the zero time when nobody
 // is told (time.Now is not free).
 func (o *observers) broadcastStart() time.Time {
-	if o.active() != nil {
+	if l := o.active(); l != nil && len(l.all) > 0 {
 		return time.Now()
 	}
 	return time.Time{}

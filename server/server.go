@@ -84,6 +84,7 @@ func New(h Handler, opts *Options) *Server {
 		"/lifeline.js":     {"", moduleAsset()},
 		"/lifeline.min.js": {"", scriptAsset()},
 	}
+	srv.initInspector() // inspect.go
 	srv.groups.init()
 	srv.conns.init()
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
@@ -203,6 +204,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	s.SetIdentity(identity)
 	srv.opts.Store.Add(s)
 	srv.stats.created.Add(1)
+	srv.obs.created(s)
 	s.OnEnd(func() { srv.ended(s) })
 	return s, nil
 }
