@@ -94,6 +94,7 @@ func core(s *session.Session) *engine.Session { return api.Unwrap(s).(*engine.Se
 // more than MaxQueuedBytes) is closed with code 4507, so it resets and knows it missed
 // messages, rather than holding up the others or losing messages silently.
 func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte) int {
+	start := srv.obs.broadcastStart()
 	m := engine.Message{Type: typ, Data: append([]byte(nil), data...)}
 	var full []*engine.Session
 	n := 0
@@ -111,5 +112,6 @@ func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte)
 		srv.log.Warn("lifeline: slow session dropped", "session", s.ID(), "code", closecode.Overflow)
 		s.CloseNow(closecode.Overflow, "queue overflow")
 	}
+	srv.obs.broadcast(start, group, n)
 	return n
 }

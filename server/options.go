@@ -58,6 +58,14 @@ type Options struct {
 
 	// Store holds the sessions. Default: in memory (NewMemoryStore).
 	Store Store
+
+	// Inspect turns on the inspector: a live page at {mount}/inspect showing the
+	// sessions, groups, recent closes and traffic, updated every second over a
+	// Lifeline session of its own (at {mount}/inspect/ll, not counted in Stats). It
+	// runs on every request to the inspector, the page's own Lifeline requests
+	// included (so a cookie or header it checks must come with them): false refuses
+	// with 403. It must be safe for concurrent use. Default nil: no inspector (404).
+	Inspect func(r *http.Request) bool
 }
 
 func (o *Options) withDefaults() Options {

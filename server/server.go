@@ -52,6 +52,7 @@ type Server struct {
 	groups   groups
 	graves   tombstones
 	stats    counters
+	obs      observers // observe.go
 	readers  sync.Pool // *transport.Reader for send bodies
 
 	endpoints map[string]endpoint // by path below the mount
@@ -83,6 +84,7 @@ func New(h Handler, opts *Options) *Server {
 		"/lifeline.js":     {"", moduleAsset()},
 		"/lifeline.min.js": {"", scriptAsset()},
 	}
+	srv.initInspector() // inspect.go
 	srv.groups.init()
 	srv.conns.init()
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
@@ -202,6 +204,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	s.SetIdentity(identity)
 	srv.opts.Store.Add(s)
 	srv.stats.created.Add(1)
+	srv.obs.created(s)
 	s.OnEnd(func() { srv.ended(s) })
 	return s, nil
 }
@@ -295,6 +298,7 @@ func (srv *Server) ended(s *engine.Session) {
 	srv.count.Add(-1)
 	srv.groups.leaveAll(s)
 	srv.stats.gone(s.Transport())
+	srv.obs.closed(s, code, reason)
 	srv.log.Debug("lifeline: session ended", "session", s.ID(), "code", code, "reason", reason)
 }
 

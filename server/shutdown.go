@@ -76,6 +76,7 @@ func (c *connSet) closeAll() {
 // ctx.Err(). Call it alongside http.Server.Shutdown, which does not close hijacked
 // connections. Safe to call more than once.
 func (srv *Server) Shutdown(ctx context.Context) error {
+	defer srv.shutdownInspector(ctx) // inspect.go
 	srv.closing.Store(true)
 	srv.handlers.close()
 	srv.conns.close()

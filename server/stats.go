@@ -1,6 +1,10 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/lifelinehq/lifeline/internal/engine"
+)
 
 // Stats is a snapshot of a Server's counters.
 type Stats struct {
@@ -17,12 +21,23 @@ type Stats struct {
 
 	MessagesIn, MessagesOut uint64
 	BytesIn, BytesOut       uint64 // frame bytes, without HTTP and WebSocket headers
+
+	// Payload bytes held in the sessions' queues now: written and not yet acknowledged
+	// by the client (out), received and not yet read by the handler (in). Summed over
+	// the sessions, so Stats takes time in proportion to the sessions held.
+	QueuedOut, QueuedIn int64
 }
 
 // Stats returns the counters. It is safe to call at any time.
 func (srv *Server) Stats() Stats {
 	c := &srv.stats
-	return Stats{
+	var qOut, qIn int64
+	srv.opts.Store.Range(func(s *engine.Session) bool {
+		o, i := s.Queued()
+		qOut, qIn = qOut+int64(o), qIn+int64(i)
+		return true
+	})
+	return Stats{QueuedOut: qOut, QueuedIn: qIn,
 		Sessions: srv.count.Load(), WebSocket: c.on[0].Load(), Stream: c.on[1].Load(), Poll: c.on[2].Load(),
 		Created: c.created.Load(), Resumes: c.resumes.Load(), Resets: c.resets.Load(),
 		Fallbacks: c.fallbacks.Load(), Upgrades: c.upgrades.Load(),

@@ -34,8 +34,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/metrics"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
@@ -92,14 +96,28 @@ type chat struct {
 	rooms map[string]*room
 }
 
-// newChat returns the chat and its routes: the page at / and Lifeline at /lifeline.
+// newChat returns the chat and its routes: the page at /, Lifeline at /lifeline and
+// its Prometheus metrics at /metrics.
 func newChat(origins []string) (*chat, http.Handler) {
 	c := &chat{rooms: make(map[string]*room)}
 	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage})
 	r := chi.NewRouter()
 	r.Mount("/lifeline", c.srv)
+	r.Handle("/metrics", metricsHandler(c.srv))
 	r.Handle("/*", http.FileServerFS(static))
 	return c, r
+}
+
+// metricsHandler serves srv's metrics (package metrics) and the Go runtime's in the
+// Prometheus text format. The collector lives as long as srv.
+func metricsHandler(srv *server.Server) http.Handler {
+	col, err := metrics.New(srv, nil)
+	if err != nil {
+		panic(err) // only bad options fail, and these are the defaults
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(col, collectors.NewGoCollector())
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // ServeSession reads one person's messages until the session ends.
