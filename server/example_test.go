@@ -2,18 +2,23 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lifelinehq/lifeline/client"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
 
-// A handler reads and writes one session, whatever transport carries it.
+// A handler reads and writes one session, whatever transport carries it. ShutdownWith
+// makes http.Server.Shutdown end the sessions first, so neither shutdown waits out its
+// deadline on a stream or a held poll.
 func Example() {
 	srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
 		for {
@@ -25,19 +30,42 @@ func Example() {
 				return
 			}
 		}
-	}), nil) // nil options: the documented defaults
+	}), &server.Options{Logger: slog.New(slog.DiscardHandler)}) // nil options: the documented defaults
 
 	r := chi.NewRouter()
 	r.Mount("/lifeline", srv)
-	hs := &http.Server{Addr: "127.0.0.1:8080", Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go hs.ListenAndServe()
+	hs := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.ShutdownWith(hs)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go hs.Serve(ln)
 
-	// Later: stop taking sessions, tell clients to reconnect elsewhere (4503), wait
-	// for handlers and close the hijacked WebSocket connections.
+	// A Go client on a stream, the transport that used to hold http.Server.Shutdown.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	hs.Shutdown(ctx)
-	srv.Shutdown(ctx)
+	c, err := client.Dial(ctx, "http://"+ln.Addr().String()+"/lifeline",
+		&client.Options{Transports: []string{"stream"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, session.Text, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	_, p, err := c.Read(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s over %s\n", p, c.Transport())
+
+	// Stop taking sessions, tell clients to reconnect elsewhere (4503), wait for the
+	// handlers and close the hijacked WebSocket connections.
+	fmt.Println("shutdown:", hs.Shutdown(ctx), srv.Shutdown(ctx))
+	// Output:
+	// hello over stream
+	// shutdown: <nil> <nil>
 }
 
 // Middleware serves Lifeline under a prefix and passes every other request on.

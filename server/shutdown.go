@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -98,4 +99,17 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// ShutdownWith ties this Server's shutdown to hs's: hs.Shutdown then first shuts
+// this Server down (through hs.RegisterOnShutdown), so that its streams and held polls
+// end with 4503 at once instead of holding hs.Shutdown until its deadline. Call
+// Shutdown afterwards as well to wait for the handlers; either order then works.
+func (srv *Server) ShutdownWith(hs *http.Server) {
+	hs.RegisterOnShutdown(func() {
+		o := &srv.opts
+		ctx, cancel := context.WithTimeout(context.Background(), o.Heartbeat+o.HeartbeatTimeout)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
 }
