@@ -59,6 +59,7 @@ type wsConn struct {
 	l       *engine.Link
 	created bool   // s was created by this connection and is not confirmed yet
 	again   []byte // a second R frame, to handle after the writer stopped
+	relay   Relay  // the session is another node's: the connection is relayed
 
 	ctx       context.Context // cancelled when the connection is done
 	cancel    context.CancelFunc
@@ -100,6 +101,10 @@ func (wc *wsConn) serve() {
 	wc.lastWrite.Store(now)
 	if code, reason := wc.handshake(typ, data); code != 0 {
 		wc.closeWith(code, reason)
+		return
+	}
+	if wc.relay != nil {
+		wc.relay.ServeWebSocket(wc.ctx, wc.c, data) // another node owns the session
 		return
 	}
 	watchdog := time.AfterFunc(o.Heartbeat/2, wc.watch)
@@ -146,6 +151,12 @@ func (wc *wsConn) handshake(typ websocket.MessageType, data []byte) (closecode.C
 		return closecode.Protocol, err.Error()
 	}
 	created := req.SessionID == ""
+	if !created {
+		if rl := srv.opts.Router.Relay(req.SessionID); rl != nil {
+			wc.relay = rl
+			return 0, ""
+		}
+	}
 	var s *engine.Session
 	if created {
 		s, err = srv.create(wc.r, req.Auth)

@@ -115,11 +115,3 @@ func ExampleOptions() {
 	log.Printf("sessions %d (websocket %d, stream %d, poll %d), resumes %d, resets %d",
 		st.Sessions, st.WebSocket, st.Stream, st.Poll, st.Resumes, st.Resets)
 }
-
-// A Store is the seam for many nodes without sticky sessions: the default keeps
-// sessions in memory.
-func ExampleNewMemoryStore() {
-	srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {}),
-		&server.Options{Store: server.NewMemoryStore()})
-	_ = srv
-}

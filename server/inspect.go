@@ -102,7 +102,7 @@ func (srv *Server) initInspector() {
 	}
 	in := &inspector{srv: srv, allow: allow, lastAt: time.Now()}
 	o := srv.opts
-	o.Inspect, o.Store, o.MaxSessions = nil, nil, inspectViewers
+	o.Inspect, o.Router, o.MaxSessions = nil, nil, inspectViewers
 	o.Authenticate = func(r *http.Request, _ string) (any, error) {
 		if !allow(r) {
 			return nil, errInspectRefused
@@ -194,7 +194,7 @@ func (in *inspector) snapshot() *snapshot {
 		Sessions: []sessionRow{}, Groups: []groupRow{}, Closes: []closeRow{}} // [] in JSON, not null
 
 	srv.groups.mu.RLock()
-	srv.opts.Store.Range(func(s *engine.Session) bool {
+	srv.sessions.each(func(s *engine.Session) bool {
 		row := sessionRow{ID: s.ID(), Transport: s.Transport(), IdleMs: now.Sub(s.Heard()).Milliseconds(), AgeMs: -1,
 			Groups: []string{}}
 		row.QueuedOut, row.QueuedIn = s.Queued()

@@ -56,8 +56,10 @@ type Options struct {
 	// client reopens it. Default 128 KiB.
 	StreamBytes int
 
-	// Store holds the sessions. Default: in memory (NewMemoryStore).
-	Store Store
+	// Router says, for each request that names a session, whether this node owns
+	// the session and, if not, relays the request to the node that does: the seam of a
+	// cluster. Default: one node, every session in this process.
+	Router Router
 
 	// Inspect turns on the inspector: a live page at {mount}/inspect showing the
 	// sessions, groups, recent closes and traffic, updated every second over a
@@ -86,8 +88,8 @@ func (o *Options) withDefaults() Options {
 	engine.Default(&c.MaxQueuedBytes, 1<<20)
 	engine.Default(&c.MaxSessions, 10000)
 	engine.Default(&c.StreamBytes, 128<<10)
-	if c.Store == nil {
-		c.Store = NewMemoryStore()
+	if c.Router == nil {
+		c.Router = local{}
 	}
 	return c
 }

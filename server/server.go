@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -48,7 +47,8 @@ type Server struct {
 	count    atomic.Int64 // sessions held
 	closing  atomic.Bool
 	handlers gate
-	conns    connSet // hijacked WebSocket connections
+	conns    connSet  // hijacked WebSocket connections
+	sessions registry // this node's live sessions (route.go)
 	groups   groups
 	graves   tombstones
 	stats    counters
@@ -85,6 +85,7 @@ func New(h Handler, opts *Options) *Server {
 		"/lifeline.min.js": {"", scriptAsset()},
 	}
 	srv.initInspector() // inspect.go
+	srv.sessions.init()
 	srv.groups.init()
 	srv.conns.init()
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
@@ -138,8 +139,20 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 		w.Header().Set("Allow", e.method+", OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
+		if rl := srv.relay(r); rl != nil {
+			rl.ServeHTTP(w, r)
+			return
+		}
 		e.serve(w, r)
 	}
+}
+
+// relay returns the Relay for an HTTP request naming a session another node owns.
+func (srv *Server) relay(r *http.Request) Relay {
+	if id := r.Header.Get(transport.HeaderSession); id != "" {
+		return srv.opts.Router.Relay(id)
+	}
+	return nil
 }
 
 // endpoint is one of docs/protocol.md §1's endpoints.
@@ -200,9 +213,9 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	}
 	var tok [16]byte
 	rand.Read(tok[:])
-	s := engine.New(uuid.NewString(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
+	s := engine.New(srv.opts.Router.NewID(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
 	s.SetIdentity(identity)
-	srv.opts.Store.Add(s)
+	srv.sessions.add(s)
 	srv.stats.created.Add(1)
 	srv.obs.created(s)
 	s.OnEnd(func() { srv.ended(s) })
@@ -227,7 +240,7 @@ func (srv *Server) resume(r *http.Request, s *engine.Session, creds string) (*en
 // find returns the session with id if token is its, or the refusal that tells the
 // client how it ended.
 func (srv *Server) find(id, token string) (*engine.Session, error) {
-	s := srv.opts.Store.Get(id)
+	s := srv.sessions.get(id)
 	if s != nil && subtle.ConstantTimeCompare([]byte(s.Token()), []byte(token)) == 1 {
 		return s, nil
 	}
@@ -294,7 +307,7 @@ func (srv *Server) ended(s *engine.Session) {
 		code, reason = ce.Code, ce.Reason
 	}
 	srv.graves.add(s, code, reason) // before the removal: a resume never sees neither
-	srv.opts.Store.Remove(s.ID())
+	srv.sessions.remove(s.ID())
 	srv.count.Add(-1)
 	srv.groups.leaveAll(s)
 	srv.stats.gone(s.Transport())

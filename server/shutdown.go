@@ -81,7 +81,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closing.Store(true)
 	srv.handlers.close()
 	srv.conns.close()
-	srv.opts.Store.Range(func(s *engine.Session) bool {
+	srv.sessions.each(func(s *engine.Session) bool {
 		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return true
 	})

@@ -32,7 +32,7 @@ type Stats struct {
 func (srv *Server) Stats() Stats {
 	c := &srv.stats
 	var qOut, qIn int64
-	srv.opts.Store.Range(func(s *engine.Session) bool {
+	srv.sessions.each(func(s *engine.Session) bool {
 		o, i := s.Queued()
 		qOut, qIn = qOut+int64(o), qIn+int64(i)
 		return true
