@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -52,6 +53,35 @@ type Options struct {
 	MaxQueuedBytes int
 	// MaxSessions bounds the sessions this server holds. Default 10000.
 	MaxSessions int
+
+	// Admission (docs/security.md): what one client may hold, so that a flood from one
+	// address cannot deny everyone else. A client is the address the request comes
+	// from: an IPv4 address, or an IPv6 /64 (what one subscriber usually holds whole).
+	// A loopback peer that TrustedProxies does not list is not limited per client: it
+	// is a local proxy, whose clients all share its address, or a local test. Refusals
+	// are 429 or close code 4429, with Retry-After.
+
+	// MaxSessionsPerClient bounds the sessions one client holds, confirmed or not.
+	// Behind a NAT many users share one address: raise it there. Default 100;
+	// negative: no limit.
+	MaxSessionsPerClient int
+	// MaxUnconfirmedPerClient bounds one client's unconfirmed sessions: created, but
+	// not yet named by a later request or frame (docs/protocol.md §3). A client's
+	// transport race leaves at most two such sessions behind for HandshakeTimeout.
+	// Default 16; negative: no limit.
+	MaxUnconfirmedPerClient int
+	// MaxUnconfirmed bounds the unconfirmed sessions of all clients together, so that
+	// bare GET poll or stream requests from many addresses cannot fill MaxSessions.
+	// Default MaxSessions/10 (1000), at least 100; negative: no limit.
+	MaxUnconfirmed int
+	// TrustedProxies lists the networks of the reverse proxies in front of the server
+	// (for example netip.MustParsePrefix("10.0.0.0/8")). For a request whose peer is
+	// in one of them, the client is the rightmost address of X-Forwarded-For that is
+	// not itself in one (what lies left of it was written by the client and proves
+	// nothing); for every other request X-Forwarded-For is ignored. Behind a proxy
+	// that is not listed, every client shares the proxy's address, and so its
+	// per-client limits. Default: none.
+	TrustedProxies []netip.Prefix
 	// StreamBytes is how much one streaming response carries before it ends and the
 	// client reopens it. Default 128 KiB.
 	StreamBytes int
@@ -82,11 +112,20 @@ func (o *Options) withDefaults() Options {
 			*d = v
 		}
 	}
+	// Limits that a negative value turns off: zero takes the default.
+	defl := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
 	defi(&c.MaxMessageBytes, 65536)
 	defi(&c.MaxBatchFrames, 100)
 	defi(&c.MaxBodyBytes, 1<<20)
 	defi(&c.MaxQueuedBytes, 1<<20)
 	defi(&c.MaxSessions, 10000)
+	defl(&c.MaxSessionsPerClient, 100)
+	defl(&c.MaxUnconfirmedPerClient, 16)
+	defl(&c.MaxUnconfirmed, max(c.MaxSessions/10, 100))
 	defi(&c.StreamBytes, 128<<10)
 	if c.Store == nil {
 		c.Store = NewMemoryStore()

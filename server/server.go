@@ -46,6 +46,7 @@ type Server struct {
 	log  *slog.Logger
 
 	count    atomic.Int64 // sessions held
+	adm      admission
 	closing  atomic.Bool
 	handlers gate
 	conns    connSet // hijacked WebSocket connections
@@ -85,6 +86,7 @@ func New(h Handler, opts *Options) *Server {
 	}
 	srv.groups.init()
 	srv.conns.init()
+	srv.adm.init(&srv.opts)
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
 	maxFrame := base64.StdEncoding.EncodedLen(srv.opts.MaxMessageBytes) + 1
 	srv.readers.New = func() any { return transport.NewReader(nil, maxFrame) }
@@ -160,8 +162,8 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code closecode.C
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 	h := w.Header()
 	plainHeaders(h)
-	if code == closecode.TooMany || code == closecode.Shutdown {
-		h.Set("Retry-After", "5")
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter) // every 429 and 503 (docs/protocol.md §12)
 	}
 	w.WriteHeader(status)
 	w.Write(transport.AppendEvent(nil, transport.AppendClose(nil, code, reason)))
@@ -182,8 +184,14 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	if srv.closing.Load() {
 		return nil, refuse(closecode.Shutdown, "server shutting down")
 	}
+	// Admission first: it costs a map look-up, and a refusal costs nothing more.
+	c, err := srv.admit(r)
+	if err != nil {
+		return nil, err
+	}
 	if srv.count.Add(1) > int64(srv.opts.MaxSessions) {
 		srv.count.Add(-1)
+		srv.adm.cancel(c)
 		return nil, refuse(closecode.TooMany, "too many sessions")
 	}
 	var identity any
@@ -191,6 +199,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 		id, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
 			srv.count.Add(-1)
+			srv.adm.cancel(c)
 			srv.log.Info("lifeline: authentication refused", "err", err, "remote", r.RemoteAddr)
 			return nil, refuse(closecode.Auth, "authentication refused")
 		}
@@ -200,6 +209,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	rand.Read(tok[:])
 	s := engine.New(uuid.NewString(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
 	s.SetIdentity(identity)
+	srv.adm.add(s, c)
 	srv.opts.Store.Add(s)
 	srv.stats.created.Add(1)
 	s.OnEnd(func() { srv.ended(s) })
@@ -266,6 +276,7 @@ func (srv *Server) confirm(s *engine.Session) {
 	if !s.Confirm() {
 		return
 	}
+	srv.adm.confirmed(s)
 	if !srv.handlers.enter() {
 		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return
