@@ -89,6 +89,14 @@ func (a *admission) add(s *engine.Session, c *client) {
 	s.OnEnd(func() { a.ended(s, c) })
 }
 
+// isPending reports whether s is unconfirmed.
+func (a *admission) isPending(s *engine.Session) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.pending[s]
+	return ok
+}
+
 // confirmed moves s out of the unconfirmed budgets.
 func (a *admission) confirmed(s *engine.Session) {
 	a.mu.Lock()

@@ -32,6 +32,7 @@ func newDirect(t *testing.T, opts *server.Options) *direct {
 		o = *opts
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.ShutdownDrain = -1 // the test's clients are gone by the end
 	srv := server.New(echo, &o)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

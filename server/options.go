@@ -86,6 +86,13 @@ type Options struct {
 	// client reopens it. Default 128 KiB.
 	StreamBytes int
 
+	// ShutdownDrain is how long Shutdown, once every session has ended, keeps
+	// answering requests that name a session with 503, close code 4503 and
+	// Retry-After, so that a polling or streaming client that had no request open
+	// learns the server is going (docs/protocol.md §13). Shutdown returns sooner once
+	// every such client has been told. Default 3 s; negative: no drain.
+	ShutdownDrain time.Duration
+
 	// Store holds the sessions. Default: in memory (NewMemoryStore).
 	Store Store
 }
@@ -107,6 +114,9 @@ func (o *Options) withDefaults() Options {
 	def(&c.HeartbeatTimeout, 10*time.Second)
 	def(&c.ResumeWindow, 60*time.Second)
 	def(&c.HandshakeTimeout, 10*time.Second)
+	if c.ShutdownDrain == 0 {
+		c.ShutdownDrain = 3 * time.Second
+	}
 	defi := func(d *int, v int) {
 		if *d <= 0 {
 			*d = v

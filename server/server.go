@@ -47,6 +47,7 @@ type Server struct {
 
 	count    atomic.Int64 // sessions held
 	adm      admission
+	drain    drain
 	closing  atomic.Bool
 	handlers gate
 	conns    connSet // hijacked WebSocket connections
@@ -130,6 +131,9 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if srv.refuseDuringShutdown(w, r) {
+		return
+	}
 	e, found := srv.endpoints[endpoint]
 	switch {
 	case !found:
@@ -160,6 +164,9 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code closecode.C
 	}
 	srv.log.Log(r.Context(), level, "lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+	if code == closecode.Shutdown {
+		srv.drain.told(r.Header.Get(transport.HeaderSession))
+	}
 	h := w.Header()
 	plainHeaders(h)
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {

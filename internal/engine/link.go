@@ -247,6 +247,13 @@ func (l *Link) detachLocked(why error) {
 	l.poke()
 }
 
+// Attached reports whether a connection is attached to the session.
+func (s *Session) Attached() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link != nil
+}
+
 // LastConn returns the number of the connection attached last (docs/protocol.md §5).
 func (s *Session) LastConn() uint64 {
 	s.mu.Lock()
