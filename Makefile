@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest fuzz-short js-deps js-test js-build lab-deps lab compat bench chat
+.PHONY: test fmt-check vet gotest fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench chat
 
 test: fmt-check vet gotest js-test fuzz-short lab
 
@@ -24,6 +24,15 @@ FUZZTIME ?= 100000x
 fuzz-short:
 	@for t in $$($(GO) test -list '^Fuzz' ./transport | grep '^Fuzz'); do \
 		echo "fuzz $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./transport || exit 1; \
+	done
+
+# A long campaign: each fuzz target for FUZZLONG (make fuzz FUZZLONG=30m), on top of
+# the checked-in corpus (transport/testdata/fuzz/<target>/). A failure leaves its input
+# there: check it in with the fix, so that every later run replays it.
+FUZZLONG ?= 5m
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./transport | grep '^Fuzz'); do \
+		echo "fuzz $$t for $(FUZZLONG)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZLONG) ./transport || exit 1; \
 	done
 
 # The browser client (client-js): its devDependencies are installed from the lockfile

@@ -32,6 +32,9 @@ func startServer(t *testing.T, h server.Handler, opts *server.Options, wrap ...f
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
+	if opts.ShutdownDrain == 0 {
+		opts.ShutdownDrain = -1 // the clients are closed first: no one to wait for
+	}
 	srv := server.New(h, opts)
 	var hh http.Handler = srv
 	for _, w := range wrap {

@@ -24,10 +24,19 @@ import (
 // echo is the shared echo handler.
 var echo = lltest.Echo
 
-// start mounts a server on a chi router at /ll and serves it on 127.0.0.1.
+// start mounts a server on a chi router at /ll and serves it on 127.0.0.1. Its
+// shutdown at the end of the test does not drain (Options.ShutdownDrain) unless opts
+// asks to: the test's clients are gone by then.
 func start(t *testing.T, h server.Handler, opts *server.Options) (*server.Server, string) {
 	t.Helper()
-	srv := server.New(h, opts)
+	o := server.Options{ShutdownDrain: -1}
+	if opts != nil {
+		o = *opts
+		if o.ShutdownDrain == 0 {
+			o.ShutdownDrain = -1
+		}
+	}
+	srv := server.New(h, &o)
 	r := chi.NewRouter()
 	r.Mount("/ll", srv)
 	ts := httptest.NewServer(r)

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -52,9 +53,45 @@ type Options struct {
 	MaxQueuedBytes int
 	// MaxSessions bounds the sessions this server holds. Default 10000.
 	MaxSessions int
+
+	// Admission (docs/security.md): what one client may hold, so that a flood from one
+	// address cannot deny everyone else. A client is the address the request comes
+	// from: an IPv4 address, or an IPv6 /64 (what one subscriber usually holds whole).
+	// A loopback peer that TrustedProxies does not list is not limited per client: it
+	// is a local proxy, whose clients all share its address, or a local test. Refusals
+	// are 429 or close code 4429, with Retry-After.
+
+	// MaxSessionsPerClient bounds the sessions one client holds, confirmed or not.
+	// Behind a NAT many users share one address: raise it there. Default 100;
+	// negative: no limit.
+	MaxSessionsPerClient int
+	// MaxUnconfirmedPerClient bounds one client's unconfirmed sessions: created, but
+	// not yet named by a later request or frame (docs/protocol.md §3). A client's
+	// transport race leaves at most two such sessions behind for HandshakeTimeout.
+	// Default 16; negative: no limit.
+	MaxUnconfirmedPerClient int
+	// MaxUnconfirmed bounds the unconfirmed sessions of all clients together, so that
+	// bare GET poll or stream requests from many addresses cannot fill MaxSessions.
+	// Default MaxSessions/10 (1000), at least 100; negative: no limit.
+	MaxUnconfirmed int
+	// TrustedProxies lists the networks of the reverse proxies in front of the server
+	// (for example netip.MustParsePrefix("10.0.0.0/8")). For a request whose peer is
+	// in one of them, the client is the rightmost address of X-Forwarded-For that is
+	// not itself in one (what lies left of it was written by the client and proves
+	// nothing); for every other request X-Forwarded-For is ignored. Behind a proxy
+	// that is not listed, every client shares the proxy's address, and so its
+	// per-client limits. Default: none.
+	TrustedProxies []netip.Prefix
 	// StreamBytes is how much one streaming response carries before it ends and the
 	// client reopens it. Default 128 KiB.
 	StreamBytes int
+
+	// ShutdownDrain is how long Shutdown, once every session has ended, keeps
+	// answering requests that name a session with 503, close code 4503 and
+	// Retry-After, so that a polling or streaming client that had no request open
+	// learns the server is going (docs/protocol.md §13). Shutdown returns sooner once
+	// every such client has been told. Default 3 s; negative: no drain.
+	ShutdownDrain time.Duration
 
 	// Router says, for each request that names a session, whether this node owns
 	// the session and, if not, relays the request to the node that does: the seam of a
@@ -82,11 +119,23 @@ func (o *Options) withDefaults() Options {
 	engine.Default(&c.HeartbeatTimeout, 10*time.Second)
 	engine.Default(&c.ResumeWindow, 60*time.Second)
 	engine.Default(&c.HandshakeTimeout, 10*time.Second)
+	if c.ShutdownDrain == 0 {
+		c.ShutdownDrain = 3 * time.Second
+	}
+	// Limits that a negative value turns off: zero takes the default.
+	defl := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
 	engine.Default(&c.MaxMessageBytes, 65536)
 	engine.Default(&c.MaxBatchFrames, 100)
 	engine.Default(&c.MaxBodyBytes, 1<<20)
 	engine.Default(&c.MaxQueuedBytes, 1<<20)
 	engine.Default(&c.MaxSessions, 10000)
+	defl(&c.MaxSessionsPerClient, 100)
+	defl(&c.MaxUnconfirmedPerClient, 16)
+	defl(&c.MaxUnconfirmed, max(c.MaxSessions/10, 100))
 	engine.Default(&c.StreamBytes, 128<<10)
 	if c.Router == nil {
 		c.Router = local{}

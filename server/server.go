@@ -45,6 +45,8 @@ type Server struct {
 	log  *slog.Logger
 
 	count    atomic.Int64 // sessions held
+	adm      admission
+	drain    drain
 	closing  atomic.Bool
 	handlers gate
 	conns    connSet  // hijacked WebSocket connections
@@ -88,6 +90,7 @@ func New(h Handler, opts *Options) *Server {
 	srv.sessions.init()
 	srv.groups.init()
 	srv.conns.init()
+	srv.adm.init(&srv.opts)
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
 	maxFrame := base64.StdEncoding.EncodedLen(srv.opts.MaxMessageBytes) + 1
 	srv.readers.New = func() any { return transport.NewReader(nil, maxFrame) }
@@ -129,6 +132,9 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 	cors(w, r)
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if srv.refuseDuringShutdown(w, r) {
 		return
 	}
 	e, found := srv.endpoints[endpoint]
@@ -173,10 +179,13 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, code closecode.C
 	}
 	srv.log.Log(r.Context(), level, "lifeline: request refused", "code", code, "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+	if code == closecode.Shutdown {
+		srv.drain.told(r.Header.Get(transport.HeaderSession))
+	}
 	h := w.Header()
 	plainHeaders(h)
-	if code == closecode.TooMany || code == closecode.Shutdown {
-		h.Set("Retry-After", "5")
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfter) // every 429 and 503 (docs/protocol.md §12)
 	}
 	w.WriteHeader(status)
 	w.Write(transport.AppendEvent(nil, transport.AppendClose(nil, code, reason)))
@@ -197,8 +206,14 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	if srv.closing.Load() {
 		return nil, refuse(closecode.Shutdown, "server shutting down")
 	}
+	// Admission first: it costs a map look-up, and a refusal costs nothing more.
+	c, err := srv.admit(r)
+	if err != nil {
+		return nil, err
+	}
 	if srv.count.Add(1) > int64(srv.opts.MaxSessions) {
 		srv.count.Add(-1)
+		srv.adm.cancel(c)
 		return nil, refuse(closecode.TooMany, "too many sessions")
 	}
 	var identity any
@@ -206,6 +221,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 		id, err := srv.opts.Authenticate(r, creds)
 		if err != nil {
 			srv.count.Add(-1)
+			srv.adm.cancel(c)
 			srv.log.Info("lifeline: authentication refused", "err", err, "remote", r.RemoteAddr)
 			return nil, refuse(closecode.Auth, "authentication refused")
 		}
@@ -215,6 +231,7 @@ func (srv *Server) create(r *http.Request, creds string) (*engine.Session, error
 	rand.Read(tok[:])
 	s := engine.New(srv.opts.Router.NewID(), base64.RawURLEncoding.EncodeToString(tok[:]), srv.cfg)
 	s.SetIdentity(identity)
+	srv.adm.add(s, c)
 	srv.sessions.add(s)
 	srv.stats.created.Add(1)
 	srv.obs.created(s)
@@ -282,6 +299,7 @@ func (srv *Server) confirm(s *engine.Session) {
 	if !s.Confirm() {
 		return
 	}
+	srv.adm.confirmed(s)
 	if !srv.handlers.enter() {
 		s.CloseNow(closecode.Shutdown, "server shutting down")
 		return

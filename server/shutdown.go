@@ -72,12 +72,19 @@ func (c *connSet) closeAll() {
 
 // Shutdown stops the server: new sessions are refused (503, close code 4503), every
 // session is closed with code 4503 so its client reconnects elsewhere, and Shutdown
-// waits for the handlers to return and the WebSocket connections to end. When ctx is
-// done first it closes the remaining WebSocket connections at once and returns
-// ctx.Err(). Call it alongside http.Server.Shutdown, which does not close hijacked
+// waits for the handlers to return and the WebSocket connections to end. Then it
+// drains: for up to Options.ShutdownDrain, every request naming a session is answered
+// 503 with C4503 and Retry-After, so that a client that had no connection open (a
+// poller between two polls) still learns the server is going; Shutdown returns as
+// soon as every such client has been told. When ctx is done first it closes the
+// remaining WebSocket connections at once and returns ctx.Err(). Call it before
+// http.Server.Shutdown, which stops answering requests and does not close hijacked
 // connections. Safe to call more than once.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	defer srv.shutdownInspector(ctx) // inspect.go
+	// The drain notes whom to wait for before any client can be told, and while the
+	// sessions are still registered.
+	srv.drain.begin(srv)
 	srv.closing.Store(true)
 	srv.handlers.close()
 	srv.conns.close()
@@ -93,7 +100,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
+		srv.awaitDrain(ctx.Done())
+		return ctx.Err()
 	case <-ctx.Done():
 		srv.conns.closeAll()
 		<-done

@@ -77,7 +77,7 @@ var roundTripFrames = []string{
 	"A7", "S12", "Mhello", "Mtwo\nlines", "M", "M\n", "M\n\n\n", "M\nlead", "Mtrail\n",
 	"Mcr\r", "Mcr\r\nlf", "M\r", "Mdata:inside", "M:not a comment", "M\x00nul",
 	"Mtwo  spaces", "M  lead", "Mtab\n\tline", "Mdata: x\ndata: y", "Bdata", "BaGk=",
-	"P", "C1000", "C4409 superseded", "H{\"v\":1}", "R{\"v\":1}", "A0", "S" + maxUint,
+	"P", "C1000", "C4409 superseded", "H{\"v\":1}", "R{\"v\":1}", "A0", "S" + maxNum,
 	"M" + strings.Repeat("x", 4090), "M" + strings.Repeat("y", 4091), "M" + strings.Repeat("z", 10000),
 	"M" + strings.Repeat("line\n", 2000),
 	// Lines beginning with a space, as in pretty-printed JSON: Reader drops one space

@@ -32,6 +32,22 @@ var strictBase64 = base64.StdEncoding.Strict()
 // MaxReasonBytes bounds the reason of a close frame, as in WebSocket close frames.
 const MaxReasonBytes = 123
 
+// MaxNum is the largest number a peer may send (docs/protocol.md §10): 2^53-1, the
+// largest integer a JavaScript number holds exactly. Nothing the protocol counts comes
+// near it, and a bound well below 2^64 means that n+1 never wraps on either side.
+const MaxNum = 1<<53 - 1
+
+// ValidCloseCode reports whether code may be sent in a close frame (docs/protocol.md
+// §10): a code a WebSocket close frame may carry (1000-1003, 1007-1014, 3000-4999), so
+// that every session's end can be told on every transport.
+func ValidCloseCode(code closecode.Code) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014, code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
 // ErrMalformed is wrapped by every decoding error of this package.
 var ErrMalformed = errors.New("lifeline: malformed frame")
 
@@ -85,7 +101,7 @@ func ParseFrame(b []byte) (Frame, error) {
 			return Frame{}, fmt.Errorf("%w: close frame too short", ErrMalformed)
 		}
 		code, err := ParseNum(rest[:4])
-		if err != nil || code < 1000 || code > 4999 {
+		if err != nil || !ValidCloseCode(closecode.Code(code)) {
 			return Frame{}, fmt.Errorf("%w: close code %q", ErrMalformed, rest[:4])
 		}
 		f.Num = code
@@ -107,9 +123,9 @@ func ParseFrame(b []byte) (Frame, error) {
 }
 
 // ParseNum parses an unsigned decimal number as the protocol writes it: no sign, no
-// leading zeros, at most 20 digits, within 64 bits.
+// leading zeros, at most 16 digits, at most MaxNum.
 func ParseNum(b []byte) (uint64, error) {
-	if len(b) == 0 || len(b) > 20 || (len(b) > 1 && b[0] == '0') {
+	if len(b) == 0 || len(b) > 16 || (len(b) > 1 && b[0] == '0') {
 		return 0, fmt.Errorf("%w: number %q", ErrMalformed, b)
 	}
 	var n uint64
@@ -117,11 +133,10 @@ func ParseNum(b []byte) (uint64, error) {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("%w: number %q", ErrMalformed, b)
 		}
-		d := uint64(c - '0')
-		if n > (1<<64-1-d)/10 {
-			return 0, fmt.Errorf("%w: number %q overflows", ErrMalformed, b)
-		}
-		n = n*10 + d
+		n = n*10 + uint64(c-'0') // 16 digits cannot overflow 64 bits
+	}
+	if n > MaxNum {
+		return 0, fmt.Errorf("%w: number %q over 2^53-1", ErrMalformed, b)
 	}
 	return n, nil
 }

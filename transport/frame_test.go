@@ -36,6 +36,8 @@ func (f Frame) String() string { return fmt.Sprintf("{%q %d %q}", f.Type, f.Num,
 var (
 	reason123 = strings.Repeat("r", MaxReasonBytes)
 	maxUint   = "18446744073709551615"
+	maxNum    = "9007199254740991" // 2^53-1, MaxNum
+	overNum   = "9007199254740992" // 2^53
 )
 
 // parseFrameCases are the ParseFrame table; the fuzz targets use them as seeds too.
@@ -50,7 +52,7 @@ var parseFrameCases = []struct {
 	{in: `R{"v":1,"sid":"s","token":"t"}`, want: Frame{Type: 'R', Data: []byte(`{"v":1,"sid":"s","token":"t"}`)}, ok: true},
 	{in: "S1", want: Frame{Type: 'S', Num: 1}, ok: true},
 	{in: "S12", want: Frame{Type: 'S', Num: 12}, ok: true},
-	{in: "S" + maxUint, want: Frame{Type: 'S', Num: 1<<64 - 1}, ok: true},
+	{in: "S" + maxNum, want: Frame{Type: 'S', Num: MaxNum}, ok: true},
 	{in: "M", want: Frame{Type: 'M'}, ok: true},
 	{in: "Mhello", want: Frame{Type: 'M', Data: []byte("hello")}, ok: true},
 	{in: "Mtwo\nlines", want: Frame{Type: 'M', Data: []byte("two\nlines")}, ok: true},
@@ -62,7 +64,7 @@ var parseFrameCases = []struct {
 	{in: "B+/+/", want: Frame{Type: 'B', Data: []byte{0xfb, 0xff, 0xbf}}, ok: true},
 	{in: "A0", want: Frame{Type: 'A'}, ok: true},
 	{in: "A7", want: Frame{Type: 'A', Num: 7}, ok: true},
-	{in: "A" + maxUint, want: Frame{Type: 'A', Num: 1<<64 - 1}, ok: true},
+	{in: "A" + maxNum, want: Frame{Type: 'A', Num: MaxNum}, ok: true},
 	{in: "P", want: Frame{Type: 'P'}, ok: true},
 	{in: "C1000", want: Frame{Type: 'C', Num: 1000}, ok: true},
 	{in: "C1000 ", want: Frame{Type: 'C', Num: 1000}, ok: true},
@@ -74,6 +76,15 @@ var parseFrameCases = []struct {
 
 	// Bad frames.
 	{in: ""},
+	{in: "S" + overNum}, // numbers stop at 2^53-1 (§10)
+	{in: "A" + overNum},
+	{in: "A" + maxUint},
+	{in: "C1004"}, // close codes a WebSocket close frame cannot carry (§10)
+	{in: "C1005"},
+	{in: "C1006"},
+	{in: "C1015"},
+	{in: "C2000"},
+	{in: "C2999"},
 	{in: "X"},
 	{in: "x1"},
 	{in: "m"},
@@ -191,9 +202,14 @@ func TestParseNum(t *testing.T) {
 		{"9", 9, true},
 		{"10", 10, true},
 		{"4409", 4409, true},
-		{"12345678901234567890", 12345678901234567890, true},
-		{"18446744073709551614", 1<<64 - 2, true},
-		{maxUint, 1<<64 - 1, true},
+		{"9007199254740990", MaxNum - 1, true},
+		{maxNum, MaxNum, true},
+		{overNum, 0, false},
+		{"9999999999999999", 0, false},     // 16 digits, over 2^53-1
+		{"12345678901234567890", 0, false}, // 20 digits
+		{"18446744073709551614", 0, false}, // 2^64-2: wraps nothing, but over the bound
+		{maxUint, 0, false},                // 2^64-1: conn+1 would wrap to 0
+		{"00000000000000001", 0, false},    // 17 digits
 		{"", 0, false},
 		{"00", 0, false},
 		{"01", 0, false},
@@ -248,9 +264,9 @@ func TestAppendRoundTrip(t *testing.T) {
 		{Frame{Type: 'B', Data: allBytes}, ""},
 		{Frame{Type: 'A'}, "A0"},
 		{Frame{Type: 'A', Num: 41}, "A41"},
-		{Frame{Type: 'A', Num: 1<<64 - 1}, "A" + maxUint},
+		{Frame{Type: 'A', Num: MaxNum}, "A" + maxNum},
 		{Frame{Type: 'S', Num: 1}, "S1"},
-		{Frame{Type: 'S', Num: 1<<64 - 1}, "S" + maxUint},
+		{Frame{Type: 'S', Num: MaxNum}, "S" + maxNum},
 		{Frame{Type: 'C', Num: 1000}, "C1000"},
 		{Frame{Type: 'C', Num: 4409, Data: []byte("superseded")}, "C4409 superseded"},
 		{Frame{Type: 'C', Num: 4400, Data: []byte(reason123)}, "C4400 " + reason123},

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"testing"
+
+	"github.com/lifelinehq/lifeline/closecode"
 )
 
 // Seed corpora live in testdata/fuzz/<FuzzName>/; the table tests add their cases.
@@ -41,6 +43,9 @@ func FuzzParseFrame(f *testing.F) {
 		if err != nil || !sameFrame(got, fr) {
 			t.Fatalf("frame %q as an HTTP body event reads back as %v, %v", in, got, err)
 		}
+		if fr.Num > MaxNum {
+			t.Fatalf("ParseFrame(%q) = %v: number over MaxNum", in, fr)
+		}
 		switch fr.Type {
 		case FrameText, FrameAck, FrameSeq, FramePing, FrameHello, FrameResume:
 			// These have one spelling: the input is the encoding.
@@ -48,7 +53,7 @@ func FuzzParseFrame(f *testing.F) {
 				t.Fatalf("ParseFrame(%q) = %v, which encodes as %q", in, fr, b)
 			}
 		case FrameClose:
-			if fr.Num < 1000 || fr.Num > 4999 || len(fr.Data) > MaxReasonBytes {
+			if !ValidCloseCode(closecode.Code(fr.Num)) || len(fr.Data) > MaxReasonBytes {
 				t.Fatalf("ParseFrame(%q) = %v: code or reason out of range", in, fr)
 			}
 		}
@@ -100,22 +105,30 @@ func fuzzHandshake[T comparable](f *testing.F, h handshake[T], seed string, vali
 func FuzzDecodeHello(f *testing.F) {
 	fuzzHandshake(f, helloFrames,
 		`{"v":1,"sid":"s","token":"t","ack":3,"hb":15000,"hbt":10000,"resume":60000,"msg":65536,"batch":100,"body":1048576,"queue":1048576}`,
-		func(h *Hello) bool { return h.V == Version && h.SessionID != "" })
+		func(h *Hello) bool {
+			inTime := func(d int64) bool { return d >= 0 && d <= MaxDelay }
+			inLimit := func(n int) bool { return n >= 0 && uint64(n) <= MaxNum }
+			return h.V == Version && h.SessionID != "" && h.Ack <= MaxNum &&
+				inTime(h.Heartbeat) && inTime(h.HBTimeout) && inTime(h.Resume) &&
+				inLimit(h.MaxMessage) && inLimit(h.MaxBatch) && inLimit(h.MaxBody) && inLimit(h.MaxQueued)
+		})
 }
 
 func FuzzDecodeResume(f *testing.F) {
 	fuzzHandshake(f, resumeFrames, `{"v":1,"sid":"s","token":"t","ack":41,"conn":3,"auth":"a"}`,
-		func(r *ResumeReq) bool { return r.V == Version && (r.SessionID == "") == (r.Token == "") })
+		func(r *ResumeReq) bool {
+			return r.V == Version && (r.SessionID == "") == (r.Token == "") && r.Ack <= MaxNum && r.Conn <= MaxNum
+		})
 }
 
 func FuzzParseNum(f *testing.F) {
-	for _, s := range []string{"0", "7", "00", "01", "+1", "-1", maxUint, "18446744073709551616"} {
+	for _, s := range []string{"0", "7", "00", "01", "+1", "-1", maxNum, overNum, maxUint, "18446744073709551616"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		n, err := ParseNum(in)
 		want, werr := strconv.ParseUint(string(in), 10, 64)
-		ok := werr == nil && (len(in) == 1 || in[0] != '0')
+		ok := werr == nil && (len(in) == 1 || in[0] != '0') && want <= MaxNum
 		switch {
 		case ok && (err != nil || n != want):
 			t.Fatalf("ParseNum(%q) = %d, %v; want %d", in, n, err, want)

@@ -8,6 +8,10 @@ import (
 // Version is the protocol version this package speaks.
 const Version = 1
 
+// MaxDelay bounds the hello's times in ms (hb, hbt, resume): 2^31-1, about 24.8 days,
+// the longest delay a browser's setTimeout honours (a longer one fires at once).
+const MaxDelay = 1<<31 - 1
+
 // Hello is the server's first frame on every connection (docs/protocol.md §3).
 type Hello struct {
 	V          int    `json:"v"`
@@ -55,6 +59,19 @@ func DecodeHello(data []byte) (*Hello, error) {
 	if h.V != Version || h.SessionID == "" {
 		return nil, fmt.Errorf("%w: hello: version %d, session %q", ErrMalformed, h.V, h.SessionID)
 	}
+	if h.Ack > MaxNum {
+		return nil, fmt.Errorf("%w: hello: ack %d over 2^53-1", ErrMalformed, h.Ack)
+	}
+	for _, d := range []int64{h.Heartbeat, h.HBTimeout, h.Resume} {
+		if d < 0 || d > MaxDelay {
+			return nil, fmt.Errorf("%w: hello: a time of %d ms (0 to %d allowed)", ErrMalformed, d, MaxDelay)
+		}
+	}
+	for _, n := range []int{h.MaxMessage, h.MaxBatch, h.MaxBody, h.MaxQueued} {
+		if n < 0 || uint64(n) > MaxNum {
+			return nil, fmt.Errorf("%w: hello: a limit of %d (0 to 2^53-1 allowed)", ErrMalformed, n)
+		}
+	}
 	return &h, nil
 }
 
@@ -69,6 +86,9 @@ func DecodeResume(data []byte) (*ResumeReq, error) {
 	}
 	if (r.SessionID == "") != (r.Token == "") {
 		return nil, fmt.Errorf("%w: resume: session id and token go together", ErrMalformed)
+	}
+	if r.Ack > MaxNum || r.Conn > MaxNum {
+		return nil, fmt.Errorf("%w: resume: ack %d or conn %d over 2^53-1", ErrMalformed, r.Ack, r.Conn)
 	}
 	return &r, nil
 }

@@ -67,7 +67,20 @@ func checkDecode[T comparable](t *testing.T, h handshake[T], tests []decodeCase[
 func TestDecodeHello(t *testing.T) {
 	checkDecode(t, helloFrames, []decodeCase[Hello]{
 		{`{"v":1,"sid":"s"}`, &Hello{V: 1, SessionID: "s"}},
-		{`{"v":1,"sid":"s","token":"t","ack":18446744073709551615,"unknown":[1]}`, &Hello{V: 1, SessionID: "s", Token: "t", Ack: 1<<64 - 1}},
+		{`{"v":1,"sid":"s","token":"t","ack":9007199254740991,"unknown":[1]}`, &Hello{V: 1, SessionID: "s", Token: "t", Ack: MaxNum}},
+		{`{"v":1,"sid":"s","hb":2147483647,"hbt":1,"resume":0,"msg":9007199254740991,"batch":1,"body":1,"queue":1}`,
+			&Hello{V: 1, SessionID: "s", Heartbeat: MaxDelay, HBTimeout: 1, MaxMessage: MaxNum, MaxBatch: 1, MaxBody: 1, MaxQueued: 1}},
+		// Numbers out of what the protocol allows (§10).
+		{`{"v":1,"sid":"s","ack":9007199254740992}`, nil},
+		{`{"v":1,"sid":"s","ack":18446744073709551615}`, nil},
+		{`{"v":1,"sid":"s","hb":-1}`, nil},
+		{`{"v":1,"sid":"s","hb":2147483648}`, nil},
+		{`{"v":1,"sid":"s","hbt":-5}`, nil},
+		{`{"v":1,"sid":"s","resume":9223372036854775807}`, nil},
+		{`{"v":1,"sid":"s","msg":-1}`, nil},
+		{`{"v":1,"sid":"s","batch":-100}`, nil},
+		{`{"v":1,"sid":"s","body":9007199254740992}`, nil},
+		{`{"v":1,"sid":"s","queue":-1}`, nil},
 		{`{"v":1}`, nil},             // no session
 		{`{"v":2,"sid":"s"}`, nil},   // other version
 		{`{"sid":"s"}`, nil},         // no version
@@ -91,6 +104,10 @@ func TestDecodeResume(t *testing.T) {
 		{`{"v":0}`, nil},
 		{`{}`, nil},
 		{`{"v":1,"conn":-3}`, nil},
+		{`{"v":1,"sid":"s","token":"t","ack":9007199254740991,"conn":9007199254740991}`, &ResumeReq{V: 1, SessionID: "s", Token: "t", Ack: MaxNum, Conn: MaxNum}},
+		{`{"v":1,"sid":"s","token":"t","conn":9007199254740992}`, nil}, // over 2^53-1 (§10)
+		{`{"v":1,"sid":"s","token":"t","conn":18446744073709551615}`, nil},
+		{`{"v":1,"sid":"s","token":"t","ack":18446744073709551615}`, nil},
 		{`{"v":1,"conn":1.5}`, nil},
 		{`"v"`, nil},
 	})

@@ -373,7 +373,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	c, routes := newChat(cfg.origins)
-	hs := &http.Server{Handler: routes, ReadHeaderTimeout: 10 * time.Second}
+	hs := httpServer(routes)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(out, "chat: open http://%s/\n", openable(ln.Addr()))
@@ -404,4 +404,12 @@ func openable(addr net.Addr) string {
 		return addr.String()
 	}
 	return net.JoinHostPort("localhost", fmt.Sprint(a.Port))
+}
+
+// httpServer is the http.Server for Lifeline (docs/security.md): ReadHeaderTimeout
+// bounds a slow request head, IdleTimeout closes idle keep-alive connections. No
+// ReadTimeout or WriteTimeout: they bound a whole request or response, and would cut
+// held polls and streams; Lifeline sets its own write deadlines and heartbeats.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 }

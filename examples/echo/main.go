@@ -39,7 +39,7 @@ func main() {
 		log.Fatal(err)
 	}
 	srv := server.New(server.HandlerFunc(echo), &server.Options{OriginPatterns: origins})
-	hs := &http.Server{Handler: routes(srv), ReadHeaderTimeout: 10 * time.Second}
+	hs := httpServer(routes(srv))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -102,4 +102,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// httpServer is the http.Server for Lifeline (docs/security.md): ReadHeaderTimeout
+// bounds a slow request head, IdleTimeout closes idle keep-alive connections. No
+// ReadTimeout or WriteTimeout: they bound a whole request or response, and would cut
+// held polls and streams; Lifeline sets its own write deadlines and heartbeats.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 }

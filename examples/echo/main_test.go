@@ -92,3 +92,16 @@ func TestFlags(t *testing.T) {
 		t.Error("unknown flag accepted")
 	}
 }
+
+// TestHTTPServerTimeouts: the http.Server bounds a slow request head and an idle
+// keep-alive connection (one set only ReadHeaderTimeout: an idle connection stayed
+// open forever), and sets no timeout that would cut a held poll or a stream.
+func TestHTTPServerTimeouts(t *testing.T) {
+	hs := httpServer(http.NotFoundHandler())
+	if hs.ReadHeaderTimeout <= 0 || hs.IdleTimeout <= 0 {
+		t.Fatalf("ReadHeaderTimeout %v, IdleTimeout %v: both must be set", hs.ReadHeaderTimeout, hs.IdleTimeout)
+	}
+	if hs.ReadTimeout != 0 || hs.WriteTimeout != 0 {
+		t.Fatalf("ReadTimeout %v, WriteTimeout %v: they would cut polls and streams", hs.ReadTimeout, hs.WriteTimeout)
+	}
+}

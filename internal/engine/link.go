@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 // Link is one transport connection attached to a session. The transport that owns it
@@ -54,6 +55,9 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 	defer s.mu.Unlock()
 	if s.state == stateClosed {
 		return nil, 0, s.endErrLocked()
+	}
+	if conn > transport.MaxNum || peerAck > transport.MaxNum {
+		return nil, 0, ErrProtocol // beyond what a peer may send (docs/protocol.md §10)
 	}
 	cur := s.link
 	if (cur != nil && conn <= cur.conn) ||
@@ -243,6 +247,13 @@ func (l *Link) detachLocked(why error) {
 	l.poke()
 }
 
+// Attached reports whether a connection is attached to the session.
+func (s *Session) Attached() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link != nil
+}
+
 // LastConn returns the number of the connection attached last (docs/protocol.md §5).
 func (s *Session) LastConn() uint64 {
 	s.mu.Lock()
@@ -253,8 +264,13 @@ func (s *Session) LastConn() uint64 {
 // Hold claims the session's one outstanding poll (docs/protocol.md §8) for a poll of
 // connection conn. It reports false while a poll of the same or a newer connection
 // holds it; a poll of a newer connection takes it over (the older poll is superseded
-// when the newer one attaches). Release gives it back.
+// when the newer one attaches). It also reports false for a conn beyond what a peer
+// may send (transport.MaxNum), which the holder is stored as conn+1 could not hold.
+// Release gives it back.
 func (s *Session) Hold(conn uint64) bool {
+	if conn > transport.MaxNum {
+		return false
+	}
 	for {
 		h := s.polling.Load()
 		if h != 0 && h-1 >= conn {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 func TestPullNumbering(t *testing.T) {
@@ -418,5 +419,34 @@ func TestClosePing(t *testing.T) {
 	s3.Acked(1)
 	if b = pull(l3, false); b.Ping || b.Close == nil || len(b.Msgs) != 0 {
 		t.Fatalf("close after everything was acknowledged: %+v", b)
+	}
+}
+
+// TestConnBounds: a connection number beyond what a peer may send (transport.MaxNum,
+// docs/protocol.md §10) is refused by Attach and Hold, so a session can always be
+// taken over by a newer connection: 2^64-1 once left it stuck (nothing is higher) and
+// made Hold's conn+1 wrap to 0 (the poll it held then looked free).
+func TestConnBounds(t *testing.T) {
+	for _, conn := range []uint64{transport.MaxNum + 1, 1<<64 - 2, 1<<64 - 1} {
+		s := newSession(t, Config{})
+		if s.Hold(conn) {
+			t.Errorf("Hold(%d) = true, want a refusal", conn)
+		}
+		if _, _, err := s.Attach("poll", conn, 0, false); err == nil {
+			t.Errorf("Attach(conn %d) accepted", conn)
+		}
+		if _, _, err := s.Attach("poll", 0, conn, false); err == nil {
+			t.Errorf("Attach(ack %d) accepted", conn)
+		}
+		// The session still takes its first connection, then newer ones up to the bound.
+		if _, _, err := s.Attach("poll", 1, 0, false); err != nil {
+			t.Fatalf("Attach(1) after refusing %d: %v", conn, err)
+		}
+		if _, _, err := s.Attach("websocket", transport.MaxNum, 0, true); err != nil {
+			t.Fatalf("Attach(MaxNum): %v", err)
+		}
+		if !s.Hold(transport.MaxNum) || s.Hold(transport.MaxNum) {
+			t.Fatal("Hold(MaxNum) twice: want true, then false")
+		}
 	}
 }
