@@ -39,7 +39,7 @@ export async function build() {
   for (const b of builds) {
     const [f] = (await esbuild.build(b.esbuild)).outputFiles
     let text = f.text
-    if (b.terser) text = (await minify(text, { ecma: 2021, compress: { passes: 2 }, format: { comments: false } })).code
+    if (b.terser) text = (await minify(text, { ecma: 2021, compress: { passes: 3, hoist_funs: true }, format: { comments: false } })).code
     out[b.esbuild.outfile] = text
   }
   return out

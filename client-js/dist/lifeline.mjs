@@ -44,14 +44,8 @@ function websocket(s, req) {
 // src/frame.js
 var now = () => Date.now();
 var num = (s) => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1;
-var utf8 = (s) => {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 128 ? 1 : c < 2048 ? 2 : c >> 10 == 54 && s.charCodeAt(i + 1) >> 10 == 55 ? (i++, 4) : 3;
-  }
-  return n;
-};
+var te = new TextEncoder();
+var utf8 = (s) => te.encode(s).length;
 var event = (f) => "data: " + f.split("\n").join("\ndata: ") + "\n\n";
 var parser = (emit, limit = 4e6) => {
   let buf = "", ev = null;
@@ -89,9 +83,9 @@ var conn = (s, name) => {
   const ac = new AbortController(), me = { s, z: name, t: ac.signal };
   return [{ r: () => ac.abort(), g: (idle) => uplink(me, idle) }, me.t];
 };
-async function request(s, endpoint, r, signal, body) {
+async function request(s, endpoint, r, signal, body, keepalive) {
   const o = s.j, headers = {};
-  for (const k in r) if (k != "v" && r[k] != null && r[k] !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
+  for (const k in r) if (k != "v" && (r[k] ?? "") !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
   if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
   const res = await (o.fetch || fetch)(s.p(endpoint), {
     method: body ? "POST" : "GET",
@@ -101,6 +95,8 @@ async function request(s, endpoint, r, signal, body) {
     // no-store also keeps Chromium from holding a second GET of the same URL (another
     // Lifeline's held poll or stream, in this tab or another) behind its cache lock.
     cache: "no-store",
+    // The request carrying the close outlives the page (it may be closing on pagehide).
+    keepalive,
     credentials: o.withCredentials ? "include" : "same-origin"
   });
   if (res.ok) return res;
@@ -119,7 +115,7 @@ async function read(s, signal, res) {
   for (; ; ) {
     const { done, value } = await rd.read();
     if (done || signal.aborted) return;
-    s.c();
+    s.b();
     push(dec.decode(value, { stream: true }));
   }
 }
@@ -136,7 +132,7 @@ async function uplink(me, idle) {
       if (!body) return;
       s.k(base + k - 1);
       try {
-        const res = await request(s, "send", s.w(), AbortSignal.timeout(h.hb + h.hbt), body);
+        const res = await request(s, "send", s.w(), AbortSignal.timeout(h.hb + h.hbt), body, closing);
         const text = await res.text();
         parser((f) => f[0] == "A" && s.C(num(f.slice(1))))(text);
         if (closing) return s.a(1e3);
@@ -188,7 +184,7 @@ function poll(s, req) {
       const res = await request(s, "poll", r, sig);
       const body = await res.text();
       if (sig.aborted) return;
-      s.c(1);
+      s.b(1);
       parser((f) => (greeted = 1, s.m(f)))(body);
       if (sig.aborted) return;
       if (!greeted) throw Error("no hello");
@@ -202,6 +198,7 @@ function poll(s, req) {
 // src/lifeline.js
 var transports = { websocket, stream, poll };
 var EVENTS = "open message close error transport reconnecting reconnected reset".split(" ");
+var PAGE = "online offline visibilitychange resume pageshow pagehide".split(" ");
 var STATES = "CONNECTING OPEN CLOSING CLOSED".split(" ");
 var DEFAULTS = {
   transports: Object.keys(transports),
@@ -221,6 +218,7 @@ var fail = (name, msg) => new DOMException(msg, name);
 var Lifeline = class extends EventTarget {
   constructor(url, options) {
     super();
+    const ll = this;
     let u;
     try {
       u = new URL(url, globalThis.location?.href);
@@ -232,15 +230,16 @@ var Lifeline = class extends EventTarget {
     const o = { ...options };
     for (const k in DEFAULTS) o[k] ??= DEFAULTS[k];
     if (!o.transports.length || o.transports.some((t) => !Object.hasOwn(transports, t))) throw TypeError("Lifeline: bad transports");
-    this.url = u.href;
-    this.readyState = 0;
-    this.transport = "";
-    this.reconnecting = false;
-    this.binaryType = "blob";
+    ll.url = u.href;
+    ll.readyState = 0;
+    ll.transport = "";
+    ll.reconnecting = false;
+    ll.binaryType = "blob";
     for (const t of EVENTS) {
-      this["on" + t] = null;
-      this.addEventListener(t, (e) => this["on" + t]?.(e));
+      ll["on" + t] = null;
+      ll.addEventListener(t, (e) => ll["on" + t]?.(e));
     }
+    const key = "lifeline:" + u.href;
     let q = [], qb = 0, fails = 0, race = /* @__PURE__ */ new Set(), up = {}, pd = o.reprobeMin, pl, sid, tok, conn2, base, sent, rx, told, rxb, hello, cur, att, probe, idx, closing, bt, rt, pt, at, ct;
     const fresh = (code) => {
       sid = tok = "";
@@ -249,7 +248,7 @@ var Lifeline = class extends EventTarget {
       code == 4429 || code == 4503 ? retry(code) : create();
     };
     const ep = (name) => {
-      const u2 = new URL(this.url);
+      const u2 = new URL(ll.url);
       u2.pathname = u2.pathname.replace(/\/?$/, "/" + name);
       if (name == "ws") u2.protocol = u2.protocol.replace("http", "ws");
       return u2.href;
@@ -263,14 +262,14 @@ var Lifeline = class extends EventTarget {
     };
     const start = (name, req, deadline, failed) => {
       const c = { name, d: req, x: failed };
-      c.b = transports[name](
+      c.c = transports[name](
         {
           j: o,
           A: up,
           p: ep,
           m: (f) => rcv(c, f),
-          c: (fresh2) => {
-            c.c = now();
+          b: (fresh2) => {
+            c.b = now();
             if (fresh2) c.n = 0;
           },
           a: (code, reason) => end(c, code, reason),
@@ -295,7 +294,7 @@ var Lifeline = class extends EventTarget {
       clearTimeout(c.y);
       clearTimeout(c.D);
       race.delete(c);
-      c.b.r();
+      c.c.r();
     };
     const dropAll = () => {
       for (const c of [cur, ...race]) drop(c);
@@ -315,7 +314,7 @@ var Lifeline = class extends EventTarget {
       } catch (e) {
         return retry(0, e.message);
       }
-      if (this.readyState > 1 || sid) return;
+      if (ll.readyState > 1 || sid) return;
       const order = [...o.transports], starts = [0, o.headStart, o.pollStart];
       const r = recall(), i = order.indexOf(r);
       if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), starts[1] = 0;
@@ -323,7 +322,7 @@ var Lifeline = class extends EventTarget {
       let started = 0, failed = 0, first;
       const next = () => {
         clearTimeout(rt);
-        if (sid || this.readyState > 1) return;
+        if (sid || ll.readyState > 1) return;
         if (started == order.length) return failed == started && retry(...first);
         start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
           if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
@@ -351,7 +350,7 @@ var Lifeline = class extends EventTarget {
       if (c.name != "websocket" || c.E) return drop(c);
       c.E = 1;
       creds().then(
-        (a) => c.e || !sid || c.b.q(c.d = rreq(a)),
+        (a) => c.e || !sid || c.c.q(c.d = rreq(a)),
         () => drop(c)
       );
     };
@@ -376,39 +375,38 @@ var Lifeline = class extends EventTarget {
       fails = 0;
       if (c.name == "websocket") pd = o.reprobeMin, pl = 0;
       try {
-        if (!o.remember) throw 0;
-        const k = "lifeline:" + this.url;
-        c.name == o.transports[0] ? sessionStorage.removeItem(k) : sessionStorage.setItem(k, JSON.stringify([c.name, now() + o.remember]));
+        if (o.remember)
+          c.name == o.transports[0] ? sessionStorage.removeItem(key) : sessionStorage.setItem(key, JSON.stringify([c.name, now() + o.remember]));
       } catch {
       }
-      const was = this.transport;
-      this.transport = c.name;
+      const was = ll.transport;
+      ll.transport = c.name;
       if (was != c.name) fire("transport");
-      if (!this.readyState) {
-        this.readyState = 1;
+      if (!ll.readyState) {
+        ll.readyState = 1;
         fire("open");
-      } else if (this.reconnecting) {
-        this.reconnecting = false;
+      } else if (ll.reconnecting) {
+        ll.reconnecting = false;
         fire("reconnected");
       }
       arm();
-      c.b.g();
+      c.c.g();
     };
     const recall = () => {
       try {
-        const [t, exp] = JSON.parse(sessionStorage.getItem("lifeline:" + this.url));
+        const [t, exp] = JSON.parse(sessionStorage.getItem(key));
         if (exp > now() && o.remember) return t;
       } catch {
       }
     };
     const tick = (c) => {
       const h = hello, t = now();
-      if (t - c.c > h.hb + h.hbt) end(c, 0, "silent");
-      else if (t - c.o >= h.hb / 2) c.b.l?.();
+      if (t - c.b > h.hb + h.hbt) end(c, 0, "silent");
+      else if (t - c.o >= h.hb / 2) c.c.l?.();
     };
     const lost = (code, reason) => {
       if (gone(code, reason)) return;
-      idx = Math.max(0, o.transports.indexOf(this.transport));
+      idx = Math.max(0, o.transports.indexOf(ll.transport));
       if (probe && code == 4409) return;
       if (code >= 0) reconn();
       resume();
@@ -422,13 +420,13 @@ var Lifeline = class extends EventTarget {
       return true;
     };
     const reconn = () => {
-      if (!this.reconnecting && this.readyState == 1) {
-        this.reconnecting = true;
+      if (!ll.reconnecting && ll.readyState == 1) {
+        ll.reconnecting = true;
         fire("reconnecting");
       }
     };
     const resume = async () => {
-      if (cur || att || this.readyState > 2 || !sid) return;
+      if (cur || att || ll.readyState > 2 || !sid) return;
       const name = o.transports[idx];
       att = 1;
       const failed = (code, reason) => {
@@ -444,7 +442,7 @@ var Lifeline = class extends EventTarget {
       } catch (e) {
         return failed(0, e.message);
       }
-      if (cur || this.readyState > 2) return att = null;
+      if (cur || ll.readyState > 2) return att = null;
       att = start(name, rreq(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
     };
     const arm = () => {
@@ -479,20 +477,21 @@ var Lifeline = class extends EventTarget {
       fresh(code);
     };
     const finish = (code, reason, clean) => {
-      if (this.readyState == 3) return;
-      this.readyState = 3;
+      if (ll.readyState == 3) return;
+      ll.readyState = 3;
       dropAll();
       for (const t of [bt, pt, at, ct, rt]) clearTimeout(t);
-      this.reconnecting = false;
+      PAGE.map((t) => page.removeEventListener?.(t, hint, true));
+      ll.reconnecting = false;
       if (!clean) fire("error");
       fire("close", { code, reason, wasClean: clean });
     };
     const fire = (type, props) => {
-      this.dispatchEvent(Object.assign(new Event(type), props));
+      ll.dispatchEvent(Object.assign(new Event(type), props));
     };
     const rcv = (c, f) => {
       if (c.e) return;
-      c.c = now();
+      c.b = now();
       try {
         const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
         if (t == "H") return greet(c, JSON.parse(v));
@@ -508,7 +507,7 @@ var Lifeline = class extends EventTarget {
         else if (t == "A") {
           if (!ack(num(v))) throw Error("bad ack");
         } else if (t == "P") {
-          if (rx > told || now() - c.o >= hello.hb / 2) c.b.l?.();
+          if (rx > told || now() - c.o >= hello.hb / 2) c.c.l?.();
         } else throw Error("bad frame");
       } catch (e) {
         end(c, c == cur ? 4400 : 0, e.message);
@@ -524,7 +523,7 @@ var Lifeline = class extends EventTarget {
       rxb += d.length;
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush();
       else at ||= setTimeout(() => flush(), 1e3);
-      if (typeof d != "string") d = this.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
+      if (typeof d != "string") d = ll.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
       fire("message", { data: d });
     };
     const ack = (n) => {
@@ -547,10 +546,10 @@ var Lifeline = class extends EventTarget {
       }
     };
     const flush = () => {
-      cur?.b.g();
+      cur?.c.g();
     };
-    this.send = (d) => {
-      if (this.readyState > 1) throw fail("InvalidStateError", "closed");
+    ll.send = (d) => {
+      if (ll.readyState > 1) throw fail("InvalidStateError", "closed");
       if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice();
       else if (d instanceof Blob) throw TypeError("Lifeline: send blob.arrayBuffer()");
       else d = String(d);
@@ -561,25 +560,32 @@ var Lifeline = class extends EventTarget {
       qb += n;
       flush();
     };
-    this.close = (code, reason = "") => {
+    ll.close = (code, reason = "") => {
       if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
         throw fail("InvalidAccessError", "close code " + code);
       if (utf8(reason) > 123) throw fail("SyntaxError", "reason too long");
-      if (this.readyState > 1) return;
+      if (ll.readyState > 1) return;
       if (!sid) return finish(1006, "", false);
-      this.readyState = 2;
+      ll.readyState = 2;
       closing = [code || 1e3, reason];
       ct = setTimeout(() => finish(1006, "close timeout", false), 5e3);
       flush();
     };
-    Object.defineProperties(this, {
+    Object.defineProperties(ll, {
       // bufferedAmount is the bytes of the messages sent that the server has not
       // acknowledged yet, queued ones included.
       bufferedAmount: { get: () => qb },
       // sessionId is the public id of the current session ('' before the first hello).
       sessionId: { get: () => sid }
     });
-    this.F = finish;
+    const page = o.page ?? globalThis, hint = (e) => {
+      const t = e.type;
+      if (t == "pagehide") e.persisted || ll.close();
+      else if (cur) (t == "offline" || e.persisted || now() - cur.b > hello.hb) && end(cur, 0, t);
+      else if (sid && !att) clearTimeout(bt), resume();
+    };
+    PAGE.map((t) => page.addEventListener?.(t, hint, true));
+    ll.F = finish;
     fresh();
   }
 };

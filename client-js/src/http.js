@@ -15,10 +15,10 @@ export const conn = (s, name) => {
 // conn, auth), as far as the request needs. A response other than 200 throws an
 // error whose _cc is the close code of its C frame (0 without one). (Not .code:
 // DOMExceptions such as AbortError have a .code of their own.)
-export async function request(s, endpoint, r, signal, body) {
+export async function request(s, endpoint, r, signal, body, keepalive) {
   const o = s._o, headers = {}
   // Lifeline-Session, -Token, -Ack, -Conn, -Auth (header names are case-insensitive).
-  for (const k in r) if (k != 'v' && r[k] != null && r[k] !== '') headers['Lifeline-' + (k == 'sid' ? 'session' : k)] = r[k]
+  for (const k in r) if (k != 'v' && (r[k] ?? '') !== '') headers['Lifeline-' + (k == 'sid' ? 'session' : k)] = r[k]
   if (body) headers['Content-Type'] = 'text/plain;charset=utf-8'
   const res = await (o.fetch || fetch)(s._url(endpoint), {
     method: body ? 'POST' : 'GET',
@@ -28,6 +28,8 @@ export async function request(s, endpoint, r, signal, body) {
     // no-store also keeps Chromium from holding a second GET of the same URL (another
     // Lifeline's held poll or stream, in this tab or another) behind its cache lock.
     cache: 'no-store',
+    // The request carrying the close outlives the page (it may be closing on pagehide).
+    keepalive,
     credentials: o.withCredentials ? 'include' : 'same-origin',
   })
   if (res.ok) return res
@@ -71,7 +73,7 @@ async function uplink(me, idle) {
       if (!body) return
       s._wrote(base + k - 1)
       try {
-        const res = await request(s, 'send', s._id(), AbortSignal.timeout(h.hb + h.hbt), body)
+        const res = await request(s, 'send', s._id(), AbortSignal.timeout(h.hb + h.hbt), body, closing)
         const text = await res.text()
         // The response acknowledges what the server holds (the host ignores it once
         // the connection is gone, after a reset say).

@@ -44,6 +44,8 @@ import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
 
 const transports = { websocket, stream, poll }
 const EVENTS = 'open message close error transport reconnecting reconnected reset'.split(' ')
+// What the page says about the link and about itself (see hint below).
+const PAGE = 'online offline visibilitychange resume pageshow pagehide'.split(' ')
 const STATES = 'CONNECTING OPEN CLOSING CLOSED'.split(' ')
 
 // The options' defaults; lifeline.d.ts documents each one.
@@ -67,6 +69,7 @@ const fail = (name, msg) => new DOMException(msg, name)
 export class Lifeline extends EventTarget {
   constructor(url, options) {
     super()
+    const ll = this
     let u
     try {
       u = new URL(url, globalThis.location?.href)
@@ -78,17 +81,18 @@ export class Lifeline extends EventTarget {
     const o = { ...options }
     for (const k in DEFAULTS) o[k] ??= DEFAULTS[k] // an option undefined is the default
     if (!o.transports.length || o.transports.some(t => !Object.hasOwn(transports, t))) throw TypeError('Lifeline: bad transports')
-    this.url = u.href
-    this.readyState = 0
-    this.transport = ''
-    this.reconnecting = false
-    this.binaryType = 'blob'
+    ll.url = u.href
+    ll.readyState = 0
+    ll.transport = ''
+    ll.reconnecting = false
+    ll.binaryType = 'blob'
     for (const t of EVENTS) {
-      this['on' + t] = null
-      this.addEventListener(t, e => this['on' + t]?.(e))
+      ll['on' + t] = null
+      ll.addEventListener(t, e => ll['on' + t]?.(e))
     }
 
     // The state of the client, private to this constructor's closure.
+    const key = 'lifeline:' + u.href // the sessionStorage key of the remembered transport
     let q = [], // messages not acknowledged by the server: [data, bytes], the first numbered base
       qb = 0, // the bytes of q
       fails = 0, // failed attempts in a row
@@ -129,7 +133,7 @@ export class Lifeline extends EventTarget {
 
     // ep is the URL of an endpoint below the mount.
     const ep = name => {
-      const u = new URL(this.url)
+      const u = new URL(ll.url)
       u.pathname = u.pathname.replace(/\/?$/, '/' + name)
       if (name == 'ws') u.protocol = u.protocol.replace('http', 'ws')
       return u.href
@@ -213,7 +217,7 @@ export class Lifeline extends EventTarget {
       } catch (e) {
         return retry(0, e.message)
       }
-      if (this.readyState > 1 || sid) return
+      if (ll.readyState > 1 || sid) return
       const order = [...o.transports], starts = [0, o.headStart, o.pollStart]
       const r = recall(), i = order.indexOf(r)
       if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), (starts[1] = 0)
@@ -221,7 +225,7 @@ export class Lifeline extends EventTarget {
       let started = 0, failed = 0, first
       const next = () => {
         clearTimeout(rt)
-        if (sid || this.readyState > 1) return
+        if (sid || ll.readyState > 1) return
         if (started == order.length) return failed == started && retry(...first)
         start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
           if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
@@ -285,18 +289,17 @@ export class Lifeline extends EventTarget {
       if (c.name == 'websocket') pd = o.reprobeMin, pl = 0
       // Remember a fallback that worked; forget it once WebSocket works.
       try {
-        if (!o.remember) throw 0
-        const k = 'lifeline:' + this.url
-        c.name == o.transports[0] ? sessionStorage.removeItem(k) : sessionStorage.setItem(k, JSON.stringify([c.name, now() + o.remember]))
+        if (o.remember)
+          c.name == o.transports[0] ? sessionStorage.removeItem(key) : sessionStorage.setItem(key, JSON.stringify([c.name, now() + o.remember]))
       } catch {}
-      const was = this.transport
-      this.transport = c.name
+      const was = ll.transport
+      ll.transport = c.name
       if (was != c.name) fire('transport')
-      if (!this.readyState) {
-        this.readyState = 1
+      if (!ll.readyState) {
+        ll.readyState = 1
         fire('open')
-      } else if (this.reconnecting) {
-        this.reconnecting = false
+      } else if (ll.reconnecting) {
+        ll.reconnecting = false
         fire('reconnected')
       }
       arm()
@@ -306,7 +309,7 @@ export class Lifeline extends EventTarget {
     // recall returns the transport remembered for this URL, if not expired.
     const recall = () => {
       try {
-        const [t, exp] = JSON.parse(sessionStorage.getItem('lifeline:' + this.url))
+        const [t, exp] = JSON.parse(sessionStorage.getItem(key))
         if (exp > now() && o.remember) return t
       } catch {}
     }
@@ -322,7 +325,7 @@ export class Lifeline extends EventTarget {
     // lost follows the end of the current connection (§4, §7).
     const lost = (code, reason) => {
       if (gone(code, reason)) return
-      idx = Math.max(0, o.transports.indexOf(this.transport))
+      idx = Math.max(0, o.transports.indexOf(ll.transport))
       // A WebSocket under way took the session over: hear it first (probed resumes if
       // it fails). A stream recycled (code < 0) resumes at once: waiting on a hanging
       // WebSocket would stall the session until wsDeadline.
@@ -343,8 +346,8 @@ export class Lifeline extends EventTarget {
     }
 
     const reconn = () => {
-      if (!this.reconnecting && this.readyState == 1) {
-        this.reconnecting = true
+      if (!ll.reconnecting && ll.readyState == 1) {
+        ll.reconnecting = true
         fire('reconnecting')
       }
     }
@@ -352,7 +355,7 @@ export class Lifeline extends EventTarget {
     // resume opens a connection resuming the session on the transport that last
     // worked, then down the order, with backoff between failed attempts.
     const resume = async () => {
-      if (cur || att || this.readyState > 2 || !sid) return
+      if (cur || att || ll.readyState > 2 || !sid) return
       const name = o.transports[idx]
       att = 1
       const failed = (code, reason) => {
@@ -368,7 +371,7 @@ export class Lifeline extends EventTarget {
       } catch (e) {
         return failed(0, e.message)
       }
-      if (cur || this.readyState > 2) return (att = null)
+      if (cur || ll.readyState > 2) return (att = null)
       att = start(name, rreq(a), name == 'websocket' ? o.wsDeadline : o.connectTimeout, failed)
     }
 
@@ -418,11 +421,12 @@ export class Lifeline extends EventTarget {
 
     // finish ends the Lifeline: close event (after an error event unless clean).
     const finish = (code, reason, clean) => {
-      if (this.readyState == 3) return
-      this.readyState = 3
+      if (ll.readyState == 3) return
+      ll.readyState = 3
       dropAll()
       for (const t of [bt, pt, at, ct, rt]) clearTimeout(t)
-      this.reconnecting = false
+      PAGE.map(t => page.removeEventListener?.(t, hint, true))
+      ll.reconnecting = false
       if (!clean) fire('error')
       fire('close', { code, reason, wasClean: clean })
     }
@@ -430,7 +434,7 @@ export class Lifeline extends EventTarget {
     // fire dispatches an event: a MessageEvent or CloseEvent in all but class (the
     // CloseEvent class is missing outside browsers).
     const fire = (type, props) => {
-      this.dispatchEvent(Object.assign(new Event(type), props))
+      ll.dispatchEvent(Object.assign(new Event(type), props))
     }
 
     // ---- frames
@@ -476,7 +480,7 @@ export class Lifeline extends EventTarget {
       rxb += d.length
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush()
       else at ||= setTimeout(() => flush(), 1000)
-      if (typeof d != 'string') d = this.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
+      if (typeof d != 'string') d = ll.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
       fire('message', { data: d })
     }
 
@@ -508,8 +512,8 @@ export class Lifeline extends EventTarget {
       cur?._t._flush()
     }
 
-    this.send = d => {
-      if (this.readyState > 1) throw fail('InvalidStateError', 'closed')
+    ll.send = d => {
+      if (ll.readyState > 1) throw fail('InvalidStateError', 'closed')
       if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()
       else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
       else d = String(d)
@@ -521,20 +525,20 @@ export class Lifeline extends EventTarget {
       flush()
     }
 
-    this.close = (code, reason = '') => {
+    ll.close = (code, reason = '') => {
       if (code !== undefined && code != 1000 && !(code >= 3000 && code <= 4999))
         throw fail('InvalidAccessError', 'close code ' + code)
       if (utf8(reason) > 123) throw fail('SyntaxError', 'reason too long')
-      if (this.readyState > 1) return
+      if (ll.readyState > 1) return
       if (!sid) return finish(1006, '', false)
-      this.readyState = 2
+      ll.readyState = 2
       closing = [code || 1000, reason]
       // Messages already sent are delivered first; give up on them after 5 s.
       ct = setTimeout(() => finish(1006, 'close timeout', false), 5000)
       flush()
     }
 
-    Object.defineProperties(this, {
+    Object.defineProperties(ll, {
       // bufferedAmount is the bytes of the messages sent that the server has not
       // acknowledged yet, queued ones included.
       bufferedAmount: { get: () => qb },
@@ -542,7 +546,26 @@ export class Lifeline extends EventTarget {
       sessionId: { get: () => sid },
     })
     // finish ends the Lifeline at once: the unit tests stop every timer with it.
-    this._finish = finish
+    // ---- the page (docs/protocol.md §4)
+
+    // hint takes an event of the page: offline (the link is suspect) and a page
+    // restored from the back/forward cache drop the connection at once; online, a
+    // visibility change and a resume after a freeze drop it only when it carried nothing
+    // for longer than the heartbeat interval, and resume at once when none is up. The
+    // session resumes, so nothing is lost or repeated. A page that goes away for good
+    // (pagehide not persisted) closes the session, so the server ends it at once; a page
+    // put in the back/forward cache or frozen keeps it.
+    const page = o.page ?? globalThis,
+      hint = e => {
+        const t = e.type
+        if (t == 'pagehide') e.persisted || ll.close()
+        else if (cur) (t == 'offline' || e.persisted || now() - cur._heard > hello.hb) && end(cur, 0, t)
+        else if (sid && !att) clearTimeout(bt), resume()
+      }
+    // (Capture: visibilitychange and resume are fired at the document.)
+    PAGE.map(t => page.addEventListener?.(t, hint, true))
+
+    ll._finish = finish
     fresh()
   }
 }
