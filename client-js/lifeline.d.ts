@@ -43,6 +43,19 @@ export interface LifelineOptions {
   WebSocket?: typeof WebSocket
   /** The fetch implementation (it must stream response bodies). Default the global fetch. */
   fetch?: typeof fetch
+  /**
+   * Where the page's events come from (listened to in the capture phase, removed on
+   * close). Default globalThis (the window); false turns this off. `offline`, and
+   * `pageshow` from the back/forward cache, drop the connection at once and resume the
+   * session (`reconnecting`, then `reconnected`; nothing is lost or repeated); `online`,
+   * `visibilitychange` and `resume` (after a freeze) do so only when the connection has
+   * carried nothing for longer than the heartbeat interval, and resume at once when no
+   * connection is up. `pagehide` with `persisted` false (the page goes away for good)
+   * calls close(): the close goes out at once on a WebSocket, and on the HTTP transports
+   * in a keepalive POST once every message sent is acknowledged (the usual case). A page
+   * put in the back/forward cache or frozen keeps its session.
+   */
+  page?: EventTarget | false
 }
 
 /** The reset event: the server could not resume the session (code and reason say why), so a fresh one is starting; messages may have been lost both ways. */

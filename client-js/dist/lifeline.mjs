@@ -1,16 +1,51 @@
 // lifeline-client: built from src/ by build.mjs; do not edit.
 
+// src/websocket.js
+function websocket(s, req) {
+  const ws = new (s.j.WebSocket || WebSocket)(s.p("ws"));
+  let next = 0, seq, closing;
+  const send = (f) => {
+    ws.send(f);
+    s.k();
+  };
+  const c = {
+    q: (r) => send("R" + JSON.stringify(r)),
+    r: () => {
+      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      ws.close();
+    },
+    l: () => send(s.f() || "P"),
+    // flush writes what the session has for the server: the messages from next, the
+    // ack due, the close.
+    g: () => {
+      const [q, base, close] = s.h(), end = base + q.length;
+      if (next < base) next = base;
+      if (next < end) {
+        if (next != seq) send("S" + next);
+        while (next < end) {
+          const d = q[next++ - base][0];
+          send(typeof d == "string" ? "M" + d : d);
+        }
+        seq = next;
+      }
+      s.k(next - 1);
+      const a = s.f();
+      if (a) send(a);
+      if (close && !closing) send("C" + close.join(" ")), closing = 1;
+    }
+  };
+  ws.binaryType = "arraybuffer";
+  ws.onopen = () => c.q(req);
+  ws.onmessage = (e) => s.m(typeof e.data == "string" ? e.data : new Uint8Array(e.data));
+  ws.onclose = ws.onerror = (e) => s.a(e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
+  return c;
+}
+
 // src/frame.js
 var now = () => Date.now();
 var num = (s) => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1;
-var utf8 = (s) => {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 128 ? 1 : c < 2048 ? 2 : c >> 10 == 54 && s.charCodeAt(i + 1) >> 10 == 55 ? (i++, 4) : 3;
-  }
-  return n;
-};
+var te = new TextEncoder();
+var utf8 = (s) => te.encode(s).length;
 var event = (f) => "data: " + f.split("\n").join("\ndata: ") + "\n\n";
 var parser = (emit, limit = 4e6) => {
   let buf = "", ev = null;
@@ -43,53 +78,16 @@ var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 var backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n);
 var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ? "reconnect" : /^4(404|410|429|440|50[37])$/.test(code) ? "reset" : "stop";
 
-// src/websocket.js
-function websocket(ll, req) {
-  const ws = new (ll.b.WebSocket || WebSocket)(ll.V("ws"));
-  const c = { name: "websocket" };
-  const send = (f) => {
-    ws.send(f);
-    c.e = now();
-  };
-  c.o = (r) => send("R" + JSON.stringify(c.f = r));
-  ws.binaryType = "arraybuffer";
-  ws.onopen = () => c.o(req);
-  ws.onmessage = (e) => ll.E(c, typeof e.data == "string" ? e.data : new Uint8Array(e.data));
-  ws.onclose = ws.onerror = (e) => ll.c(c, e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
-  c.W = () => {
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    ws.close();
-  };
-  c.F = () => send(ll.w() || "P");
-  c.h = () => {
-    const q = ll.n, base = ll.i, end = base + q.length;
-    if (c.j < base) c.j = base;
-    if (c.j < end) {
-      if (c.j != c.ga) send("S" + c.j);
-      while (c.j < end) {
-        const d = q[c.j++ - base][0];
-        send(typeof d == "string" ? "M" + d : d);
-      }
-      c.ga = c.j;
-    }
-    ll.e = Math.max(ll.e, c.j - 1);
-    const a = ll.w();
-    if (a) send(a);
-    if (ll.k && !c.G) send("C" + ll.k.join(" ")), c.G = 1;
-  };
-  return c;
-}
-
 // src/http.js
-var conn = (ll, name) => {
-  const ac = new AbortController();
-  return { name, H: ac, W: () => ac.abort(), h: () => uplink(ll) };
+var conn = (s, name) => {
+  const ac = new AbortController(), me = { s, z: name, t: ac.signal };
+  return [{ r: () => ac.abort(), g: (idle) => uplink(me, idle) }, me.t];
 };
-async function request(ll, endpoint, r, signal, body) {
-  const o = ll.b, headers = {};
-  for (const k in r) if (k != "v" && r[k] != null && r[k] !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
+async function request(s, endpoint, r, signal, body, keepalive) {
+  const o = s.j, headers = {};
+  for (const k in r) if (k != "v" && (r[k] ?? "") !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
   if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
-  const res = await (o.fetch || fetch)(ll.V(endpoint), {
+  const res = await (o.fetch || fetch)(s.p(endpoint), {
     method: body ? "POST" : "GET",
     headers,
     body,
@@ -97,6 +95,8 @@ async function request(ll, endpoint, r, signal, body) {
     // no-store also keeps Chromium from holding a second GET of the same URL (another
     // Lifeline's held poll or stream, in this tab or another) behind its cache lock.
     cache: "no-store",
+    // The request carrying the close outlives the page (it may be closing on pagehide).
+    keepalive,
     credentials: o.withCredentials ? "include" : "same-origin"
   });
   if (res.ok) return res;
@@ -108,51 +108,51 @@ async function request(ll, endpoint, r, signal, body) {
     })(await res.text());
   } catch {
   }
-  throw Object.assign(Error(reason), { A: code });
+  throw Object.assign(Error(reason), { i: code });
 }
-async function read(ll, c, res) {
-  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser((f) => ll.E(c, f));
+async function read(s, signal, res) {
+  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser(s.m);
   for (; ; ) {
     const { done, value } = await rd.read();
-    if (done || c.l) return;
-    c.X = now();
+    if (done || signal.aborted) return;
+    s.b();
     push(dec.decode(value, { stream: true }));
   }
 }
-async function uplink(ll, idle) {
-  if (ll.Y) return;
-  ll.Y = 1;
+async function uplink(me, idle) {
+  const u = me.s.A;
+  u.B = me;
+  if (u.u) return;
+  u.u = 1;
   try {
     for (let n = 0; ; idle = 0) {
-      const c = ll.a;
-      if (!c || c.l || !c.H) return;
-      const body = batch(ll, c, idle);
+      const { s, z: name, t: sig } = u.B;
+      if (sig.aborted) return;
+      const [q, base, , h] = s.h(), had = q.length, [body, closing, k] = batch(s, name, idle);
       if (!body) return;
-      const base = ll.i, sid = ll.d, h = ll.p, had = ll.n.length;
-      c.e = now();
+      s.k(base + k - 1);
       try {
-        const res = await request(ll, "send", { sid, token: ll.B }, AbortSignal.timeout(h.hb + h.hbt), body);
+        const res = await request(s, "send", s.w(), AbortSignal.timeout(h.hb + h.hbt), body, closing);
         const text = await res.text();
-        if (sid == ll.d) parser((f) => f[0] == "A" && ll.I(num(f.slice(1))))(text);
-        if (c.G) return ll.q(...ll.k, true);
-        if (had && ll.i == base) await sleep(ll, n++);
+        parser((f) => f[0] == "A" && s.C(num(f.slice(1))))(text);
+        if (closing) return s.a(1e3);
+        if (had && s.h()[1] == base) await sleep(s, n++);
         else n = 0;
       } catch (e) {
-        if (e.A) return ll.c(c, e.A, e.message);
-        await sleep(ll, n++);
+        if (e.i) return s.a(e.i, e.message);
+        await sleep(s, n++);
       }
     }
   } finally {
-    ll.Y = 0;
+    u.u = 0;
   }
 }
-var sleep = (ll, n) => new Promise((r) => setTimeout(r, backoff(ll.b, n)));
-var heartbeat = (ll) => uplink(ll, 1);
-function batch(ll, c, idle) {
-  const q = ll.n, h = ll.p;
+var sleep = (s, n) => new Promise((r) => setTimeout(r, backoff(s.j, n)));
+function batch(s, name, idle) {
+  const [q, base, close, h] = s.h();
   let b = "", k = 0, size = 0;
   if (q.length) {
-    b = event("S" + ll.i);
+    b = event("S" + base);
     for (const [d] of q) {
       const f = event(typeof d == "string" ? "M" + d : "B" + b64(d)), n = utf8(f);
       if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break;
@@ -160,44 +160,45 @@ function batch(ll, c, idle) {
       size += n;
       k++;
     }
-    ll.e = Math.max(ll.e, ll.i + k - 1);
   }
-  const a = c.name == "stream" && ll.w();
+  const a = name == "stream" && s.f();
   if (a) b += event(a);
-  if (ll.k && !q.length) b += event("C" + ll.k.join(" ")), c.G = 1;
-  return b || (idle ? event("P") : "");
+  const closing = close && !q.length;
+  if (closing) b += event("C" + close.join(" "));
+  return [b || (idle ? event("P") : ""), closing, k];
 }
 
 // src/stream.js
-function stream(ll, req) {
-  const c = conn(ll, "stream");
-  c.F = () => heartbeat(ll);
-  request(ll, "stream", req, c.H.signal).then((res) => read(ll, c, res)).then(() => ll.c(c, -1), (e) => ll.c(c, e.A || 0, e.message));
+function stream(s, req) {
+  const [c, sig] = conn(s, "stream");
+  c.l = () => c.g(1);
+  request(s, "stream", req, sig).then((res) => read(s, sig, res)).then(() => s.a(-1), (e) => s.a(e.i || 0, e.message));
   return c;
 }
 
 // src/poll.js
-function poll(ll, req) {
-  const c = conn(ll, "poll");
+function poll(s, req) {
+  const [c, sig] = conn(s, "poll");
   (async () => {
-    for (let r = req; ; ) {
-      const res = await request(ll, "poll", r, c.H.signal);
+    for (let r = req, greeted; ; ) {
+      const res = await request(s, "poll", r, sig);
       const body = await res.text();
-      if (c.l) return;
-      c.J = 0;
-      parser((f) => ll.E(c, f))(body);
-      if (c.l) return;
-      if (c != ll.a) throw Error("no hello");
-      ll.w();
-      r = { sid: ll.d, token: ll.B, ack: ll.g, conn: c.f.conn || 0 };
+      if (sig.aborted) return;
+      s.b(1);
+      parser((f) => (greeted = 1, s.m(f)))(body);
+      if (sig.aborted) return;
+      if (!greeted) throw Error("no hello");
+      s.f();
+      r = { ...s.w(1), conn: req.conn || 0 };
     }
-  })().catch((e) => ll.c(c, e.A || 0, e.message));
+  })().catch((e) => s.a(e.i || 0, e.message));
   return c;
 }
 
 // src/lifeline.js
 var transports = { websocket, stream, poll };
 var EVENTS = "open message close error transport reconnecting reconnected reset".split(" ");
+var PAGE = "online offline visibilitychange resume pageshow pagehide".split(" ");
 var STATES = "CONNECTING OPEN CLOSING CLOSED".split(" ");
 var DEFAULTS = {
   transports: Object.keys(transports),
@@ -217,6 +218,7 @@ var fail = (name, msg) => new DOMException(msg, name);
 var Lifeline = class extends EventTarget {
   constructor(url, options) {
     super();
+    const ll = this;
     let u;
     try {
       u = new URL(url, globalThis.location?.href);
@@ -225,387 +227,366 @@ var Lifeline = class extends EventTarget {
       throw fail("SyntaxError", "bad URL " + url);
     }
     u.protocol = u.protocol.replace("ws", "http");
-    const o = this.b = { ...options };
+    const o = { ...options };
     for (const k in DEFAULTS) o[k] ??= DEFAULTS[k];
     if (!o.transports.length || o.transports.some((t) => !Object.hasOwn(transports, t))) throw TypeError("Lifeline: bad transports");
-    this.url = u.href;
-    this.readyState = 0;
-    this.transport = "";
-    this.reconnecting = false;
-    this.binaryType = "blob";
+    ll.url = u.href;
+    ll.readyState = 0;
+    ll.transport = "";
+    ll.reconnecting = false;
+    ll.binaryType = "blob";
     for (const t of EVENTS) {
-      this["on" + t] = null;
-      this.addEventListener(t, (e) => this["on" + t]?.(e));
+      ll["on" + t] = null;
+      ll.addEventListener(t, (e) => ll["on" + t]?.(e));
     }
-    this.n = [];
-    this.x = this.K = 0;
-    this.y = /* @__PURE__ */ new Set();
-    this.z = o.reprobeMin;
-    this.Z();
-  }
-  // _fresh forgets the session (there is none yet) and starts a new one: after a
-  // backoff when the server is full or shutting down.
-  Z(code) {
-    this.d = this.B = "";
-    this.i = 1;
-    this.e = this.g = this.r = this.L = 0;
-    code == 4429 || code == 4503 ? this.M(code) : this._();
-  }
-  // bufferedAmount is the bytes of the messages sent that the server has not
-  // acknowledged yet, queued ones included.
-  get bufferedAmount() {
-    return this.x;
-  }
-  // sessionId is the public id of the current session ('' before the first hello).
-  get sessionId() {
-    return this.d;
-  }
-  send(d) {
-    if (this.readyState > 1) throw fail("InvalidStateError", "closed");
-    if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice();
-    else if (d instanceof Blob) throw TypeError("Lifeline: send blob.arrayBuffer()");
-    else d = String(d);
-    const n = typeof d == "string" ? utf8(d) : d.length;
-    const max = this.p?.msg || 65536;
-    if (n > max) throw RangeError("Lifeline: message too big");
-    if (this.x + n > this.b.maxQueued) throw fail("QuotaExceededError", "send queue full");
-    this.n.push([d, n]);
-    this.x += n;
-    this.h();
-  }
-  close(code, reason = "") {
-    if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
-      throw fail("InvalidAccessError", "close code " + code);
-    if (utf8(reason) > 123) throw fail("SyntaxError", "reason too long");
-    if (this.readyState > 1) return;
-    if (!this.d) return this.q(1006, "", false);
-    this.readyState = 2;
-    this.k = [code || 1e3, reason];
-    this.ha = setTimeout(() => this.q(1006, "close timeout", false), 5e3);
-    this.h();
-  }
-  // ---- connections
-  // _url is the URL of an endpoint below the mount.
-  V(name) {
-    const u = new URL(this.url);
-    u.pathname = u.pathname.replace(/\/?$/, "/" + name);
-    if (name == "ws") u.protocol = u.protocol.replace("http", "ws");
-    return u.href;
-  }
-  // _auth resolves the credentials to present (docs/protocol.md §1).
-  async C() {
-    const a = this.b.auth;
-    return typeof a == "function" ? a() : a;
-  }
-  // _req is a resume request for the session, numbered as a new connection.
-  f(auth) {
-    return { v: 1, sid: this.d, token: this.B, ack: this.g, conn: ++this.ia, auth };
-  }
-  // _open starts a connection on transport name with req as its first request, and
-  // gives it until deadline ms for its hello. failed(code, reason) is called if it
-  // ends before it carries the session.
-  N(name, req, deadline, failed) {
-    const c = transports[name](this, req);
-    c.f = req;
-    c.$ = failed;
-    c.aa = setTimeout(() => this.c(c, 0, "no hello"), deadline);
-    this.y.add(c);
-    return c;
-  }
-  // _drop abandons a connection without telling anyone.
-  s(c) {
-    if (!c || c.l) return;
-    c.l = 1;
-    clearTimeout(c.aa);
-    clearTimeout(c.ja);
-    this.y.delete(c);
-    c.W();
-  }
-  // _dropAll abandons every connection: current, opening and probing.
-  ba() {
-    for (const c of [this.a, ...this.y]) this.s(c);
-    this.a = this.t = this.u = null;
-  }
-  // _end handles the end of connection c with a close code (0: a network failure, -1:
-  // the server recycled a stream).
-  c(c, code, reason = "") {
-    if (c.l) return;
-    this.s(c);
-    if (c != this.a) return c.$?.(code, reason);
-    this.a = null;
-    this.ka(code, reason);
-  }
-  // _create starts a fresh session by racing the transports (docs/protocol.md §4).
-  async _() {
-    let auth;
-    try {
-      auth = await this.C();
-    } catch (e) {
-      return this.M(0, e.message);
-    }
-    if (this.readyState > 1 || this.d) return;
-    const o = this.b, order = [...o.transports], at = [0, o.headStart, o.pollStart];
-    const r = this.la(), i = order.indexOf(r);
-    if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), at[1] = 0;
-    const t0 = now();
-    let started = 0, failed = 0, first;
-    const next = () => {
-      clearTimeout(this.O);
-      if (this.d || this.readyState > 1) return;
-      if (started == order.length) return failed == started && this.M(...first);
-      this.N(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
-        if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
-        if (++failed == started) next();
-      });
-      if (started < order.length) this.O = setTimeout(next, at[started] - (now() - t0));
+    const key = "lifeline:" + u.href;
+    let q = [], qb = 0, fails = 0, race = /* @__PURE__ */ new Set(), up = {}, pd = o.reprobeMin, pl, sid, tok, conn2, base, sent, rx, told, rxb, hello, cur, att, probe, idx, closing, bt, rt, pt, at, ct;
+    const fresh = (code) => {
+      sid = tok = "";
+      base = 1;
+      sent = rx = told = rxb = 0;
+      code == 4429 || code == 4503 ? retry(code) : create();
     };
-    next();
-  }
-  // _retry follows a failed creation: stop, or create again after a backoff.
-  M(code, reason) {
-    if (action(code) == "stop") return this.q(code, reason, false);
-    this.P = setTimeout(() => this._(), backoff(this.b, this.K++));
-  }
-  // _hello takes the hello that arrived on c.
-  ma(c, h) {
-    if (c == this.a) return;
-    if (!this.d) {
-      if (!h.token || !h.sid || h.ack) return this.c(c, 4400, "bad hello");
-      this.d = h.sid;
-      this.B = h.token;
-      this.ia = 0;
-      this.r = -1;
-      return this.ca(c, h);
-    }
-    if (c.f.sid) return h.sid == this.d ? this.ca(c, h) : this.c(c, 4400, "bad hello");
-    if (c.name != "websocket" || c.na) return this.s(c);
-    c.na = 1;
-    this.C().then(
-      (a) => c.l || !this.d || c.o(this.f(a)),
-      () => this.s(c)
-    );
-  }
-  // _attach lets c, whose hello arrived, carry the session.
-  ca(c, h) {
-    if (!this.I(h.ack)) return this.c(c, 4400, "bad ack");
-    const o = this.b;
-    for (const t of [c.aa, this.P, this.O]) clearTimeout(t);
-    this.y.delete(c);
-    let late;
-    for (const x of this.y) {
-      if (x.f.sid || x.name != "websocket") this.s(x);
-      else late = x;
-    }
-    this.t = null;
-    this.u = late;
-    if (late) late.$ = (code) => this.Q(0, code);
-    this.s(this.a);
-    this.a = c;
-    this.p = h;
-    if (c.f.sid) this.r = c.f.ack;
-    c.j = this.i;
-    c.e = now();
-    c.ja = setInterval(() => this.oa(c), Math.min(1e3, h.hb / 4));
-    this.K = 0;
-    if (c.name == "websocket") this.z = o.reprobeMin, this.da = 0;
-    try {
-      if (!o.remember) throw 0;
-      const k = "lifeline:" + this.url;
-      c.name == o.transports[0] ? sessionStorage.removeItem(k) : sessionStorage.setItem(k, JSON.stringify([c.name, now() + o.remember]));
-    } catch {
-    }
-    const was = this.transport;
-    this.transport = c.name;
-    if (was != c.name) this.m("transport");
-    if (!this.readyState) {
-      this.readyState = 1;
-      this.m("open");
-    } else if (this.reconnecting) {
-      this.reconnecting = false;
-      this.m("reconnected");
-    }
-    this.ea();
-    c.h();
-  }
-  // _recall returns the transport remembered for this URL, if not expired.
-  la() {
-    try {
-      const [t, exp] = JSON.parse(sessionStorage.getItem("lifeline:" + this.url));
-      if (exp > now() && this.b.remember) return t;
-    } catch {
-    }
-  }
-  // _tick watches the current connection: dead after hb+hbt of silence; a heartbeat
-  // when it carried nothing from us for hb/2.
-  oa(c) {
-    const h = this.p, t = now();
-    if (t - c.X > h.hb + h.hbt) this.c(c, 0, "silent");
-    else if (t - c.e >= h.hb / 2) c.F?.();
-  }
-  // _lost follows the end of the current connection (§4, §7).
-  ka(code, reason) {
-    if (this.fa(code, reason)) return;
-    this.R = Math.max(0, this.b.transports.indexOf(this.transport));
-    if (this.u && code == 4409) return;
-    if (code >= 0) this.D();
-    this.o();
-  }
-  // _gone handles a close code that ends the session (stop or reset); it reports
-  // whether it did. While closing, the session ends with the application's code.
-  fa(code, reason) {
-    const act = action(code);
-    if (act == "reconnect") return false;
-    if (this.k) this.q(...this.k, code == 1e3);
-    else if (act == "stop") this.q(code, reason, code == 1e3);
-    else this.pa(code, reason);
-    return true;
-  }
-  D() {
-    if (!this.reconnecting && this.readyState == 1) {
-      this.reconnecting = true;
-      this.m("reconnecting");
-    }
-  }
-  // _resume opens a connection resuming the session on the transport that last
-  // worked, then down the order, with backoff between failed attempts.
-  async o() {
-    if (this.a || this.t || this.readyState > 2 || !this.d) return;
-    const o = this.b, name = o.transports[this.R];
-    this.t = 1;
-    const failed = (code, reason) => {
-      this.t = null;
-      if (this.fa(code, reason)) return;
-      this.D();
-      this.R = (this.R + 1) % o.transports.length;
-      this.P = setTimeout(() => this.o(), backoff(o, this.K++));
+    const ep = (name) => {
+      const u2 = new URL(ll.url);
+      u2.pathname = u2.pathname.replace(/\/?$/, "/" + name);
+      if (name == "ws") u2.protocol = u2.protocol.replace("http", "ws");
+      return u2.href;
     };
-    let a;
-    try {
-      a = await this.C();
-    } catch (e) {
-      return failed(0, e.message);
-    }
-    if (this.a || this.readyState > 2) return this.t = null;
-    this.t = this.N(name, this.f(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
-  }
-  // _arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
-  // step 6), unless a WebSocket is under way.
-  ea() {
-    const o = this.b, w = o.transports.indexOf("websocket");
-    clearTimeout(this.S);
-    if (!this.a || this.u || w < 0 || o.transports.indexOf(this.a.name) <= w) return;
-    this.S = setTimeout(async () => {
+    const creds = async () => {
+      const a = o.auth;
+      return typeof a == "function" ? a() : a;
+    };
+    const rreq = (auth) => {
+      return { v: 1, sid, token: tok, ack: rx, conn: ++conn2, auth };
+    };
+    const start = (name, req, deadline, failed) => {
+      const c = { name, d: req, x: failed };
+      c.c = transports[name](
+        {
+          j: o,
+          A: up,
+          p: ep,
+          m: (f) => rcv(c, f),
+          b: (fresh2) => {
+            c.b = now();
+            if (fresh2) c.n = 0;
+          },
+          a: (code, reason) => end(c, code, reason),
+          h: () => [q, base, closing, hello],
+          k: (n) => {
+            c.o = now();
+            if (n > sent) sent = n;
+          },
+          f: takeAck,
+          C: (n) => c.e || ack(n),
+          w: (a) => ({ sid, token: tok, ack: a && rx })
+        },
+        req
+      );
+      c.y = setTimeout(() => end(c, 0, "no hello"), deadline);
+      race.add(c);
+      return c;
+    };
+    const drop = (c) => {
+      if (!c || c.e) return;
+      c.e = 1;
+      clearTimeout(c.y);
+      clearTimeout(c.D);
+      race.delete(c);
+      c.c.r();
+    };
+    const dropAll = () => {
+      for (const c of [cur, ...race]) drop(c);
+      cur = att = probe = null;
+    };
+    const end = (c, code, reason = "") => {
+      if (c.e) return;
+      drop(c);
+      if (c != cur) return c.x?.(code, reason);
+      cur = null;
+      lost(code, reason);
+    };
+    const create = async () => {
+      let auth;
       try {
-        const a = await this.C();
-        if (this.a && !this.u)
-          this.u = this.N("websocket", this.f(a), o.wsDeadline, (code) => this.Q(1, code));
+        auth = await creds();
+      } catch (e) {
+        return retry(0, e.message);
+      }
+      if (ll.readyState > 1 || sid) return;
+      const order = [...o.transports], starts = [0, o.headStart, o.pollStart];
+      const r = recall(), i = order.indexOf(r);
+      if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), starts[1] = 0;
+      const t0 = now();
+      let started = 0, failed = 0, first;
+      const next = () => {
+        clearTimeout(rt);
+        if (sid || ll.readyState > 1) return;
+        if (started == order.length) return failed == started && retry(...first);
+        start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
+          if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
+          if (++failed == started) next();
+        });
+        if (started < order.length) rt = setTimeout(next, starts[started] - (now() - t0));
+      };
+      next();
+    };
+    const retry = (code, reason) => {
+      if (action(code) == "stop") return finish(code, reason, false);
+      bt = setTimeout(() => create(), backoff(o, fails++));
+    };
+    const greet = (c, h) => {
+      if (c == cur) return;
+      if (!sid) {
+        if (!h.token || !h.sid || h.ack) return end(c, 4400, "bad hello");
+        sid = h.sid;
+        tok = h.token;
+        conn2 = 0;
+        told = -1;
+        return attach(c, h);
+      }
+      if (c.d.sid) return h.sid == sid ? attach(c, h) : end(c, 4400, "bad hello");
+      if (c.name != "websocket" || c.E) return drop(c);
+      c.E = 1;
+      creds().then(
+        (a) => c.e || !sid || c.c.q(c.d = rreq(a)),
+        () => drop(c)
+      );
+    };
+    const attach = (c, h) => {
+      if (!ack(h.ack)) return end(c, 4400, "bad ack");
+      for (const t of [c.y, bt, rt]) clearTimeout(t);
+      race.delete(c);
+      let late;
+      for (const x of race) {
+        if (x.d.sid || x.name != "websocket") drop(x);
+        else late = x;
+      }
+      att = null;
+      probe = late;
+      if (late) late.x = (code) => probed(0, code);
+      drop(cur);
+      cur = c;
+      hello = h;
+      if (c.d.sid) told = c.d.ack;
+      c.o = now();
+      c.D = setInterval(() => tick(c), Math.min(1e3, h.hb / 4));
+      fails = 0;
+      if (c.name == "websocket") pd = o.reprobeMin, pl = 0;
+      try {
+        if (o.remember)
+          c.name == o.transports[0] ? sessionStorage.removeItem(key) : sessionStorage.setItem(key, JSON.stringify([c.name, now() + o.remember]));
       } catch {
-        this.Q(1);
       }
-    }, this.z);
-  }
-  // _probed follows a WebSocket probe (or late race WebSocket) that failed. One that
-  // lost the session to a newer connection of ours (4409: a stream recycled while its
-  // R was under way) is tried again after 50 ms, doubling per loss in a row (§4 step
-  // 6): _pl is that delay, unset until a loss and after a WebSocket carried the session.
-  Q(probe, code) {
-    this.u = null;
-    if (code == 4409) this.z = this.da = Math.min(2 * this.da || 50, this.b.reprobeMin);
-    else if (probe) this.z = Math.min(2 * this.z, this.b.reprobeMax);
-    if (this.a) this.ea();
-    else this.D(), this.o();
-  }
-  // _reset starts a fresh session after the server could not resume this one, and
-  // tells the application (the reset event) what it may have lost.
-  pa(code, reason) {
-    const lost = this.n.splice(0, this.e - this.i + 1);
-    for (const [, n] of lost) this.x -= n;
-    this.ba();
-    clearTimeout(this.S);
-    this.w();
-    this.D();
-    this.m("reset", { code, reason, unsent: lost.map((m) => m[0]) });
-    this.Z(code);
-  }
-  // _finish ends the Lifeline: close event (after an error event unless clean).
-  q(code, reason, clean) {
-    if (this.readyState == 3) return;
-    this.readyState = 3;
-    this.ba();
-    for (const t of [this.P, this.S, this.T, this.ha, this.O]) clearTimeout(t);
-    this.reconnecting = false;
-    if (!clean) this.m("error");
-    this.m("close", { code, reason, wasClean: clean });
-  }
-  // _fire dispatches an event: a MessageEvent or CloseEvent in all but class (the
-  // CloseEvent class is missing outside browsers).
-  m(type, props) {
-    this.dispatchEvent(Object.assign(new Event(type), props));
-  }
-  // ---- frames
-  // _in takes one frame (a string) or binary message (Uint8Array) from c.
-  E(c, f) {
-    if (c.l) return;
-    c.X = now();
-    try {
-      const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
-      if (t == "H") return this.ma(c, JSON.parse(v));
-      if (t == "C") {
-        const m = closeOf(f);
-        return this.c(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");
+      const was = ll.transport;
+      ll.transport = c.name;
+      if (was != c.name) fire("transport");
+      if (!ll.readyState) {
+        ll.readyState = 1;
+        fire("open");
+      } else if (ll.reconnecting) {
+        ll.reconnecting = false;
+        fire("reconnected");
       }
-      if (c != this.a) return this.c(c, 0, "no hello");
-      if (!s) this.U(c, f);
-      else if (t == "M") this.U(c, v);
-      else if (t == "B") this.U(c, unb64(v));
-      else if (t == "S" && num(v) > 0) c.J = num(v);
-      else if (t == "A") {
-        if (!this.I(num(v))) throw Error("bad ack");
-      } else if (t == "P") {
-        if (this.g > this.r || now() - c.e >= this.p.hb / 2) c.F?.();
-      } else throw Error("bad frame");
-    } catch (e) {
-      this.c(c, c == this.a ? 4400 : 0, e.message);
-    }
-  }
-  // _data delivers one message numbered by c's last S frame.
-  U(c, d) {
-    const s = c.J;
-    if (!s) throw Error("no S frame");
-    c.J++;
-    if (s <= this.g) return;
-    if (s > this.g + 1) throw Error("bad sequence");
-    this.g = s;
-    this.L += d.length;
-    if (this.g - this.r >= 32 || this.L >= this.p.queue / 4) this.h();
-    else this.T ||= setTimeout(() => this.h(), 1e3);
-    if (typeof d != "string") d = this.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
-    this.m("message", { data: d });
-  }
-  // _ack releases the messages the server acknowledged; false if it acknowledged one
-  // never sent.
-  I(n) {
-    if (n < 0 || n > this.e) return false;
-    const k = n - this.i + 1;
-    if (k > 0) {
-      for (const [, b] of this.n.splice(0, k)) this.x -= b;
-      this.i = n + 1;
-      if (this.k && !this.n.length) this.h();
-    }
-    return true;
-  }
-  // _takeAck returns the ack frame due, if any, and counts it as told.
-  w() {
-    if (this.g > this.r) {
-      this.r = this.g;
-      this.L = 0;
-      clearTimeout(this.T);
-      this.T = 0;
-      return "A" + this.g;
-    }
-  }
-  h() {
-    this.a?.h();
+      arm();
+      c.c.g();
+    };
+    const recall = () => {
+      try {
+        const [t, exp] = JSON.parse(sessionStorage.getItem(key));
+        if (exp > now() && o.remember) return t;
+      } catch {
+      }
+    };
+    const tick = (c) => {
+      const h = hello, t = now();
+      if (t - c.b > h.hb + h.hbt) end(c, 0, "silent");
+      else if (t - c.o >= h.hb / 2) c.c.l?.();
+    };
+    const lost = (code, reason) => {
+      if (gone(code, reason)) return;
+      idx = Math.max(0, o.transports.indexOf(ll.transport));
+      if (probe && code == 4409) return;
+      if (code >= 0) reconn();
+      resume();
+    };
+    const gone = (code, reason) => {
+      const act = action(code);
+      if (act == "reconnect") return false;
+      if (closing) finish(...closing, code == 1e3);
+      else if (act == "stop") finish(code, reason, code == 1e3);
+      else reset(code, reason);
+      return true;
+    };
+    const reconn = () => {
+      if (!ll.reconnecting && ll.readyState == 1) {
+        ll.reconnecting = true;
+        fire("reconnecting");
+      }
+    };
+    const resume = async () => {
+      if (cur || att || ll.readyState > 2 || !sid) return;
+      const name = o.transports[idx];
+      att = 1;
+      const failed = (code, reason) => {
+        att = null;
+        if (gone(code, reason)) return;
+        reconn();
+        idx = (idx + 1) % o.transports.length;
+        bt = setTimeout(() => resume(), backoff(o, fails++));
+      };
+      let a;
+      try {
+        a = await creds();
+      } catch (e) {
+        return failed(0, e.message);
+      }
+      if (cur || ll.readyState > 2) return att = null;
+      att = start(name, rreq(a), name == "websocket" ? o.wsDeadline : o.connectTimeout, failed);
+    };
+    const arm = () => {
+      const w = o.transports.indexOf("websocket");
+      clearTimeout(pt);
+      if (!cur || probe || w < 0 || o.transports.indexOf(cur.name) <= w) return;
+      pt = setTimeout(async () => {
+        try {
+          const a = await creds();
+          if (cur && !probe)
+            probe = start("websocket", rreq(a), o.wsDeadline, (code) => probed(1, code));
+        } catch {
+          probed(1);
+        }
+      }, pd);
+    };
+    const probed = (wasProbe, code) => {
+      probe = null;
+      if (code == 4409) pd = pl = Math.min(2 * pl || 50, o.reprobeMin);
+      else if (wasProbe) pd = Math.min(2 * pd, o.reprobeMax);
+      if (cur) arm();
+      else reconn(), resume();
+    };
+    const reset = (code, reason) => {
+      const lost2 = q.splice(0, sent - base + 1);
+      for (const [, n] of lost2) qb -= n;
+      dropAll();
+      clearTimeout(pt);
+      takeAck();
+      reconn();
+      fire("reset", { code, reason, unsent: lost2.map((m) => m[0]) });
+      fresh(code);
+    };
+    const finish = (code, reason, clean) => {
+      if (ll.readyState == 3) return;
+      ll.readyState = 3;
+      dropAll();
+      for (const t of [bt, pt, at, ct, rt]) clearTimeout(t);
+      PAGE.map((t) => page.removeEventListener?.(t, hint, true));
+      ll.reconnecting = false;
+      if (!clean) fire("error");
+      fire("close", { code, reason, wasClean: clean });
+    };
+    const fire = (type, props) => {
+      ll.dispatchEvent(Object.assign(new Event(type), props));
+    };
+    const rcv = (c, f) => {
+      if (c.e) return;
+      c.b = now();
+      try {
+        const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
+        if (t == "H") return greet(c, JSON.parse(v));
+        if (t == "C") {
+          const m = closeOf(f);
+          return end(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");
+        }
+        if (c != cur) return end(c, 0, "no hello");
+        if (!s) data(c, f);
+        else if (t == "M") data(c, v);
+        else if (t == "B") data(c, unb64(v));
+        else if (t == "S" && num(v) > 0) c.n = num(v);
+        else if (t == "A") {
+          if (!ack(num(v))) throw Error("bad ack");
+        } else if (t == "P") {
+          if (rx > told || now() - c.o >= hello.hb / 2) c.c.l?.();
+        } else throw Error("bad frame");
+      } catch (e) {
+        end(c, c == cur ? 4400 : 0, e.message);
+      }
+    };
+    const data = (c, d) => {
+      const s = c.n;
+      if (!s) throw Error("no S frame");
+      c.n++;
+      if (s <= rx) return;
+      if (s > rx + 1) throw Error("bad sequence");
+      rx = s;
+      rxb += d.length;
+      if (rx - told >= 32 || rxb >= hello.queue / 4) flush();
+      else at ||= setTimeout(() => flush(), 1e3);
+      if (typeof d != "string") d = ll.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
+      fire("message", { data: d });
+    };
+    const ack = (n) => {
+      if (n < 0 || n > sent) return false;
+      const k = n - base + 1;
+      if (k > 0) {
+        for (const [, b] of q.splice(0, k)) qb -= b;
+        base = n + 1;
+        if (closing && !q.length) flush();
+      }
+      return true;
+    };
+    const takeAck = () => {
+      if (rx > told) {
+        told = rx;
+        rxb = 0;
+        clearTimeout(at);
+        at = 0;
+        return "A" + rx;
+      }
+    };
+    const flush = () => {
+      cur?.c.g();
+    };
+    ll.send = (d) => {
+      if (ll.readyState > 1) throw fail("InvalidStateError", "closed");
+      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice();
+      else if (d instanceof Blob) throw TypeError("Lifeline: send blob.arrayBuffer()");
+      else d = String(d);
+      const n = typeof d == "string" ? utf8(d) : d.length;
+      if (n > (hello?.msg || 65536)) throw RangeError("Lifeline: message too big");
+      if (qb + n > o.maxQueued) throw fail("QuotaExceededError", "send queue full");
+      q.push([d, n]);
+      qb += n;
+      flush();
+    };
+    ll.close = (code, reason = "") => {
+      if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
+        throw fail("InvalidAccessError", "close code " + code);
+      if (utf8(reason) > 123) throw fail("SyntaxError", "reason too long");
+      if (ll.readyState > 1) return;
+      if (!sid) return finish(1006, "", false);
+      ll.readyState = 2;
+      closing = [code || 1e3, reason];
+      ct = setTimeout(() => finish(1006, "close timeout", false), 5e3);
+      flush();
+    };
+    Object.defineProperties(ll, {
+      // bufferedAmount is the bytes of the messages sent that the server has not
+      // acknowledged yet, queued ones included.
+      bufferedAmount: { get: () => qb },
+      // sessionId is the public id of the current session ('' before the first hello).
+      sessionId: { get: () => sid }
+    });
+    const page = o.page ?? globalThis, hint = (e) => {
+      const t = e.type;
+      if (t == "pagehide") e.persisted || ll.close();
+      else if (cur) (t == "offline" || e.persisted || now() - cur.b > hello.hb) && end(cur, 0, t);
+      else if (sid && !att) clearTimeout(bt), resume();
+    };
+    PAGE.map((t) => page.addEventListener?.(t, hint, true));
+    ll.F = finish;
+    fresh();
   }
 };
 STATES.forEach((s, i) => Lifeline[s] = Lifeline.prototype[s] = i);

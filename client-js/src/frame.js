@@ -7,16 +7,9 @@ export const now = () => Date.now()
 // JavaScript) at most 2^53-1. It returns -1 for anything else.
 export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1
 
-// utf8 is the length of s in UTF-8 bytes, without encoding it: a surrogate pair is 4
-// bytes, a lone surrogate 3 (it is sent as U+FFFD).
-export const utf8 = s => {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    n += c < 128 ? 1 : c < 2048 ? 2 : c >> 10 == 54 && s.charCodeAt(i + 1) >> 10 == 55 ? (i++, 4) : 3
-  }
-  return n
-}
+// utf8 is the length of s in UTF-8 bytes (a lone surrogate is sent as U+FFFD: 3).
+const te = new TextEncoder()
+export const utf8 = s => te.encode(s).length
 
 // event writes one frame as an event of the SSE line format. A single space after
 // "data:" is dropped by the reader, so writing one always keeps leading spaces.

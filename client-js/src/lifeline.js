@@ -1,6 +1,42 @@
 // Lifeline: a WebSocket-shaped client of one Lifeline session (docs/protocol.md).
 // It races the transports, resumes the session when a connection is lost, moves it
 // back up to WebSocket when it can, and delivers every message exactly once, in order.
+// The client's state lives in the constructor's closure: no other file can reach it.
+//
+// The transport interface. A transport (websocket.js, stream.js, poll.js) is a function
+// (host, req) => transport that opens one connection whose first request or R frame is
+// req. It talks to the client only through the host, one per connection; the client
+// talks to it only through the transport object it returns. (The names start with _
+// because they are internal to the package, which lets the build shorten them.)
+//
+// What a transport may call (host):
+//   _o                   the options (read only): WebSocket, fetch, withCredentials, backoff
+//   _url(endpoint)       the URL of 'ws', 'stream', 'poll' or 'send'
+//   _in(frame)           a frame (string) or a binary message (Uint8Array) arrived
+//   _heard(fresh)        bytes arrived; fresh: a new HTTP body begins (its data frames
+//                        are numbered by its own S frame)
+//   _end(code, reason)   the connection ended: a close code, 0 for a network failure, -1
+//                        for a stream the server recycled; 1000 once a close was sent
+//   _out()               [queue, base, close, hello]: the messages not acknowledged yet
+//                        ([data, bytes] each, the first numbered base), the application's
+//                        close ([code, reason]) if it asked for one, the hello's limits
+//   _wrote(n)            something was written now; n: the highest message number
+//                        written, if any
+//   _ack()               the ack frame due ('A<n>'), counted as sent; undefined if none
+//   _acked(n)            the server acknowledged the messages up to n (a send response)
+//   _id(ack)             {sid, token} for a request, with ack (the highest number held)
+//                        when ack is true
+//   _up                  an object the HTTP transports share across a client's
+//                        connections (their one-POST-at-a-time uplink); the client never
+//                        reads it
+// Once the client has dropped the connection, the host ignores its _in, _end and _acked.
+//
+// What a transport is told (the transport object):
+//   _flush()             write what the session has for the server (host._out)
+//   _beat()              the connection has been idle: write the ack due or a P
+//                        (optional: a run of polls is heard without one)
+//   _abort()             drop the connection now, reporting nothing
+//   _resume(req)         WebSocket only: send another R frame (§3, §4 step 5)
 import { websocket } from './websocket.js'
 import { stream } from './stream.js'
 import { poll } from './poll.js'
@@ -8,6 +44,8 @@ import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
 
 const transports = { websocket, stream, poll }
 const EVENTS = 'open message close error transport reconnecting reconnected reset'.split(' ')
+// What the page says about the link and about itself (see hint below).
+const PAGE = 'online offline visibilitychange resume pageshow pagehide'.split(' ')
 const STATES = 'CONNECTING OPEN CLOSING CLOSED'.split(' ')
 
 // The options' defaults; lifeline.d.ts documents each one.
@@ -31,6 +69,7 @@ const fail = (name, msg) => new DOMException(msg, name)
 export class Lifeline extends EventTarget {
   constructor(url, options) {
     super()
+    const ll = this
     let u
     try {
       u = new URL(url, globalThis.location?.href)
@@ -39,435 +78,495 @@ export class Lifeline extends EventTarget {
       throw fail('SyntaxError', 'bad URL ' + url)
     }
     u.protocol = u.protocol.replace('ws', 'http')
-    const o = (this._o = { ...options })
+    const o = { ...options }
     for (const k in DEFAULTS) o[k] ??= DEFAULTS[k] // an option undefined is the default
     if (!o.transports.length || o.transports.some(t => !Object.hasOwn(transports, t))) throw TypeError('Lifeline: bad transports')
-    this.url = u.href
-    this.readyState = 0
-    this.transport = ''
-    this.reconnecting = false
-    this.binaryType = 'blob'
+    ll.url = u.href
+    ll.readyState = 0
+    ll.transport = ''
+    ll.reconnecting = false
+    ll.binaryType = 'blob'
     for (const t of EVENTS) {
-      this['on' + t] = null
-      this.addEventListener(t, e => this['on' + t]?.(e))
+      ll['on' + t] = null
+      ll.addEventListener(t, e => ll['on' + t]?.(e))
     }
-    this._q = [] // messages not acknowledged by the server: [data, bytes], the first numbered _base
-    this._qb = this._n = 0 // the bytes of _q; failed attempts in a row
-    this._race = new Set() // connections waiting for their hello
-    this._pd = o.reprobeMin
-    this._fresh()
-  }
 
-  // _fresh forgets the session (there is none yet) and starts a new one: after a
-  // backoff when the server is full or shutting down.
-  _fresh(code) {
-    this._sid = this._tok = '' // _conn, the last connection number used, is set with _sid
-    this._base = 1
-    this._sent = this._rx = this._told = this._rxb = 0 // the highest number written on a
-    // connection, the highest received, the highest acknowledged, bytes received since
-    code == 4429 || code == 4503 ? this._retry(code) : this._create()
-  }
+    // The state of the client, private to this constructor's closure.
+    const key = 'lifeline:' + u.href // the sessionStorage key of the remembered transport
+    let q = [], // messages not acknowledged by the server: [data, bytes], the first numbered base
+      qb = 0, // the bytes of q
+      fails = 0, // failed attempts in a row
+      race = new Set(), // connections waiting for their hello
+      up = {}, // the HTTP transports' uplink state, shared by every connection (see above)
+      pd = o.reprobeMin, // the next re-probe's delay
+      pl, // the retry delay of a WebSocket that lost the session to a newer connection
+      sid, // the session: public id, token, the last connection number used
+      tok,
+      conn,
+      base, // the number of q[0]
+      sent, // the highest message number written on a connection
+      rx, // the highest number received
+      told, // the highest number acknowledged to the server
+      rxb, // bytes received since
+      hello, // the hello of the current connection (limits, heartbeat)
+      cur, // the connection carrying the session
+      att, // a resume attempt under way
+      probe, // a WebSocket under way that may take the session over
+      idx, // the index of the transport to resume on
+      closing, // [code, reason] after close()
+      bt, // timers: backoff, race, re-probe, ack, close
+      rt,
+      pt,
+      at,
+      ct
 
-  // bufferedAmount is the bytes of the messages sent that the server has not
-  // acknowledged yet, queued ones included.
-  get bufferedAmount() {
-    return this._qb
-  }
-
-  // sessionId is the public id of the current session ('' before the first hello).
-  get sessionId() {
-    return this._sid
-  }
-
-  send(d) {
-    if (this.readyState > 1) throw fail('InvalidStateError', 'closed')
-    if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()
-    else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
-    else d = String(d)
-    const n = typeof d == 'string' ? utf8(d) : d.length
-    const max = this._h?.msg || 65536
-    if (n > max) throw RangeError('Lifeline: message too big')
-    if (this._qb + n > this._o.maxQueued) throw fail('QuotaExceededError', 'send queue full')
-    this._q.push([d, n])
-    this._qb += n
-    this._flush()
-  }
-
-  close(code, reason = '') {
-    if (code !== undefined && code != 1000 && !(code >= 3000 && code <= 4999))
-      throw fail('InvalidAccessError', 'close code ' + code)
-    if (utf8(reason) > 123) throw fail('SyntaxError', 'reason too long')
-    if (this.readyState > 1) return
-    if (!this._sid) return this._finish(1006, '', false)
-    this.readyState = 2
-    this._close = [code || 1000, reason]
-    // Messages already sent are delivered first; give up on them after 5 s.
-    this._ct = setTimeout(() => this._finish(1006, 'close timeout', false), 5000)
-    this._flush()
-  }
-
-  // ---- connections
-
-  // _url is the URL of an endpoint below the mount.
-  _url(name) {
-    const u = new URL(this.url)
-    u.pathname = u.pathname.replace(/\/?$/, '/' + name)
-    if (name == 'ws') u.protocol = u.protocol.replace('http', 'ws')
-    return u.href
-  }
-
-  // _auth resolves the credentials to present (docs/protocol.md §1).
-  async _auth() {
-    const a = this._o.auth
-    return typeof a == 'function' ? a() : a
-  }
-
-  // _req is a resume request for the session, numbered as a new connection.
-  _req(auth) {
-    return { v: 1, sid: this._sid, token: this._tok, ack: this._rx, conn: ++this._conn, auth }
-  }
-
-  // _open starts a connection on transport name with req as its first request, and
-  // gives it until deadline ms for its hello. failed(code, reason) is called if it
-  // ends before it carries the session.
-  _open(name, req, deadline, failed) {
-    const c = transports[name](this, req)
-    c._req = req
-    c._failed = failed
-    c._dt = setTimeout(() => this._end(c, 0, 'no hello'), deadline)
-    this._race.add(c)
-    return c
-  }
-
-  // _drop abandons a connection without telling anyone.
-  _drop(c) {
-    if (!c || c._dead) return
-    c._dead = 1
-    clearTimeout(c._dt)
-    clearTimeout(c._iv) // timeouts and intervals share one list of ids
-    this._race.delete(c)
-    c._abort()
-  }
-
-  // _dropAll abandons every connection: current, opening and probing.
-  _dropAll() {
-    for (const c of [this._cur, ...this._race]) this._drop(c)
-    this._cur = this._att = this._probe = null
-  }
-
-  // _end handles the end of connection c with a close code (0: a network failure, -1:
-  // the server recycled a stream).
-  _end(c, code, reason = '') {
-    if (c._dead) return
-    this._drop(c)
-    if (c != this._cur) return c._failed?.(code, reason)
-    this._cur = null
-    this._lost(code, reason)
-  }
-
-  // _create starts a fresh session by racing the transports (docs/protocol.md §4).
-  async _create() {
-    let auth
-    try {
-      auth = await this._auth()
-    } catch (e) {
-      return this._retry(0, e.message)
+    // fresh forgets the session (there is none yet) and starts a new one: after a
+    // backoff when the server is full or shutting down.
+    const fresh = code => {
+      sid = tok = '' // conn, the last connection number used, is set with sid
+      base = 1
+      sent = rx = told = rxb = 0
+      code == 4429 || code == 4503 ? retry(code) : create()
     }
-    if (this.readyState > 1 || this._sid) return
-    const o = this._o, order = [...o.transports], at = [0, o.headStart, o.pollStart]
-    const r = this._recall(), i = order.indexOf(r)
-    if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), (at[1] = 0)
-    const t0 = now()
-    let started = 0, failed = 0, first
-    const next = () => {
-      clearTimeout(this._rt)
-      if (this._sid || this.readyState > 1) return
-      if (started == order.length) return failed == started && this._retry(...first)
-      this._open(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
-        if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
-        if (++failed == started) next()
-      })
-      if (started < order.length) this._rt = setTimeout(next, at[started] - (now() - t0))
+
+    // ---- connections
+
+    // ep is the URL of an endpoint below the mount.
+    const ep = name => {
+      const u = new URL(ll.url)
+      u.pathname = u.pathname.replace(/\/?$/, '/' + name)
+      if (name == 'ws') u.protocol = u.protocol.replace('http', 'ws')
+      return u.href
     }
-    next()
-  }
 
-  // _retry follows a failed creation: stop, or create again after a backoff.
-  _retry(code, reason) {
-    if (action(code) == 'stop') return this._finish(code, reason, false)
-    this._bt = setTimeout(() => this._create(), backoff(this._o, this._n++))
-  }
-
-  // _hello takes the hello that arrived on c.
-  _hello(c, h) {
-    if (c == this._cur) return // a run of polls may be greeted again
-    if (!this._sid) {
-      // c won the race: it created the session.
-      if (!h.token || !h.sid || h.ack) return this._end(c, 4400, 'bad hello')
-      this._sid = h.sid
-      this._tok = h.token
-      this._conn = 0
-      this._told = -1 // A0 confirms the session
-      return this._attach(c, h)
+    // creds resolves the credentials to present (docs/protocol.md §1).
+    const creds = async () => {
+      const a = o.auth
+      return typeof a == 'function' ? a() : a
     }
-    if (c._req.sid) return h.sid == this._sid ? this._attach(c, h) : this._end(c, 4400, 'bad hello')
-    // A WebSocket of the race, late: move the live session onto it (§3, §4 step 5).
-    if (c.name != 'websocket' || c._r2) return this._drop(c)
-    c._r2 = 1
-    this._auth().then(
-      a => c._dead || !this._sid || c._resume(this._req(a)),
-      () => this._drop(c),
-    )
-  }
 
-  // _attach lets c, whose hello arrived, carry the session.
-  _attach(c, h) {
-    if (!this._ack(h.ack)) return this._end(c, 4400, 'bad ack')
-    const o = this._o
-    for (const t of [c._dt, this._bt, this._rt]) clearTimeout(t)
-    this._race.delete(c)
-    let late
-    for (const x of this._race) {
-      // What else is under way ends, except a WebSocket of the race that created the
-      // session: it goes on and may take the session over (§4 step 5).
-      if (x._req.sid || x.name != 'websocket') this._drop(x)
-      else late = x
+    // rreq is a resume request for the session, numbered as a new connection.
+    const rreq = auth => {
+      return { v: 1, sid: sid, token: tok, ack: rx, conn: ++conn, auth }
     }
-    this._att = null
-    this._probe = late
-    if (late) late._failed = code => this._probed(0, code)
-    this._drop(this._cur)
-    this._cur = c
-    this._h = h
-    if (c._req.sid) this._told = c._req.ack
-    c._next = this._base
-    c._sent = now()
-    c._iv = setInterval(() => this._tick(c), Math.min(1000, h.hb / 4))
-    this._n = 0
-    if (c.name == 'websocket') this._pd = o.reprobeMin, this._pl = 0
-    // Remember a fallback that worked; forget it once WebSocket works.
-    try {
-      if (!o.remember) throw 0
-      const k = 'lifeline:' + this.url
-      c.name == o.transports[0] ? sessionStorage.removeItem(k) : sessionStorage.setItem(k, JSON.stringify([c.name, now() + o.remember]))
-    } catch {}
-    const was = this.transport
-    this.transport = c.name
-    if (was != c.name) this._fire('transport')
-    if (!this.readyState) {
-      this.readyState = 1
-      this._fire('open')
-    } else if (this.reconnecting) {
-      this.reconnecting = false
-      this._fire('reconnected')
+
+    // start starts a connection on transport name with req as its first request, and
+    // gives it until deadline ms for its hello. failed(code, reason) is called if it
+    // ends before it carries the session.
+    const start = (name, req, deadline, failed) => {
+      // c is the client's record of the connection; c._t, the transport's object.
+      const c = { name, _req: req, _failed: failed }
+      c._t = transports[name](
+        {
+          _o: o,
+          _up: up,
+          _url: ep,
+          _in: f => rcv(c, f),
+          _heard: fresh => {
+            c._heard = now()
+            if (fresh) c._seq = 0
+          },
+          _end: (code, reason) => end(c, code, reason),
+          _out: () => [q, base, closing, hello],
+          _wrote: n => {
+            c._sent = now()
+            if (n > sent) sent = n
+          },
+          _ack: takeAck,
+          _acked: n => c._dead || ack(n),
+          _id: a => ({ sid, token: tok, ack: a && rx }),
+        },
+        req,
+      )
+      c._dt = setTimeout(() => end(c, 0, 'no hello'), deadline)
+      race.add(c)
+      return c
     }
-    this._arm()
-    c._flush()
-  }
 
-  // _recall returns the transport remembered for this URL, if not expired.
-  _recall() {
-    try {
-      const [t, exp] = JSON.parse(sessionStorage.getItem('lifeline:' + this.url))
-      if (exp > now() && this._o.remember) return t
-    } catch {}
-  }
-
-  // _tick watches the current connection: dead after hb+hbt of silence; a heartbeat
-  // when it carried nothing from us for hb/2.
-  _tick(c) {
-    const h = this._h, t = now()
-    if (t - c._heard > h.hb + h.hbt) this._end(c, 0, 'silent')
-    else if (t - c._sent >= h.hb / 2) c._beat?.()
-  }
-
-  // _lost follows the end of the current connection (§4, §7).
-  _lost(code, reason) {
-    if (this._gone(code, reason)) return
-    this._idx = Math.max(0, this._o.transports.indexOf(this.transport))
-    // A WebSocket under way took the session over: hear it first (_probed resumes if
-    // it fails). A stream recycled (code < 0) resumes at once: waiting on a hanging
-    // WebSocket would stall the session until wsDeadline.
-    if (this._probe && code == 4409) return
-    if (code >= 0) this._reconnecting()
-    this._resume()
-  }
-
-  // _gone handles a close code that ends the session (stop or reset); it reports
-  // whether it did. While closing, the session ends with the application's code.
-  _gone(code, reason) {
-    const act = action(code)
-    if (act == 'reconnect') return false
-    if (this._close) this._finish(...this._close, code == 1000)
-    else if (act == 'stop') this._finish(code, reason, code == 1000)
-    else this._reset(code, reason)
-    return true
-  }
-
-  _reconnecting() {
-    if (!this.reconnecting && this.readyState == 1) {
-      this.reconnecting = true
-      this._fire('reconnecting')
+    // drop abandons a connection without telling anyone.
+    const drop = c => {
+      if (!c || c._dead) return
+      c._dead = 1
+      clearTimeout(c._dt)
+      clearTimeout(c._iv) // timeouts and intervals share one list of ids
+      race.delete(c)
+      c._t._abort()
     }
-  }
 
-  // _resume opens a connection resuming the session on the transport that last
-  // worked, then down the order, with backoff between failed attempts.
-  async _resume() {
-    if (this._cur || this._att || this.readyState > 2 || !this._sid) return
-    const o = this._o, name = o.transports[this._idx]
-    this._att = 1
-    const failed = (code, reason) => {
-      this._att = null
-      if (this._gone(code, reason)) return
-      this._reconnecting()
-      this._idx = (this._idx + 1) % o.transports.length
-      this._bt = setTimeout(() => this._resume(), backoff(o, this._n++))
+    // dropAll abandons every connection: current, opening and probing.
+    const dropAll = () => {
+      for (const c of [cur, ...race]) drop(c)
+      cur = att = probe = null
     }
-    let a
-    try {
-      a = await this._auth()
-    } catch (e) {
-      return failed(0, e.message)
-    }
-    if (this._cur || this.readyState > 2) return (this._att = null)
-    this._att = this._open(name, this._req(a), name == 'websocket' ? o.wsDeadline : o.connectTimeout, failed)
-  }
 
-  // _arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
-  // step 6), unless a WebSocket is under way.
-  _arm() {
-    const o = this._o, w = o.transports.indexOf('websocket')
-    clearTimeout(this._pt)
-    if (!this._cur || this._probe || w < 0 || o.transports.indexOf(this._cur.name) <= w) return
-    this._pt = setTimeout(async () => {
+    // end handles the end of connection c with a close code (0: a network failure, -1:
+    // the server recycled a stream).
+    const end = (c, code, reason = '') => {
+      if (c._dead) return
+      drop(c)
+      if (c != cur) return c._failed?.(code, reason)
+      cur = null
+      lost(code, reason)
+    }
+
+    // create starts a fresh session by racing the transports (docs/protocol.md §4).
+    const create = async () => {
+      let auth
       try {
-        const a = await this._auth()
-        if (this._cur && !this._probe)
-          this._probe = this._open('websocket', this._req(a), o.wsDeadline, code => this._probed(1, code))
-      } catch {
-        this._probed(1)
+        auth = await creds()
+      } catch (e) {
+        return retry(0, e.message)
       }
-    }, this._pd)
-  }
-
-  // _probed follows a WebSocket probe (or late race WebSocket) that failed. One that
-  // lost the session to a newer connection of ours (4409: a stream recycled while its
-  // R was under way) is tried again after 50 ms, doubling per loss in a row (§4 step
-  // 6): _pl is that delay, unset until a loss and after a WebSocket carried the session.
-  _probed(probe, code) {
-    this._probe = null
-    if (code == 4409) this._pd = this._pl = Math.min(2 * this._pl || 50, this._o.reprobeMin)
-    else if (probe) this._pd = Math.min(2 * this._pd, this._o.reprobeMax)
-    if (this._cur) this._arm()
-    else this._reconnecting(), this._resume()
-  }
-
-  // _reset starts a fresh session after the server could not resume this one, and
-  // tells the application (the reset event) what it may have lost.
-  _reset(code, reason) {
-    // The messages ever written to a connection may or may not have arrived; the
-    // ones queued after them go on the new session.
-    const lost = this._q.splice(0, this._sent - this._base + 1)
-    for (const [, n] of lost) this._qb -= n
-    this._dropAll()
-    clearTimeout(this._pt)
-    this._takeAck() // cancels the ack timer
-    this._reconnecting()
-    this._fire('reset', { code, reason, unsent: lost.map(m => m[0]) })
-    this._fresh(code)
-  }
-
-  // _finish ends the Lifeline: close event (after an error event unless clean).
-  _finish(code, reason, clean) {
-    if (this.readyState == 3) return
-    this.readyState = 3
-    this._dropAll()
-    for (const t of [this._bt, this._pt, this._at, this._ct, this._rt]) clearTimeout(t)
-    this.reconnecting = false
-    if (!clean) this._fire('error')
-    this._fire('close', { code, reason, wasClean: clean })
-  }
-
-  // _fire dispatches an event: a MessageEvent or CloseEvent in all but class (the
-  // CloseEvent class is missing outside browsers).
-  _fire(type, props) {
-    this.dispatchEvent(Object.assign(new Event(type), props))
-  }
-
-  // ---- frames
-
-  // _in takes one frame (a string) or binary message (Uint8Array) from c.
-  _in(c, f) {
-    if (c._dead) return
-    c._heard = now()
-    try {
-      const s = typeof f == 'string', t = s && f[0], v = s && f.slice(1)
-      if (t == 'H') return this._hello(c, JSON.parse(v))
-      if (t == 'C') {
-        const m = closeOf(f)
-        return this._end(c, m ? +m[1] : 4400, m ? m[2] : 'bad frame')
+      if (ll.readyState > 1 || sid) return
+      const order = [...o.transports], starts = [0, o.headStart, o.pollStart]
+      const r = recall(), i = order.indexOf(r)
+      if (i > 0) order.splice(1, 0, ...order.splice(i, 1)), (starts[1] = 0)
+      const t0 = now()
+      let started = 0, failed = 0, first
+      const next = () => {
+        clearTimeout(rt)
+        if (sid || ll.readyState > 1) return
+        if (started == order.length) return failed == started && retry(...first)
+        start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
+          if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
+          if (++failed == started) next()
+        })
+        if (started < order.length) rt = setTimeout(next, starts[started] - (now() - t0))
       }
-      // Before its hello a connection may carry nothing else: not a Lifeline server.
-      if (c != this._cur) return this._end(c, 0, 'no hello')
-      if (!s) this._data(c, f)
-      else if (t == 'M') this._data(c, v)
-      else if (t == 'B') this._data(c, unb64(v))
-      else if (t == 'S' && num(v) > 0) c._seq = num(v)
-      else if (t == 'A') {
-        if (!this._ack(num(v))) throw Error('bad ack')
-      } else if (t == 'P') {
-        // P asks for our ack at once (§5); otherwise it is answered when idle.
-        if (this._rx > this._told || now() - c._sent >= this._h.hb / 2) c._beat?.()
-      } else throw Error('bad frame')
-    } catch (e) {
-      // What the server may not send stops the session (4400); before the hello it
-      // only fails the connection.
-      this._end(c, c == this._cur ? 4400 : 0, e.message)
+      next()
     }
-  }
 
-  // _data delivers one message numbered by c's last S frame.
-  _data(c, d) {
-    const s = c._seq
-    if (!s) throw Error('no S frame')
-    c._seq++
-    if (s <= this._rx) return
-    if (s > this._rx + 1) throw Error('bad sequence')
-    this._rx = s
-    this._rxb += d.length
-    if (this._rx - this._told >= 32 || this._rxb >= this._h.queue / 4) this._flush()
-    else this._at ||= setTimeout(() => this._flush(), 1000)
-    if (typeof d != 'string') d = this.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
-    this._fire('message', { data: d })
-  }
-
-  // _ack releases the messages the server acknowledged; false if it acknowledged one
-  // never sent.
-  _ack(n) {
-    if (n < 0 || n > this._sent) return false
-    const k = n - this._base + 1
-    if (k > 0) {
-      for (const [, b] of this._q.splice(0, k)) this._qb -= b
-      this._base = n + 1
-      if (this._close && !this._q.length) this._flush()
+    // retry follows a failed creation: stop, or create again after a backoff.
+    const retry = (code, reason) => {
+      if (action(code) == 'stop') return finish(code, reason, false)
+      bt = setTimeout(() => create(), backoff(o, fails++))
     }
-    return true
-  }
 
-  // _takeAck returns the ack frame due, if any, and counts it as told.
-  _takeAck() {
-    if (this._rx > this._told) {
-      this._told = this._rx
-      this._rxb = 0
-      clearTimeout(this._at)
-      this._at = 0
-      return 'A' + this._rx
+    // greet takes the hello that arrived on c.
+    const greet = (c, h) => {
+      if (c == cur) return // a run of polls may be greeted again
+      if (!sid) {
+        // c won the race: it created the session.
+        if (!h.token || !h.sid || h.ack) return end(c, 4400, 'bad hello')
+        sid = h.sid
+        tok = h.token
+        conn = 0
+        told = -1 // A0 confirms the session
+        return attach(c, h)
+      }
+      if (c._req.sid) return h.sid == sid ? attach(c, h) : end(c, 4400, 'bad hello')
+      // A WebSocket of the race, late: move the live session onto it (§3, §4 step 5).
+      if (c.name != 'websocket' || c._r2) return drop(c)
+      c._r2 = 1
+      creds().then(
+        a => c._dead || !sid || c._t._resume((c._req = rreq(a))),
+        () => drop(c),
+      )
     }
-  }
 
-  _flush() {
-    this._cur?._flush()
+    // attach lets c, whose hello arrived, carry the session.
+    const attach = (c, h) => {
+      if (!ack(h.ack)) return end(c, 4400, 'bad ack')
+      for (const t of [c._dt, bt, rt]) clearTimeout(t)
+      race.delete(c)
+      let late
+      for (const x of race) {
+        // What else is under way ends, except a WebSocket of the race that created the
+        // session: it goes on and may take the session over (§4 step 5).
+        if (x._req.sid || x.name != 'websocket') drop(x)
+        else late = x
+      }
+      att = null
+      probe = late
+      if (late) late._failed = code => probed(0, code)
+      drop(cur)
+      cur = c
+      hello = h
+      if (c._req.sid) told = c._req.ack
+      c._sent = now()
+      c._iv = setInterval(() => tick(c), Math.min(1000, h.hb / 4))
+      fails = 0
+      if (c.name == 'websocket') pd = o.reprobeMin, pl = 0
+      // Remember a fallback that worked; forget it once WebSocket works.
+      try {
+        if (o.remember)
+          c.name == o.transports[0] ? sessionStorage.removeItem(key) : sessionStorage.setItem(key, JSON.stringify([c.name, now() + o.remember]))
+      } catch {}
+      const was = ll.transport
+      ll.transport = c.name
+      if (was != c.name) fire('transport')
+      if (!ll.readyState) {
+        ll.readyState = 1
+        fire('open')
+      } else if (ll.reconnecting) {
+        ll.reconnecting = false
+        fire('reconnected')
+      }
+      arm()
+      c._t._flush()
+    }
+
+    // recall returns the transport remembered for this URL, if not expired.
+    const recall = () => {
+      try {
+        const [t, exp] = JSON.parse(sessionStorage.getItem(key))
+        if (exp > now() && o.remember) return t
+      } catch {}
+    }
+
+    // tick watches the current connection: dead after hb+hbt of silence; a heartbeat
+    // when it carried nothing from us for hb/2.
+    const tick = c => {
+      const h = hello, t = now()
+      if (t - c._heard > h.hb + h.hbt) end(c, 0, 'silent')
+      else if (t - c._sent >= h.hb / 2) c._t._beat?.()
+    }
+
+    // lost follows the end of the current connection (§4, §7).
+    const lost = (code, reason) => {
+      if (gone(code, reason)) return
+      idx = Math.max(0, o.transports.indexOf(ll.transport))
+      // A WebSocket under way took the session over: hear it first (probed resumes if
+      // it fails). A stream recycled (code < 0) resumes at once: waiting on a hanging
+      // WebSocket would stall the session until wsDeadline.
+      if (probe && code == 4409) return
+      if (code >= 0) reconn()
+      resume()
+    }
+
+    // gone handles a close code that ends the session (stop or reset); it reports
+    // whether it did. While closing, the session ends with the application's code.
+    const gone = (code, reason) => {
+      const act = action(code)
+      if (act == 'reconnect') return false
+      if (closing) finish(...closing, code == 1000)
+      else if (act == 'stop') finish(code, reason, code == 1000)
+      else reset(code, reason)
+      return true
+    }
+
+    const reconn = () => {
+      if (!ll.reconnecting && ll.readyState == 1) {
+        ll.reconnecting = true
+        fire('reconnecting')
+      }
+    }
+
+    // resume opens a connection resuming the session on the transport that last
+    // worked, then down the order, with backoff between failed attempts.
+    const resume = async () => {
+      if (cur || att || ll.readyState > 2 || !sid) return
+      const name = o.transports[idx]
+      att = 1
+      const failed = (code, reason) => {
+        att = null
+        if (gone(code, reason)) return
+        reconn()
+        idx = (idx + 1) % o.transports.length
+        bt = setTimeout(() => resume(), backoff(o, fails++))
+      }
+      let a
+      try {
+        a = await creds()
+      } catch (e) {
+        return failed(0, e.message)
+      }
+      if (cur || ll.readyState > 2) return (att = null)
+      att = start(name, rreq(a), name == 'websocket' ? o.wsDeadline : o.connectTimeout, failed)
+    }
+
+    // arm schedules a WebSocket re-probe while the session runs below WebSocket (§4
+    // step 6), unless a WebSocket is under way.
+    const arm = () => {
+      const w = o.transports.indexOf('websocket')
+      clearTimeout(pt)
+      if (!cur || probe || w < 0 || o.transports.indexOf(cur.name) <= w) return
+      pt = setTimeout(async () => {
+        try {
+          const a = await creds()
+          if (cur && !probe)
+            probe = start('websocket', rreq(a), o.wsDeadline, code => probed(1, code))
+        } catch {
+          probed(1)
+        }
+      }, pd)
+    }
+
+    // probed follows a WebSocket probe (or late race WebSocket) that failed. One that
+    // lost the session to a newer connection of ours (4409: a stream recycled while its
+    // R was under way) is tried again after 50 ms, doubling per loss in a row (§4 step
+    // 6): pl is that delay, unset until a loss and after a WebSocket carried the session.
+    const probed = (wasProbe, code) => {
+      probe = null
+      if (code == 4409) pd = pl = Math.min(2 * pl || 50, o.reprobeMin)
+      else if (wasProbe) pd = Math.min(2 * pd, o.reprobeMax)
+      if (cur) arm()
+      else reconn(), resume()
+    }
+
+    // reset starts a fresh session after the server could not resume this one, and
+    // tells the application (the reset event) what it may have lost.
+    const reset = (code, reason) => {
+      // The messages ever written to a connection may or may not have arrived; the
+      // ones queued after them go on the new session.
+      const lost = q.splice(0, sent - base + 1)
+      for (const [, n] of lost) qb -= n
+      dropAll()
+      clearTimeout(pt)
+      takeAck() // cancels the ack timer
+      reconn()
+      fire('reset', { code, reason, unsent: lost.map(m => m[0]) })
+      fresh(code)
+    }
+
+    // finish ends the Lifeline: close event (after an error event unless clean).
+    const finish = (code, reason, clean) => {
+      if (ll.readyState == 3) return
+      ll.readyState = 3
+      dropAll()
+      for (const t of [bt, pt, at, ct, rt]) clearTimeout(t)
+      PAGE.map(t => page.removeEventListener?.(t, hint, true))
+      ll.reconnecting = false
+      if (!clean) fire('error')
+      fire('close', { code, reason, wasClean: clean })
+    }
+
+    // fire dispatches an event: a MessageEvent or CloseEvent in all but class (the
+    // CloseEvent class is missing outside browsers).
+    const fire = (type, props) => {
+      ll.dispatchEvent(Object.assign(new Event(type), props))
+    }
+
+    // ---- frames
+
+    // rcv takes one frame (a string) or binary message (Uint8Array) from c.
+    const rcv = (c, f) => {
+      if (c._dead) return
+      c._heard = now()
+      try {
+        const s = typeof f == 'string', t = s && f[0], v = s && f.slice(1)
+        if (t == 'H') return greet(c, JSON.parse(v))
+        if (t == 'C') {
+          const m = closeOf(f)
+          return end(c, m ? +m[1] : 4400, m ? m[2] : 'bad frame')
+        }
+        // Before its hello a connection may carry nothing else: not a Lifeline server.
+        if (c != cur) return end(c, 0, 'no hello')
+        if (!s) data(c, f)
+        else if (t == 'M') data(c, v)
+        else if (t == 'B') data(c, unb64(v))
+        else if (t == 'S' && num(v) > 0) c._seq = num(v)
+        else if (t == 'A') {
+          if (!ack(num(v))) throw Error('bad ack')
+        } else if (t == 'P') {
+          // P asks for our ack at once (§5); otherwise it is answered when idle.
+          if (rx > told || now() - c._sent >= hello.hb / 2) c._t._beat?.()
+        } else throw Error('bad frame')
+      } catch (e) {
+        // What the server may not send stops the session (4400); before the hello it
+        // only fails the connection.
+        end(c, c == cur ? 4400 : 0, e.message)
+      }
+    }
+
+    // data delivers one message numbered by c's last S frame.
+    const data = (c, d) => {
+      const s = c._seq
+      if (!s) throw Error('no S frame')
+      c._seq++
+      if (s <= rx) return
+      if (s > rx + 1) throw Error('bad sequence')
+      rx = s
+      rxb += d.length
+      if (rx - told >= 32 || rxb >= hello.queue / 4) flush()
+      else at ||= setTimeout(() => flush(), 1000)
+      if (typeof d != 'string') d = ll.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
+      fire('message', { data: d })
+    }
+
+    // ack releases the messages the server acknowledged; false if it acknowledged one
+    // never sent.
+    const ack = n => {
+      if (n < 0 || n > sent) return false
+      const k = n - base + 1
+      if (k > 0) {
+        for (const [, b] of q.splice(0, k)) qb -= b
+        base = n + 1
+        if (closing && !q.length) flush()
+      }
+      return true
+    }
+
+    // takeAck returns the ack frame due, if any, and counts it as told.
+    const takeAck = () => {
+      if (rx > told) {
+        told = rx
+        rxb = 0
+        clearTimeout(at)
+        at = 0
+        return 'A' + rx
+      }
+    }
+
+    const flush = () => {
+      cur?._t._flush()
+    }
+
+    ll.send = d => {
+      if (ll.readyState > 1) throw fail('InvalidStateError', 'closed')
+      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()
+      else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
+      else d = String(d)
+      const n = typeof d == 'string' ? utf8(d) : d.length
+      if (n > (hello?.msg || 65536)) throw RangeError('Lifeline: message too big')
+      if (qb + n > o.maxQueued) throw fail('QuotaExceededError', 'send queue full')
+      q.push([d, n])
+      qb += n
+      flush()
+    }
+
+    ll.close = (code, reason = '') => {
+      if (code !== undefined && code != 1000 && !(code >= 3000 && code <= 4999))
+        throw fail('InvalidAccessError', 'close code ' + code)
+      if (utf8(reason) > 123) throw fail('SyntaxError', 'reason too long')
+      if (ll.readyState > 1) return
+      if (!sid) return finish(1006, '', false)
+      ll.readyState = 2
+      closing = [code || 1000, reason]
+      // Messages already sent are delivered first; give up on them after 5 s.
+      ct = setTimeout(() => finish(1006, 'close timeout', false), 5000)
+      flush()
+    }
+
+    Object.defineProperties(ll, {
+      // bufferedAmount is the bytes of the messages sent that the server has not
+      // acknowledged yet, queued ones included.
+      bufferedAmount: { get: () => qb },
+      // sessionId is the public id of the current session ('' before the first hello).
+      sessionId: { get: () => sid },
+    })
+    // finish ends the Lifeline at once: the unit tests stop every timer with it.
+    // ---- the page (docs/protocol.md §4)
+
+    // hint takes an event of the page: offline (the link is suspect) and a page
+    // restored from the back/forward cache drop the connection at once; online, a
+    // visibility change and a resume after a freeze drop it only when it carried nothing
+    // for longer than the heartbeat interval, and resume at once when none is up. The
+    // session resumes, so nothing is lost or repeated. A page that goes away for good
+    // (pagehide not persisted) closes the session, so the server ends it at once; a page
+    // put in the back/forward cache or frozen keeps it.
+    const page = o.page ?? globalThis,
+      hint = e => {
+        const t = e.type
+        if (t == 'pagehide') e.persisted || ll.close()
+        else if (cur) (t == 'offline' || e.persisted || now() - cur._heard > hello.hb) && end(cur, 0, t)
+        else if (sid && !att) clearTimeout(bt), resume()
+      }
+    // (Capture: visibilitychange and resume are fired at the document.)
+    PAGE.map(t => page.addEventListener?.(t, hint, true))
+
+    ll._finish = finish
+    fresh()
   }
 }
 

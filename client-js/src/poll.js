@@ -4,21 +4,23 @@ import { conn, request } from './http.js'
 import { parser } from './frame.js'
 
 // poll starts a run of polls creating (req without sid) or resuming the session.
-export function poll(ll, req) {
-  const c = conn(ll, 'poll')
+export function poll(s, req) {
+  const [c, sig] = conn(s, 'poll')
   ;(async () => {
-    for (let r = req; ; ) {
-      const res = await request(ll, 'poll', r, c._ac.signal)
+    for (let r = req, greeted; ; ) {
+      const res = await request(s, 'poll', r, sig)
       const body = await res.text()
-      if (c._dead) return
-      c._seq = 0 // each response numbers its messages with its own S frame
-      parser(f => ll._in(c, f))(body)
-      if (c._dead) return
-      if (c != ll._cur) throw Error('no hello')
+      if (sig.aborted) return
+      s._heard(1) // each response numbers its messages with its own S frame
+      parser(f => ((greeted = 1), s._in(f)))(body)
+      if (sig.aborted) return
+      // The run's first response must greet it (a frame other than the hello would
+      // have ended the connection).
+      if (!greeted) throw Error('no hello')
       // The next poll of the run acknowledges what the client holds.
-      ll._takeAck()
-      r = { sid: ll._sid, token: ll._tok, ack: ll._rx, conn: c._req.conn || 0 }
+      s._ack()
+      r = { ...s._id(1), conn: req.conn || 0 }
     }
-  })().catch(e => ll._end(c, e._cc || 0, e.message))
+  })().catch(e => s._end(e._cc || 0, e.message))
   return c
 }

@@ -464,6 +464,30 @@ describe('upgrade', () => {
 
 // ---- 7. closing
 
+// A page that goes away for good (pagehide, not persisted) closes its session: the
+// server ends it at once, not after the resume window (60 s here). Issue 10, point 7.
+describe('page', () => {
+  for (const forced of TRANSPORTS) {
+    test(`${forced}: pagehide ends the session on the server at once, with 1000`, { timeout: 20000 }, async () => {
+      const srv = await server()
+      const page = new EventTarget()
+      const ll = open(srv.direct, { transports: [forced], page })
+      await opened(ll)
+      await echo(ll, ['a'])
+      assert.equal((await srv.stats()).Sessions, 1)
+      const closed = next(ll, 'close', 2000)
+      const t0 = Date.now()
+      page.dispatchEvent(Object.assign(new Event('pagehide'), { persisted: false }))
+      let st
+      await until(async () => (st = await srv.stats()).Sessions == 0, 1000, () => `Sessions 0 on the server within 1 s (${JSON.stringify(st)})`)
+      const ev = await closed // the server's answer: the session ended with 1000
+      assert.deepEqual([ev.code, ev.wasClean], [1000, true])
+      // A page put in the back/forward cache would keep it: see the unit tests.
+      console.log(`${forced}: session ended on the server ${Date.now() - t0} ms after pagehide`)
+    })
+  }
+})
+
 describe('close', () => {
   for (const forced of TRANSPORTS) {
     test(`${forced}: close() is clean, after what was sent`, { timeout: 20000 }, async t => {

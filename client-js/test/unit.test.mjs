@@ -1262,12 +1262,9 @@ describe('robustness', () => {
   test('a hello that is JSON but not an object ends that attempt at once, with no unhandled rejection', async t => {
       const h = setup(t, { transports: ['websocket'], wsDeadline: 3000 })
       let rejected
-      const hello = h.ll._hello
-      h.ll._hello = function (...a) {
-        const p = hello.apply(this, a)
-        p.catch(e => (rejected = e)) // keep a rejection from failing the whole file
-        return p
-      }
+      const onRejection = e => (rejected = e) // keeps a rejection from failing the whole file
+      process.on('unhandledRejection', onRejection)
+      t.after(() => process.off('unhandledRejection', onRejection))
       const ws0 = await h.ws(0)
       ws0.open()
       ws0.recv('Hnull')
@@ -1276,4 +1273,143 @@ describe('robustness', () => {
       await waitFor(() => ws0.closed, 'the WebSocket to be closed', 1000)
       await h.ws(1, 1000)
     })
+})
+
+// =====================================================================================
+// What the page says (issue 10, points 5 and 7): the page option is the event target
+// of online/offline, visibilitychange, resume, pageshow and pagehide (globalThis by
+// default; Node's has no addEventListener, so the other tests see none of this).
+describe('page events', () => {
+  const fire = (page, type, persisted) => page.dispatchEvent(Object.assign(new Event(type), persisted == null ? {} : { persisted }))
+
+  test('offline drops a WebSocket at once and resumes the session: reconnecting, reconnected, nothing lost or repeated', async t => {
+    const page = new EventTarget()
+    const h = await viaWebSocket(t, { page })
+    h.ll.send('a')
+    fire(page, 'offline')
+    assert.equal(h.count('reconnecting'), 1, 'reconnecting at once')
+    assert.ok(h.ws0.closed, 'the suspect WebSocket is dropped')
+    h.ll.send('b')
+    const ws1 = await h.ws(1, 500)
+    ws1.open()
+    assert.equal(R(ws1.sent[0]).sid, 'sid-1', 'it resumes the session')
+    ws1.recv(RH({ ack: 0 })) // the server holds nothing: both go again, once each
+    await h.event('reconnected')
+    assert.deepEqual(ws1.sent.slice(1).filter(f => f[0] == 'M'), ['Ma', 'Mb'])
+    assert.deepEqual(h.ws0.sent.filter(f => f[0] == 'M'), ['Ma'])
+  })
+
+  test('online resumes at once while a backoff is pending', async t => {
+    const random = Math.random
+    Math.random = () => 1 // the longest backoff
+    t.after(() => (Math.random = random))
+    const page = new EventTarget()
+    const h = await viaWebSocket(t, { page, transports: ['websocket'], backoffMin: 60000, backoffMax: 60000 })
+    h.ws0.drop(1006)
+    ;(await h.ws(1, 500)).drop(1006) // the first resume fails: a 60 s backoff follows
+    await sleep(50)
+    assert.equal(h.sockets.length, 2)
+    fire(page, 'online')
+    const ws2 = await h.ws(2, 500)
+    ws2.open()
+    ws2.recv(RH())
+    await h.event('reconnected')
+  })
+
+  for (const type of ['visibilitychange', 'resume', 'pageshow'])
+    test(`${type} drops a connection that carried nothing for longer than hb, and keeps one that did not`, async t => {
+      const page = new EventTarget()
+      const h = setup(t, { page, transports: ['websocket'] })
+      const ws0 = await h.ws(0)
+      ws0.open()
+      ws0.recv(H({ hb: 300, hbt: 60000 }))
+      await h.event('open')
+      fire(page, type, false)
+      await sleep(20)
+      assert.equal(h.count('reconnecting'), 0, 'a live connection stays')
+      assert.ok(!ws0.closed)
+      await sleep(350)
+      fire(page, type, false)
+      assert.equal(h.count('reconnecting'), 1, 'a silent one is dropped at once')
+      assert.ok(ws0.closed)
+      await h.ws(1, 500)
+    })
+
+  test('pagehide with persisted true (back/forward cache) keeps the session; pageshow with persisted true resumes it', async t => {
+    const page = new EventTarget()
+    const h = await viaWebSocket(t, { page })
+    fire(page, 'pagehide', true)
+    await sleep(20)
+    assert.equal(h.ll.readyState, Lifeline.OPEN)
+    assert.deepEqual(h.ws0.sent, ['R{"v":1}', 'A0'], 'nothing sent')
+    fire(page, 'pageshow', true) // the connection may have died in the cache: resume
+    assert.equal(h.count('reconnecting'), 1)
+    const ws1 = await h.ws(1, 500)
+    ws1.open()
+    assert.equal(R(ws1.sent[0]).sid, 'sid-1')
+    ws1.recv(RH())
+    await h.event('reconnected')
+  })
+
+  test('pagehide (the page goes away) closes the session on a WebSocket at once: a C1000 frame', async t => {
+    const page = new EventTarget()
+    const h = await viaWebSocket(t, { page })
+    fire(page, 'pagehide', false)
+    assert.equal(h.ws0.sent.at(-1), 'C1000 ')
+    assert.equal(h.ll.readyState, Lifeline.CLOSING)
+    h.ws0.drop(1000) // the server ends the session
+    const close = await h.event('close', 1, 1000)
+    assert.deepEqual([close.code, close.wasClean], [1000, true])
+  })
+
+  for (const name of ['stream', 'poll'])
+    test(`pagehide closes the session on ${name} at once: a keepalive POST send carrying C1000`, async t => {
+      const page = new EventTarget()
+      const h = setup(t, { page, transports: [name] })
+      const first = await h.call(name + '0')
+      if (name == 'stream') first.open(sse([H()]))
+      else first.reply(200, sse([H()]))
+      await h.event('open')
+      await h.call(name == 'stream' ? 'send0' : 'poll1') // the confirmation (send0 answered at once)
+      await sleep(20)
+      const sends = h.calls.filter(c => c.ep == 'send').length
+      fire(page, 'pagehide')
+      const post = h.calls.filter(c => c.ep == 'send')[sends]
+      assert.ok(post, 'a POST send goes out at once, in the pagehide handler')
+      assert.equal(parseAll(post.body).at(-1), 'C1000 ')
+      assert.equal(post.init.keepalive, true, 'keepalive: the request outlives the page')
+      assert.equal(header(post, 'Session'), 'sid-1')
+      assert.equal(header(post, 'Token'), 'tok-1')
+      const close = await h.event('close', 1, 1000)
+      assert.deepEqual([close.code, close.wasClean], [1000, true])
+    })
+
+  test('the listeners are added to the page and removed on close', async t => {
+    const added = new Set()
+    const page = new (class extends EventTarget {
+      addEventListener(type, f, o) {
+        added.add(type)
+        super.addEventListener(type, f, o)
+      }
+      removeEventListener(type, f, o) {
+        added.delete(type)
+        super.removeEventListener(type, f, o)
+      }
+    })()
+    const h = await viaWebSocket(t, { page })
+    assert.deepEqual([...added].sort(), ['offline', 'online', 'pagehide', 'pageshow', 'resume', 'visibilitychange'])
+    h.ll.close()
+    h.ws0.drop(1000)
+    await h.event('close')
+    assert.deepEqual([...added], [], 'all removed')
+    fire(page, 'offline')
+    fire(page, 'online')
+    await sleep(20)
+    assert.equal(h.sockets.length, 1, 'a closed Lifeline ignores the page')
+  })
+
+  test('page: false turns the page events off', async t => {
+    const h = await viaWebSocket(t, { page: false })
+    assert.equal(h.ll.readyState, Lifeline.OPEN)
+  })
 })
