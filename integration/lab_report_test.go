@@ -27,8 +27,10 @@ type reportRow struct {
 var (
 	rowsMu sync.Mutex
 	rows   []reportRow
-	chats  []string // one line per chat test
+	chats  []chatLine // one per chat test
 )
+
+type chatLine struct{ engine, line string }
 
 func addRow(r reportRow) {
 	rowsMu.Lock()
@@ -36,9 +38,9 @@ func addRow(r reportRow) {
 	rowsMu.Unlock()
 }
 
-func addChat(line string) {
+func addChat(engine, line string) {
 	rowsMu.Lock()
-	chats = append(chats, line)
+	chats = append(chats, chatLine{engine, line})
 	rowsMu.Unlock()
 }
 
@@ -104,7 +106,7 @@ keep-alive connections between polls, and the next poll simply opens another.
 		if r.scenario.name != last {
 			name, last = fmt.Sprintf("%d. %s", scenarioNumber(r.scenario.name), r.scenario.name), r.scenario.name
 		}
-		cl := map[string]string{"chromium": "Chromium", "go": "Go"}[r.client]
+		cl := engineNames[r.client]
 		reached := strings.Join(r.out.Transports, " → ")
 		if r.forced != "" {
 			reached += " (forced)"
@@ -131,7 +133,7 @@ keep-alive connections between polls, and the next poll simply opens another.
 	if len(chats) > 0 {
 		b.WriteString("\n## Chat\n\nThe chat example (`examples/chat`), two Chromium browser contexts in one room, typing into the page at the same time:\n\n")
 		for _, c := range chats {
-			fmt.Fprintf(&b, "- %s\n", c)
+			fmt.Fprintf(&b, "- %s\n", c.line)
 		}
 	}
 	b.WriteString(`

@@ -22,8 +22,8 @@ import (
 )
 
 // The lab: the echo example behind real proxies (nginx, haproxy, a squid forward proxy)
-// and our fault proxy, with headless Chromium running the served browser client and
-// the Go client running the same exchange. Run by make test (go test -tags
+// and our fault proxy, with three headless browser engines (Chromium, Firefox, WebKit)
+// running the served browser client and the Go client running the same exchange. Run by make test (go test -tags
 // integration); make compat also writes docs/compatibility.md from its rows.
 
 // exch is one client's exchange: n messages each way, alternately text and binary,
@@ -52,6 +52,7 @@ type outcome struct {
 	RTTms      []float64 `json:"rttMs"` // the round trips timed after the exchange, in ms
 	Console    []string  `json:"console"`
 	Protocol   string    `json:"protocol"` // the browser's HTTP version for the page: h2, http/1.1
+	Streams    int       `json:"streams"`  // stream requests that ended (browsers: resource timing)
 }
 
 // rtt returns the median and the longest of the round trips timed (0, 0 for none).
@@ -81,11 +82,25 @@ type front struct {
 	base   string // scheme://host:port
 	proxy  string // a forward proxy the clients are configured to use (http://host:port), or ""
 	px     *faultproxy.Proxy
-	during func() // runs (in its own goroutine) while the clients exchange
+	during func() // runs (in its own goroutine) once every client has started
 	note   func() string
 }
 
 const labMessages = 1000
+
+// streamRecycles is more than the planned recycles of a stream in one exchange: the
+// server recycles a stream every 128 KiB, and the 1,050 echoes make one recycle (the
+// direct scenario's stream rows).
+const streamRecycles = 3
+
+// silentStreamCuts are the engines whose fetch reports a stream cut by the network as
+// a complete body, with the reason: the client then takes the cut for the server's
+// recycle (docs/protocol.md §5: a body ending without a C frame), reopens the stream
+// at once and fires no reconnecting. Nothing is lost (the resume resends), but the
+// lab counts the stream's requests instead of the drops.
+var silentStreamCuts = map[string]string{
+	"webkit": "WebKitGTK (libsoup) ends a fetch body whose connection was cut before the last chunk as if it were complete",
+}
 
 // labPings is how many messages each client then sends one at a time, 0-20 ms after
 // the last echo, timing each to its echo: the round trip a user waits for.
@@ -175,8 +190,9 @@ func labScenarios() []scenario {
 	}
 }
 
-// TestLab runs every scenario: Chromium and the Go client, negotiated and with the
-// scenario's forced transports, each exchanging 1,000 messages each way.
+// TestLab runs every scenario: each browser engine and the Go client, negotiated and
+// with the scenario's forced transports, each exchanging 1,000 messages each way.
+// Each row is a subtest, TestLab/<scenario>/<client>-<transport or negotiated>.
 func TestLab(t *testing.T) {
 	e := lab(t)
 	for _, sc := range labScenarios() {
@@ -184,14 +200,18 @@ func TestLab(t *testing.T) {
 	}
 }
 
+// labClients are the clients of every scenario: the engines, then the Go client.
+var labClients = append(slices.Clone(engines), "go")
+
 // run is one row: a client on a transport ("" negotiated).
 type run struct {
 	client, forced string
+	ran, ok        bool
 	out            outcome
-	err            error
-	cutsBefore     int64
-	cuts           int64 // cut by the fault proxy during this row, when rows run alone
+	started        sync.Once
 }
+
+func (r *run) name() string { return r.client + "-" + cmp(r.forced, "negotiated") }
 
 func runScenario(t *testing.T, e *labEnv, sc scenario) {
 	app := startApp(t, e.echoBin)
@@ -200,28 +220,43 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 		fr.px.Logf = t.Logf
 	}
 	var runs []*run
-	for _, c := range []string{"chromium", "go"} {
+	for _, c := range labClients {
 		for _, f := range append([]string{""}, sc.forced...) {
 			runs = append(runs, &run{client: c, forced: f})
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	// starts has a token per row once its client is about to open its session (or
+	// the row did not run): the scenario's clock (during) starts with the last one.
+	starts := make(chan struct{}, len(runs))
 	do := func(r *run) {
-		if fr.px != nil {
-			r.cutsBefore = fr.px.Cuts()
-		}
-		if r.client == "chromium" {
-			r.out, r.err = browserExchange(ctx, e, fr, r.forced, sc.x)
-		} else {
-			r.out, r.err = goExchange(ctx, e, fr, r.forced, sc.x)
-		}
-		if fr.px != nil {
-			r.cuts = fr.px.Cuts() - r.cutsBefore
-		}
+		start := func() { r.started.Do(func() { starts <- struct{}{} }) }
+		defer start()
+		t.Run(r.name(), func(t *testing.T) {
+			r.ran = true
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			var err error
+			if r.client == "go" {
+				r.out, err = goExchange(ctx, e, fr, r.forced, sc.x, start)
+			} else {
+				r.out, err = browserExchange(ctx, e, r.client, fr, r.forced, sc.x, start)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", r.name(), err)
+			}
+			r.ok = checkOutcome(t, r.name(), r.client, r.out, sc, r.forced)
+			med, max := r.out.rtt()
+			t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, round trip median %.1f ms max %.1f ms, %d reconnects, %d stream requests, transports %v, page %s",
+				r.name(), r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, med, max, r.out.Reconnects, r.out.Streams, r.out.Transports, r.out.Protocol)
+		})
 	}
 	if fr.during != nil {
-		go fr.during()
+		go func() {
+			for range runs {
+				<-starts
+			}
+			fr.during()
+		}()
 	}
 	if sc.together {
 		var wg sync.WaitGroup
@@ -244,15 +279,9 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 		}
 	}
 	for _, r := range runs {
-		label := r.client + "/" + cmp(r.forced, "negotiated")
-		ok := r.err == nil && checkOutcome(t, label, r.out, sc, r.forced)
-		if r.err != nil {
-			t.Errorf("%s: %v", label, r.err)
+		if r.ran {
+			addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: r.ok, together: sc.together, proxyCuts: cuts})
 		}
-		med, max := r.out.rtt()
-		t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, round trip median %.1f ms max %.1f ms, %d reconnects, transports %v, page %s",
-			label, r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, med, max, r.out.Reconnects, r.out.Transports, r.out.Protocol)
-		addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: ok, together: sc.together, proxyCuts: cuts})
 	}
 }
 
@@ -265,7 +294,7 @@ func cmp(s, def string) string {
 
 // checkOutcome fails the test for anything but every message once, in order, intact,
 // on the expected transports, with no reset.
-func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced string) bool {
+func checkOutcome(t *testing.T, label, client string, o outcome, sc scenario, forced string) bool {
 	t.Helper()
 	ok := true
 	fail := func(format string, args ...any) {
@@ -302,9 +331,18 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 	// A poll's connections are short and reused between requests: the cuts land on
 	// idle ones (the fault proxy still counts them), so poll rows are not held to it.
 	if o.Reconnects < sc.reconnects && o.Transport != "poll" {
-		fail("%d reconnects, want at least %d: the scenario's drops did not happen", o.Reconnects, sc.reconnects)
+		if why := silentStreamCuts[client]; why != "" && !slices.ContainsFunc(o.Transports, func(s string) bool { return s != "stream" }) {
+			// The drops are there, but not as reconnecting events: count the stream's
+			// requests instead, more than the recycles of the exchange explain.
+			t.Logf("%s: %d reconnects, not held to %d: %s; the stream was opened %d times", label, o.Reconnects, sc.reconnects, why, o.Streams+1)
+			if o.Streams < streamRecycles+sc.reconnects {
+				fail("the stream was opened %d times, want at least %d: the scenario's drops did not happen", o.Streams+1, streamRecycles+sc.reconnects+1)
+			}
+		} else {
+			fail("%d reconnects, want at least %d: the scenario's drops did not happen", o.Reconnects, sc.reconnects)
+		}
 	}
-	if sc.protocol != "" && strings.HasPrefix(label, "chromium") && o.Protocol != sc.protocol {
+	if sc.protocol != "" && client != "go" && o.Protocol != sc.protocol {
 		fail("the page came over %s, want %s", o.Protocol, sc.protocol)
 	}
 	if !ok && len(o.Console) > 0 {
@@ -313,15 +351,17 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 	return ok
 }
 
-// browserExchange runs the exchange in a fresh Chromium context on the echo page.
-func browserExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+// browserExchange runs the exchange in a fresh tab of engine on the echo page.
+// start is called as the page is about to load.
+func browserExchange(ctx context.Context, e *labEnv, engine string, fr *front, forced string, x exch, start func()) (outcome, error) {
 	page := fr.base + "/"
 	if forced != "" {
 		page += "?transport=" + forced
 	}
 	var o outcome
-	err := e.drv.call(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
-		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy}, &o)
+	err := e.drivers[engine].callEvents(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
+		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy}, &o,
+		func(string) { start() })
 	return o, err
 }
 
@@ -364,20 +404,21 @@ func labIndex(typ session.MessageType, p []byte) int {
 	return i
 }
 
-// goExchange runs the exchange with the Go client.
-func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+// goExchange runs the exchange with the Go client; start is called before it dials.
+func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch, start func()) (outcome, error) {
 	var o outcome
 	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil, fr.proxy)}
 	if forced != "" {
 		opts.Transports = []string{forced}
 	}
-	start := time.Now()
+	start()
+	dialed := time.Now()
 	c, err := client.Dial(ctx, fr.base+"/lifeline", opts)
 	if err != nil {
 		return o, err
 	}
 	defer c.CloseNow()
-	o.OpenMs = float64(time.Since(start).Microseconds()) / 1000
+	o.OpenMs = float64(time.Since(dialed).Microseconds()) / 1000
 	o.Transport = c.Transport()
 	o.Transports = []string{o.Transport}
 
