@@ -182,7 +182,7 @@ func labScenarios() []scenario {
 			// Chromium's wss:// needs a TLS connection of its own (nginx 1.22 has no
 			// WebSocket over HTTP/2).
 			open: wsOrStream, final: "websocket", forced: []string{"stream", "poll"}, x: std, protocol: "h2"},
-		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browser and the Go client are configured to use: Chromium's `ws://` goes as a `CONNECT` and is refused (403), the Go client's upgrade request loses its `Upgrade` header (426)",
+		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browsers and the Go client are configured to use: Chromium's and Firefox's `ws://` go as a `CONNECT` and are refused (403), WebKit's goes as a `GET ws://…`, which squid does not implement (501), and the Go client's upgrade request loses its `Upgrade` header (426)",
 			front: func(t *testing.T, e *labEnv, app string) *front {
 				return &front{base: "http://" + app, proxy: "http://" + squid(t)}
 			},

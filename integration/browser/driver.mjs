@@ -90,6 +90,8 @@ async function chromiumEngine() {
   const args = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // Its autofill asks a Google server through the forward proxy of squid-forward-proxy.
+    '--disable-features=AutofillServerCommunication',
   ]
   if (process.env.LAB_SPKI) args.push('--ignore-certificate-errors-spki-list=' + process.env.LAB_SPKI)
   // launch gives Chromium a fresh, empty user-data-dir of its own.
