@@ -543,7 +543,7 @@ type driverReply struct {
 	ID     int             `json:"id"`
 	Result json.RawMessage `json:"result"`
 	Error  string          `json:"error"`
-	Event  string          `json:"event"` // "start": the exchange is about to load its page
+	Event  string          `json:"event"` // "open": the exchange's page opened its session
 }
 
 func startDriver(engine, spki string) (*driver, error) {

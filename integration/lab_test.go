@@ -82,7 +82,7 @@ type front struct {
 	base   string // scheme://host:port
 	proxy  string // a forward proxy the clients are configured to use (http://host:port), or ""
 	px     *faultproxy.Proxy
-	during func() // runs (in its own goroutine) once every client has started
+	during func() // runs (in its own goroutine) once every client has opened its session
 	note   func() string
 }
 
@@ -167,7 +167,7 @@ func labScenarios() []scenario {
 			front: fault(func(px *faultproxy.Proxy) { px.CutAfter(cutSeed, time.Second, 4*time.Second) }),
 			open:  wsOrStream, final: "*", forced: []string{"stream", "poll"},
 			x: exch{n: labMessages, paceMs: 30000}, together: true, reconnects: 1, cuts: 20},
-		{name: "websocket-allowed-later", desc: "fault proxy refusing WebSocket handshakes until 2 s after the clients start: the session must move up to WebSocket (first re-probe at 10 s) while messages flow",
+		{name: "websocket-allowed-later", desc: "fault proxy refusing WebSocket handshakes until 2 s after every client has opened its session: the session must move up to WebSocket (first re-probe at 10 s) while messages flow",
 			front: func(t *testing.T, e *labEnv, app string) *front {
 				f := fault(func(px *faultproxy.Proxy) { px.SetWebSocket(faultproxy.Refuse) })(t, e, app)
 				f.during = func() { time.Sleep(2 * time.Second); f.px.SetWebSocket(faultproxy.Pass) }
@@ -179,7 +179,7 @@ func labScenarios() []scenario {
 				tls := fmt.Sprintf("ssl_certificate %s;\n        ssl_certificate_key %s;", e.certFile, e.keyFile)
 				return &front{base: "https://" + e.nginx(t, app, " ssl http2", tls, upgrade+"\n            proxy_buffering off;")}
 			},
-			// Chromium's wss:// needs a TLS connection of its own (nginx 1.22 has no
+			// A browser's wss:// needs a TLS connection of its own (nginx 1.22 has no
 			// WebSocket over HTTP/2).
 			open: wsOrStream, final: "websocket", forced: []string{"stream", "poll"}, x: std, protocol: "h2"},
 		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browsers and the Go client are configured to use: Chromium's and Firefox's `ws://` go as a `CONNECT` and are refused (403), WebKit's goes as a `GET ws://…`, which squid does not implement (501), and the Go client's upgrade request loses its `Upgrade` header (426)",
@@ -225,8 +225,8 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 			runs = append(runs, &run{client: c, forced: f})
 		}
 	}
-	// starts has a token per row once its client is about to open its session (or
-	// the row did not run): the scenario's clock (during) starts with the last one.
+	// starts has a token per row once its client has opened its session (or the row
+	// ended, or did not run): the scenario's clock (during) starts with the last one.
 	starts := make(chan struct{}, len(runs))
 	do := func(r *run) {
 		start := func() { r.started.Do(func() { starts <- struct{}{} }) }
@@ -352,7 +352,7 @@ func checkOutcome(t *testing.T, label, client string, o outcome, sc scenario, fo
 }
 
 // browserExchange runs the exchange in a fresh tab of engine on the echo page.
-// start is called as the page is about to load.
+// start is called once the page has opened its session.
 func browserExchange(ctx context.Context, e *labEnv, engine string, fr *front, forced string, x exch, start func()) (outcome, error) {
 	page := fr.base + "/"
 	if forced != "" {
@@ -404,14 +404,13 @@ func labIndex(typ session.MessageType, p []byte) int {
 	return i
 }
 
-// goExchange runs the exchange with the Go client; start is called before it dials.
+// goExchange runs the exchange with the Go client; start is called once it has dialed.
 func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch, start func()) (outcome, error) {
 	var o outcome
 	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil, fr.proxy)}
 	if forced != "" {
 		opts.Transports = []string{forced}
 	}
-	start()
 	dialed := time.Now()
 	c, err := client.Dial(ctx, fr.base+"/lifeline", opts)
 	if err != nil {
@@ -419,6 +418,7 @@ func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch
 	}
 	defer c.CloseNow()
 	o.OpenMs = float64(time.Since(dialed).Microseconds()) / 1000
+	start()
 	o.Transport = c.Transport()
 	o.Transports = []string{o.Transport}
 

@@ -9,7 +9,7 @@
 // and speak JSON lines with it: a request on stdin, its reply on stdout.
 //
 //   {"id":1,"op":"version"}                          → {"id":1,"result":"156.0..."}
-//   {"id":2,"op":"exchange","page":URL,...}          → {"id":2,"event":"start"}, then
+//   {"id":2,"op":"exchange","page":URL,...}          → {"id":2,"event":"open"}, then
 //                                                      {"id":2,"result":{...}}
 //   {"id":3,"op":"chat","base":URL,...}              → {"id":3,"result":{...}}
 //   any failure                                      → {"id":N,"error":"..."}
@@ -353,10 +353,12 @@ function withTimeout(p, ms, what) {
 async function exchange(req) {
   const tab = await engine.open({ proxy: req.proxy })
   try {
-    // The page opens its Lifeline as it loads: the lab's clock for the scenario starts
-    // now (opening the tab takes from milliseconds to seconds, by engine and load).
-    reply({ id: req.id, event: 'start' })
     await tab.goto(req.page)
+    // The page opened its Lifeline as it loaded: once the session is open, the lab's
+    // clock for the scenario may start (opening a tab and loading a page take from
+    // milliseconds to seconds, by engine and load).
+    await tab.run(pageOpened, { timeoutMs: 15000 })
+    reply({ id: req.id, event: 'open' })
     const result = await tab.run(pageExchange, {
       n: req.n ?? 1000,
       paceMs: req.paceMs ?? 0,
@@ -370,6 +372,14 @@ async function exchange(req) {
     return result
   } finally {
     await tab.close()
+  }
+}
+
+// pageOpened (in the echo page) waits until its Lifeline, ll, is no longer connecting.
+async function pageOpened({ timeoutMs }) {
+  /* global ll */
+  for (const t = performance.now(); ll.readyState === 0 && performance.now() - t < timeoutMs;) {
+    await new Promise((res) => setTimeout(res, 2))
   }
 }
 
