@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,7 +212,15 @@ type run struct {
 	client, forced string
 	ran, ok        bool
 	out            outcome
-	started        sync.Once
+	ready, started sync.Once
+}
+
+// startLine holds a scenario's clients at the start until all are ready, so that they
+// open their sessions together (a WebKit session alone can take seconds to start):
+// each row calls ready once its tab is open (Go: before it dials), or once it ended.
+type startLine struct {
+	readies chan struct{}
+	gate    chan struct{} // closed when every row is ready
 }
 
 func (r *run) name() string { return r.client + "-" + cmp(r.forced, "negotiated") }
@@ -231,18 +240,27 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 	// starts has a token per row once its client has opened its session (or the row
 	// ended, or did not run): the scenario's clock (during) starts with the last one.
 	starts := make(chan struct{}, len(runs))
+	line := startLine{readies: make(chan struct{}, len(runs)), gate: make(chan struct{})}
+	if fr.during == nil {
+		close(line.gate) // no clock: each client starts when it can
+	}
 	do := func(r *run) {
 		start := func() { r.started.Do(func() { starts <- struct{}{} }) }
+		ready := func() <-chan struct{} {
+			r.ready.Do(func() { line.readies <- struct{}{} })
+			return line.gate
+		}
 		defer start()
+		defer ready()
 		t.Run(r.name(), func(t *testing.T) {
 			r.ran = true
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			var err error
 			if r.client == "go" {
-				r.out, err = goExchange(ctx, e, fr, r.forced, sc.x, start)
+				r.out, err = goExchange(ctx, e, fr, r.forced, sc.x, ready, start)
 			} else {
-				r.out, err = browserExchange(ctx, e, r.client, fr, r.forced, sc.x, start)
+				r.out, err = browserExchange(ctx, e, r.client, fr, r.forced, sc.x, ready, start)
 			}
 			if err != nil {
 				t.Fatalf("%s: %v", r.name(), err)
@@ -255,6 +273,10 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 	}
 	if fr.during != nil {
 		go func() {
+			for range runs {
+				<-line.readies
+			}
+			close(line.gate)
 			for range runs {
 				<-starts
 			}
@@ -355,18 +377,37 @@ func checkOutcome(t *testing.T, label, client string, o outcome, sc scenario, fo
 }
 
 // browserExchange runs the exchange in a fresh tab of engine on the echo page.
-// start is called once the page has opened its session.
-func browserExchange(ctx context.Context, e *labEnv, engine string, fr *front, forced string, x exch, start func()) (outcome, error) {
+// ready is called once the tab is open, and the page is loaded once the channel it
+// returns is closed; start is called once the page has opened its session.
+func browserExchange(ctx context.Context, e *labEnv, engine string, fr *front, forced string, x exch, ready func() <-chan struct{}, start func()) (outcome, error) {
 	page := fr.base + "/"
 	if forced != "" {
 		page += "?transport=" + forced
 	}
 	var o outcome
+	token := fmt.Sprint(tokens.Add(1)) // names the exchange for its release
 	err := e.drivers[engine].callEvents(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
-		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy}, &o,
-		func(string) { start() })
+		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy, "token": token}, &o,
+		func(ev string) {
+			switch ev {
+			case "ready":
+				gate := ready()
+				go func() {
+					select {
+					case <-gate:
+					case <-ctx.Done():
+						return
+					}
+					e.drivers[engine].call(ctx, map[string]any{"op": "release", "token": token}, nil)
+				}()
+			case "open":
+				start()
+			}
+		})
 	return o, err
 }
+
+var tokens atomic.Int64
 
 // labText and labBinary are message i, as the page makes them too.
 func labText(i int) []byte {
@@ -407,12 +448,18 @@ func labIndex(typ session.MessageType, p []byte) int {
 	return i
 }
 
-// goExchange runs the exchange with the Go client; start is called once it has dialed.
-func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch, start func()) (outcome, error) {
+// goExchange runs the exchange with the Go client: it dials once the channel that ready
+// returns is closed; start is called once it has dialed.
+func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch, ready func() <-chan struct{}, start func()) (outcome, error) {
 	var o outcome
 	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil, fr.proxy)}
 	if forced != "" {
 		opts.Transports = []string{forced}
+	}
+	select {
+	case <-ready():
+	case <-ctx.Done():
+		return o, ctx.Err()
 	}
 	dialed := time.Now()
 	c, err := client.Dial(ctx, fr.base+"/lifeline", opts)

@@ -9,9 +9,11 @@
 // and speak JSON lines with it: a request on stdin, its reply on stdout.
 //
 //   {"id":1,"op":"version"}                          → {"id":1,"result":"156.0..."}
-//   {"id":2,"op":"exchange","page":URL,...}          → {"id":2,"event":"open"}, then
-//                                                      {"id":2,"result":{...}}
-//   {"id":3,"op":"chat","base":URL,...}              → {"id":3,"result":{...}}
+//   {"id":2,"op":"exchange","page":URL,"token":T,...} → {"id":2,"event":"ready"} (its tab
+//                                                      is open), then, once a request
+//   {"id":3,"op":"release","token":T}                  came, {"id":2,"event":"open"} (its
+//                                                      session opened), {"id":2,"result":{...}}
+//   {"id":4,"op":"chat","base":URL,...}              → {"id":4,"result":{...}}
 //   any failure                                      → {"id":N,"error":"..."}
 //
 // Each exchange and chat runs in fresh tabs: a fresh browser context (Chromium,
@@ -46,10 +48,14 @@ try {
   process.exit(1)
 }
 
+// releases: the exchanges held at the start line, by token, each with its release.
+const releases = new Map()
+
 const ops = {
   version: async () => engine.version,
   exchange,
   chat,
+  release: async (req) => { releases.get(req.token)?.(); return true },
 }
 
 const pending = new Set()
@@ -353,6 +359,11 @@ function withTimeout(p, ms, what) {
 async function exchange(req) {
   const tab = await engine.open({ proxy: req.proxy })
   try {
+    // The start line: the lab releases the scenario's clients together.
+    const released = new Promise((res) => releases.set(req.token, res))
+    reply({ id: req.id, event: 'ready' })
+    await withTimeout(released, 120000, 'release')
+    releases.delete(req.token)
     await tab.goto(req.page)
     // The page opened its Lifeline as it loaded: once the session is open, the lab's
     // clock for the scenario may start (opening a tab and loading a page take from
