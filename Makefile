@@ -51,14 +51,21 @@ js-test: js-deps
 js-build: js-deps
 	cd $(JS) && node build.mjs
 
-# The integration lab (integration/lab_*_test.go, build tag integration): real Chromium
-# through real nginx, haproxy and squid and our fault proxy. Its tools are installed
-# when missing: Debian's chromium, nginx, haproxy and squid, and playwright-core (npm) to drive
-# /usr/bin/chromium (never a browser download).
+# The integration lab (integration/lab_*_test.go, build tag integration): three browser
+# engines through real nginx, haproxy and squid and our fault proxy. Its tools are
+# installed when missing, all from Debian (never a browser download): chromium, driven
+# by playwright-core; firefox-esr, driven by puppeteer-core over WebDriver BiDi;
+# WebKitGTK's MiniBrowser (webkit2gtk-driver's WebKitWebDriver, under xvfb), driven by
+# selenium-webdriver; nginx, haproxy and squid. The npm packages are the pinned
+# devDependencies of integration/browser, installed from its lockfile.
 LAB := integration/browser
+LAB_NPM := playwright-core puppeteer-core selenium-webdriver
 lab-deps:
 	@pkgs=""; \
 	[ -x /usr/bin/chromium ] || pkgs="$$pkgs chromium"; \
+	[ -x /usr/bin/firefox-esr ] || pkgs="$$pkgs firefox-esr"; \
+	command -v WebKitWebDriver >/dev/null || pkgs="$$pkgs webkit2gtk-driver"; \
+	command -v Xvfb >/dev/null || pkgs="$$pkgs xvfb"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs="$$pkgs nginx"; \
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || pkgs="$$pkgs haproxy"; \
 	command -v squid >/dev/null || [ -x /usr/sbin/squid ] || pkgs="$$pkgs squid"; \
@@ -69,7 +76,8 @@ lab-deps:
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$pkgs || exit 1; \
 	fi
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make: node and npm are needed (Node 20 or later)"; exit 1; }
-	@if [ ! -f $(LAB)/node_modules/playwright-core/package.json ] || [ $(LAB)/package-lock.json -nt $(LAB)/node_modules/.package-lock.json ]; then \
+	@missing=""; for m in $(LAB_NPM); do [ -f $(LAB)/node_modules/$$m/package.json ] || missing="$$missing $$m"; done; \
+	if [ -n "$$missing" ] || [ $(LAB)/package-lock.json -nt $(LAB)/node_modules/.package-lock.json ]; then \
 		echo "npm ci in $(LAB)"; cd $(LAB) && npm ci --no-audit --no-fund; fi
 
 LABFLAGS := -tags integration -race -count=1 -timeout 15m -run '^TestLab'

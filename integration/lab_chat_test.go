@@ -10,11 +10,21 @@ import (
 	"time"
 )
 
-// TestLabChat: the chat example in two Chromium contexts on two different transports,
+// TestLabChat: the chat example in two tabs of one engine on two different transports,
 // in one room, both typing at once: each page shows the other as a member and every
-// message of both, each sender's in the order typed, none twice.
+// message of both, each sender's in the order typed, none twice. The engines run at
+// the same time (TestLabChat/<engine>/<transport>-<transport>).
 func TestLabChat(t *testing.T) {
 	e := lab(t)
+	for _, eng := range engines {
+		t.Run(eng, func(t *testing.T) {
+			t.Parallel()
+			labChat(t, e, eng)
+		})
+	}
+}
+
+func labChat(t *testing.T, e *labEnv, eng string) {
 	for _, pair := range [][2]string{{"websocket", "poll"}, {"stream", "websocket"}} {
 		t.Run(pair[0]+"-"+pair[1], func(t *testing.T) {
 			base := "http://" + startApp(t, e.chatBin) + "/"
@@ -29,7 +39,7 @@ func TestLabChat(t *testing.T) {
 				Logs  [][][2]string
 				Final []string
 			}
-			err := e.drv.call(ctx, map[string]any{"op": "chat", "base": base, "room": "lab", "n": n,
+			err := e.drivers[eng].call(ctx, map[string]any{"op": "chat", "base": base, "room": "lab", "n": n,
 				"a": map[string]string{"name": "ann", "transport": pair[0]},
 				"b": map[string]string{"name": "bob", "transport": pair[1]}}, &res)
 			if err != nil {
@@ -59,8 +69,8 @@ func TestLabChat(t *testing.T) {
 				t.Errorf("transports at the end %v, want %v", res.Final, pair)
 			}
 			if !t.Failed() {
-				addChat(fmt.Sprintf("Chromium on %s and Chromium on %s: both see each other as members, and each shows all %d messages (%d typed in each page), each sender's in order, none twice.",
-					pair[0], pair[1], 2*n, n))
+				addChat(eng, fmt.Sprintf("%[1]s on %[2]s and %[1]s on %[3]s: both see each other as members, and each shows all %[4]d messages (%[5]d typed in each page), each sender's in order, none twice.",
+					engineNames[eng], pair[0], pair[1], 2*n, n))
 			}
 		})
 	}

@@ -36,18 +36,36 @@ import (
 )
 
 // The lab's shared environment: the example servers built once, a certificate for the
-// TLS scenario, and one Chromium (through browser/driver.mjs) for every test. Each
-// test starts its own servers and proxies (proc) and stops exactly those.
+// TLS scenario, and one driver (browser/driver.mjs) per browser engine for every test.
+// Each test starts its own servers and proxies (proc) and stops exactly those.
 
 // labEnv is made once, by the first test that needs it, and closed after all tests.
 type labEnv struct {
 	dir               string // holds the binaries, the certificate, the proxies' files
 	echoBin, chatBin  string
 	certFile, keyFile string
-	roots             *x509.CertPool // trusts the lab's certificate
-	drv               *driver
-	versions          map[string]string // nginx, haproxy, chromium, go
+	roots             *x509.CertPool     // trusts the lab's certificate
+	drivers           map[string]*driver // by engine
+	versions          map[string]string  // nginx, haproxy, squid, node, go and each engine
 }
+
+// engines are the browser engines the lab runs, each through its own driver
+// (browser/driver.mjs, LAB_ENGINE): Chromium, Firefox and WebKit (WebKitGTK).
+var engines = []string{"chromium", "firefox", "webkit"}
+
+// engineNames are the engines' names in messages and the report.
+var engineNames = map[string]string{"chromium": "Chromium", "firefox": "Firefox", "webkit": "WebKit", "go": "Go"}
+
+// labTools are what the lab runs, each with the Debian package that has it.
+var labTools = []struct{ file, pkg string }{
+	{"nginx", "nginx"}, {"haproxy", "haproxy"}, {"squid", "squid"}, {"node", "nodejs (Node 20 or later)"},
+	{"/usr/bin/chromium", "chromium"}, {"/usr/bin/firefox-esr", "firefox-esr"},
+	{"WebKitWebDriver", "webkit2gtk-driver"}, {"/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser", "libwebkit2gtk-4.1-0"},
+	{"Xvfb", "xvfb"},
+}
+
+// labModules are the npm packages browser/driver.mjs uses (browser/package.json).
+var labModules = []string{"playwright-core", "puppeteer-core", "selenium-webdriver"}
 
 var (
 	envOnce sync.Once
@@ -76,19 +94,21 @@ func lab(t *testing.T) *labEnv {
 }
 
 func newLab() (*labEnv, error) {
-	for _, tool := range []string{"nginx", "haproxy", "squid", "node", "/usr/bin/chromium"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s is missing: run make lab-deps (apt chromium nginx haproxy squid, npm playwright-core)", tool)
+	for _, tool := range labTools {
+		if _, err := exec.LookPath(tool.file); err != nil {
+			return nil, fmt.Errorf("%s is missing: run make lab-deps (Debian package %s)", tool.file, tool.pkg)
 		}
 	}
-	if _, err := os.Stat("browser/node_modules/playwright-core/package.json"); err != nil {
-		return nil, errors.New("playwright-core is missing from integration/browser: run make lab-deps")
+	for _, m := range labModules {
+		if _, err := os.Stat("browser/node_modules/" + m + "/package.json"); err != nil {
+			return nil, fmt.Errorf("%s is missing from integration/browser: run make lab-deps", m)
+		}
 	}
 	dir, err := os.MkdirTemp("", "lifeline-lab-")
 	if err != nil {
 		return nil, err
 	}
-	e := &labEnv{dir: dir, versions: map[string]string{}}
+	e := &labEnv{dir: dir, drivers: map[string]*driver{}, versions: map[string]string{}}
 	fail := func(err error) (*labEnv, error) { e.close(); return nil, err }
 	for name, bin := range map[string]*string{"echo": &e.echoBin, "chat": &e.chatBin} {
 		*bin = filepath.Join(dir, name)
@@ -100,16 +120,44 @@ func newLab() (*labEnv, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if e.drv, err = startDriver(spki); err != nil {
-		return fail(err)
+	// The engines launch at once (Firefox takes 6-12 s); each driver answers its
+	// version once its browser is up.
+	for _, eng := range engines {
+		d, err := startDriver(eng, spki)
+		if err != nil {
+			return fail(fmt.Errorf("%s driver: %v", eng, err))
+		}
+		e.drivers[eng] = d
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var v string
-	if err := e.drv.call(ctx, map[string]any{"op": "version"}, &v); err != nil {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		engVer = map[string]string{}
+	)
+	for _, eng := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v string
+			err := e.drivers[eng].call(ctx, map[string]any{"op": "version"}, &v)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", eng, err))
+			}
+			engVer[eng] = v
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
-	e.versions["chromium"] = v
+	for k, v := range engVer {
+		e.versions[k] = v
+	}
 	e.versions["nginx"] = firstMatch(`nginx/(\S+)`, "nginx", "-v")
 	e.versions["haproxy"] = firstMatch(`HAProxy version (\S+)`, "haproxy", "-v")
 	e.versions["squid"] = firstMatch(`Version (\S+)`, "squid", "-v")
@@ -119,9 +167,12 @@ func newLab() (*labEnv, error) {
 }
 
 func (e *labEnv) close() {
-	if e.drv != nil {
-		e.drv.close()
+	var wg sync.WaitGroup
+	for _, d := range e.drivers {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.close() }()
 	}
+	wg.Wait()
 	os.RemoveAll(e.dir)
 }
 
@@ -468,28 +519,37 @@ shutdown_lifetime 0 seconds
 	return startProxy(t, conf, "squid", func(f string) []string { return []string{"-N", "-n", name, "-f", f} })
 }
 
-// driver is browser/driver.mjs: one Chromium for the whole run.
+// driver is browser/driver.mjs for one engine: one browser for the whole run.
 type driver struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	out  *syncBuffer // its stderr
-	done chan struct{}
+	engine string
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *syncBuffer // its stderr
+	done   chan struct{}
 
 	mu      sync.Mutex
 	nextID  int
-	waiting map[int]chan driverReply
+	waiting map[int]*driverCall
+}
+
+// driverCall is a request waiting for its reply; events (replies with an event and
+// no result) come before it.
+type driverCall struct {
+	reply   chan driverReply
+	onEvent func(event string)
 }
 
 type driverReply struct {
 	ID     int             `json:"id"`
 	Result json.RawMessage `json:"result"`
 	Error  string          `json:"error"`
+	Event  string          `json:"event"` // "open": the exchange's page opened its session
 }
 
-func startDriver(spki string) (*driver, error) {
-	d := &driver{cmd: exec.Command("node", "driver.mjs"), out: &syncBuffer{}, done: make(chan struct{}), waiting: map[int]chan driverReply{}}
+func startDriver(engine, spki string) (*driver, error) {
+	d := &driver{engine: engine, cmd: exec.Command("node", "driver.mjs"), out: &syncBuffer{}, done: make(chan struct{}), waiting: map[int]*driverCall{}}
 	d.cmd.Dir = "browser"
-	d.cmd.Env = append(os.Environ(), "LAB_SPKI="+spki)
+	d.cmd.Env = append(os.Environ(), "LAB_ENGINE="+engine, "LAB_SPKI="+spki)
 	d.cmd.Stderr = d.out
 	var err error
 	if d.in, err = d.cmd.StdinPipe(); err != nil {
@@ -512,11 +572,19 @@ func startDriver(spki string) (*driver, error) {
 				continue
 			}
 			d.mu.Lock()
-			ch := d.waiting[r.ID]
-			delete(d.waiting, r.ID)
+			c := d.waiting[r.ID]
+			if r.Event == "" {
+				delete(d.waiting, r.ID)
+			}
 			d.mu.Unlock()
-			if ch != nil {
-				ch <- r
+			switch {
+			case c == nil:
+			case r.Event != "":
+				if c.onEvent != nil {
+					c.onEvent(r.Event)
+				}
+			default:
+				c.reply <- r
 			}
 		}
 		d.cmd.Wait()
@@ -527,40 +595,52 @@ func startDriver(spki string) (*driver, error) {
 
 // call sends one request and decodes its result into v.
 func (d *driver) call(ctx context.Context, req map[string]any, v any) error {
+	return d.callEvents(ctx, req, v, nil)
+}
+
+// callEvents is call, with onEvent called (on the driver's reading goroutine) for
+// each event the request reports before its result.
+func (d *driver) callEvents(ctx context.Context, req map[string]any, v any, onEvent func(event string)) error {
 	ch := make(chan driverReply, 1)
 	d.mu.Lock()
 	d.nextID++
 	id := d.nextID
-	d.waiting[id] = ch
+	d.waiting[id] = &driverCall{reply: ch, onEvent: onEvent}
 	d.mu.Unlock()
 	req["id"] = id
 	b, _ := json.Marshal(req)
 	if _, err := d.in.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("driver: %v\n%s", err, d.out.String())
+		return fmt.Errorf("%s driver: %v\n%s", d.engine, err, d.out.String())
 	}
 	select {
 	case r := <-ch:
 		if r.Error != "" {
-			return fmt.Errorf("driver: %s", r.Error)
+			return fmt.Errorf("%s driver: %s", d.engine, r.Error)
 		}
 		return json.Unmarshal(r.Result, v)
 	case <-d.done:
-		return fmt.Errorf("driver exited:\n%s", d.out.String())
+		return fmt.Errorf("%s driver exited:\n%s", d.engine, d.out.String())
 	case <-ctx.Done():
 		d.mu.Lock()
 		delete(d.waiting, id)
 		d.mu.Unlock()
-		return fmt.Errorf("driver: %s: %w", req["op"], ctx.Err())
+		return fmt.Errorf("%s driver: %s: %w", d.engine, req["op"], ctx.Err())
 	}
 }
 
-// close ends the driver (it closes Chromium when its input ends).
+// close ends the driver: it closes its browser and everything it started when its
+// input ends, or on SIGTERM (which does not wait for requests still running); only
+// a driver deaf to both is killed, and may then leave its browser behind.
 func (d *driver) close() {
 	d.in.Close()
-	select {
-	case <-d.done:
-	case <-time.After(15 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
+	for _, step := range []func(){func() {}, func() { d.cmd.Process.Signal(syscall.SIGTERM) }, func() { d.cmd.Process.Kill() }} {
+		step()
+		select {
+		case <-d.done:
+			return
+		case <-time.After(30 * time.Second):
+			fmt.Fprintf(os.Stderr, "lab: the %s driver did not exit\n", d.engine)
+		}
 	}
+	<-d.done
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,8 +23,8 @@ import (
 )
 
 // The lab: the echo example behind real proxies (nginx, haproxy, a squid forward proxy)
-// and our fault proxy, with headless Chromium running the served browser client and
-// the Go client running the same exchange. Run by make test (go test -tags
+// and our fault proxy, with three headless browser engines (Chromium, Firefox, WebKit)
+// running the served browser client and the Go client running the same exchange. Run by make test (go test -tags
 // integration); make compat also writes docs/compatibility.md from its rows.
 
 // exch is one client's exchange: n messages each way, alternately text and binary,
@@ -52,6 +53,7 @@ type outcome struct {
 	RTTms      []float64 `json:"rttMs"` // the round trips timed after the exchange, in ms
 	Console    []string  `json:"console"`
 	Protocol   string    `json:"protocol"` // the browser's HTTP version for the page: h2, http/1.1
+	Streams    int       `json:"streams"`  // stream requests that ended (browsers: resource timing)
 }
 
 // rtt returns the median and the longest of the round trips timed (0, 0 for none).
@@ -81,11 +83,25 @@ type front struct {
 	base   string // scheme://host:port
 	proxy  string // a forward proxy the clients are configured to use (http://host:port), or ""
 	px     *faultproxy.Proxy
-	during func() // runs (in its own goroutine) while the clients exchange
+	during func() // runs (in its own goroutine) once every client has opened its session
 	note   func() string
 }
 
 const labMessages = 1000
+
+// streamRecycles is more than the planned recycles of a stream in one exchange: the
+// server recycles a stream every 128 KiB, and the 1,050 echoes make one recycle (the
+// direct scenario's stream rows).
+const streamRecycles = 3
+
+// silentStreamCuts are the engines whose fetch reports a stream cut by the network as
+// a complete body, with the reason: the client then takes the cut for the server's
+// recycle (docs/protocol.md §5: a body ending without a C frame), reopens the stream
+// at once and fires no reconnecting. Nothing is lost (the resume resends), but the
+// lab counts the stream's requests instead of the drops.
+var silentStreamCuts = map[string]string{
+	"webkit": "WebKitGTK (libsoup) ends a fetch body whose connection was cut before the last chunk as if it were complete",
+}
 
 // labPings is how many messages each client then sends one at a time, 0-20 ms after
 // the last echo, timing each to its echo: the round trip a user waits for.
@@ -140,11 +156,14 @@ func labScenarios() []scenario {
 		{name: "nginx-buffering-http11", desc: "the same with `proxy_http_version 1.1`: nginx passes a stream's first bytes but holds the tail of a burst until more data arrives (the server's nudges, §6, push it through)",
 			front: nginx("proxy_http_version 1.1;\n            proxy_buffering on;\n            proxy_ignore_headers X-Accel-Buffering;"),
 			open:  "stream", forced: []string{"poll"}, x: std},
-		{name: "haproxy-idle-5s", desc: "haproxy that allows WebSockets but cuts any connection idle for 5 s; halfway through, the clients send nothing for 6.5 s",
+		{name: "haproxy-idle-5s", desc: "haproxy that allows WebSockets but cuts any connection idle for 5 s; halfway through, the clients send no message for 8 s",
 			front: func(t *testing.T, e *labEnv, app string) *front {
 				return &front{base: "http://" + haproxy(t, app, 5*time.Second)}
 			},
-			open: wsOrStream, final: "websocket", x: exch{n: labMessages, idleMs: 6500}, together: true, reconnects: 1},
+			// The clients acknowledge the last echoes up to 1 s into the pause (later on
+			// a loaded machine: Firefox once sent it so late that the connection was
+			// never idle for 5 s), so the pause leaves 2 s beyond that.
+			open: wsOrStream, final: "websocket", x: exch{n: labMessages, idleMs: 8000}, together: true, reconnects: 1},
 		{name: "websocket-hangs", desc: "fault proxy that accepts a WebSocket upgrade request and never answers",
 			// Poll wins instead when the stream's hello takes over 150 ms (a loaded machine).
 			front: fault(func(px *faultproxy.Proxy) { px.SetWebSocket(faultproxy.Hang) }), open: "stream|poll", x: std},
@@ -152,7 +171,7 @@ func labScenarios() []scenario {
 			front: fault(func(px *faultproxy.Proxy) { px.CutAfter(cutSeed, time.Second, 4*time.Second) }),
 			open:  wsOrStream, final: "*", forced: []string{"stream", "poll"},
 			x: exch{n: labMessages, paceMs: 30000}, together: true, reconnects: 1, cuts: 20},
-		{name: "websocket-allowed-later", desc: "fault proxy refusing WebSocket handshakes until 2 s after the clients start: the session must move up to WebSocket (first re-probe at 10 s) while messages flow",
+		{name: "websocket-allowed-later", desc: "fault proxy refusing WebSocket handshakes until 2 s after every client has opened its session: the session must move up to WebSocket (first re-probe at 10 s) while messages flow",
 			front: func(t *testing.T, e *labEnv, app string) *front {
 				f := fault(func(px *faultproxy.Proxy) { px.SetWebSocket(faultproxy.Refuse) })(t, e, app)
 				f.during = func() { time.Sleep(2 * time.Second); f.px.SetWebSocket(faultproxy.Pass) }
@@ -164,10 +183,10 @@ func labScenarios() []scenario {
 				tls := fmt.Sprintf("ssl_certificate %s;\n        ssl_certificate_key %s;", e.certFile, e.keyFile)
 				return &front{base: "https://" + e.nginx(t, app, " ssl http2", tls, upgrade+"\n            proxy_buffering off;")}
 			},
-			// Chromium's wss:// needs a TLS connection of its own (nginx 1.22 has no
+			// A browser's wss:// needs a TLS connection of its own (nginx 1.22 has no
 			// WebSocket over HTTP/2).
 			open: wsOrStream, final: "websocket", forced: []string{"stream", "poll"}, x: std, protocol: "h2"},
-		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browser and the Go client are configured to use: Chromium's `ws://` goes as a `CONNECT` and is refused (403), the Go client's upgrade request loses its `Upgrade` header (426)",
+		{name: "squid-forward-proxy", desc: "a forward proxy such as offices impose (squid with Debian's rule allowing `CONNECT` only to port 443; `Upgrade` is not forwarded), which the browsers and the Go client are configured to use: Chromium's and Firefox's `ws://` go as a `CONNECT` and are refused (403), WebKit's goes as a `GET ws://…`, which squid does not implement (501), and the Go client's upgrade request loses its `Upgrade` header (426)",
 			front: func(t *testing.T, e *labEnv, app string) *front {
 				return &front{base: "http://" + app, proxy: "http://" + squid(t)}
 			},
@@ -175,8 +194,9 @@ func labScenarios() []scenario {
 	}
 }
 
-// TestLab runs every scenario: Chromium and the Go client, negotiated and with the
-// scenario's forced transports, each exchanging 1,000 messages each way.
+// TestLab runs every scenario: each browser engine and the Go client, negotiated and
+// with the scenario's forced transports, each exchanging 1,000 messages each way.
+// Each row is a subtest, TestLab/<scenario>/<client>-<transport or negotiated>.
 func TestLab(t *testing.T) {
 	e := lab(t)
 	for _, sc := range labScenarios() {
@@ -184,14 +204,26 @@ func TestLab(t *testing.T) {
 	}
 }
 
+// labClients are the clients of every scenario: the engines, then the Go client.
+var labClients = append(slices.Clone(engines), "go")
+
 // run is one row: a client on a transport ("" negotiated).
 type run struct {
 	client, forced string
+	ran, ok        bool
 	out            outcome
-	err            error
-	cutsBefore     int64
-	cuts           int64 // cut by the fault proxy during this row, when rows run alone
+	ready, started sync.Once
 }
+
+// startLine holds a scenario's clients at the start until all are ready, so that they
+// open their sessions together (a WebKit session alone can take seconds to start):
+// each row calls ready once its tab is open (Go: before it dials), or once it ended.
+type startLine struct {
+	readies chan struct{}
+	gate    chan struct{} // closed when every row is ready
+}
+
+func (r *run) name() string { return r.client + "-" + cmp(r.forced, "negotiated") }
 
 func runScenario(t *testing.T, e *labEnv, sc scenario) {
 	app := startApp(t, e.echoBin)
@@ -200,28 +232,56 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 		fr.px.Logf = t.Logf
 	}
 	var runs []*run
-	for _, c := range []string{"chromium", "go"} {
+	for _, c := range labClients {
 		for _, f := range append([]string{""}, sc.forced...) {
 			runs = append(runs, &run{client: c, forced: f})
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	// starts has a token per row once its client has opened its session (or the row
+	// ended, or did not run): the scenario's clock (during) starts with the last one.
+	starts := make(chan struct{}, len(runs))
+	line := startLine{readies: make(chan struct{}, len(runs)), gate: make(chan struct{})}
+	if fr.during == nil {
+		close(line.gate) // no clock: each client starts when it can
+	}
 	do := func(r *run) {
-		if fr.px != nil {
-			r.cutsBefore = fr.px.Cuts()
+		start := func() { r.started.Do(func() { starts <- struct{}{} }) }
+		ready := func() <-chan struct{} {
+			r.ready.Do(func() { line.readies <- struct{}{} })
+			return line.gate
 		}
-		if r.client == "chromium" {
-			r.out, r.err = browserExchange(ctx, e, fr, r.forced, sc.x)
-		} else {
-			r.out, r.err = goExchange(ctx, e, fr, r.forced, sc.x)
-		}
-		if fr.px != nil {
-			r.cuts = fr.px.Cuts() - r.cutsBefore
-		}
+		defer start()
+		defer ready()
+		t.Run(r.name(), func(t *testing.T) {
+			r.ran = true
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			var err error
+			if r.client == "go" {
+				r.out, err = goExchange(ctx, e, fr, r.forced, sc.x, ready, start)
+			} else {
+				r.out, err = browserExchange(ctx, e, r.client, fr, r.forced, sc.x, ready, start)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", r.name(), err)
+			}
+			r.ok = checkOutcome(t, r.name(), r.client, r.out, sc, r.forced)
+			med, max := r.out.rtt()
+			t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, round trip median %.1f ms max %.1f ms, %d reconnects, %d stream requests, transports %v, page %s",
+				r.name(), r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, med, max, r.out.Reconnects, r.out.Streams, r.out.Transports, r.out.Protocol)
+		})
 	}
 	if fr.during != nil {
-		go fr.during()
+		go func() {
+			for range runs {
+				<-line.readies
+			}
+			close(line.gate)
+			for range runs {
+				<-starts
+			}
+			fr.during()
+		}()
 	}
 	if sc.together {
 		var wg sync.WaitGroup
@@ -244,15 +304,9 @@ func runScenario(t *testing.T, e *labEnv, sc scenario) {
 		}
 	}
 	for _, r := range runs {
-		label := r.client + "/" + cmp(r.forced, "negotiated")
-		ok := r.err == nil && checkOutcome(t, label, r.out, sc, r.forced)
-		if r.err != nil {
-			t.Errorf("%s: %v", label, r.err)
+		if r.ran {
+			addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: r.ok, together: sc.together, proxyCuts: cuts})
 		}
-		med, max := r.out.rtt()
-		t.Logf("%s: %s, open in %.1f ms, %d received in %d ms, round trip median %.1f ms max %.1f ms, %d reconnects, transports %v, page %s",
-			label, r.out.Transport, r.out.OpenMs, r.out.Received, r.out.Ms, med, max, r.out.Reconnects, r.out.Transports, r.out.Protocol)
-		addRow(reportRow{scenario: sc, client: r.client, forced: r.forced, out: r.out, ok: ok, together: sc.together, proxyCuts: cuts})
 	}
 }
 
@@ -265,7 +319,7 @@ func cmp(s, def string) string {
 
 // checkOutcome fails the test for anything but every message once, in order, intact,
 // on the expected transports, with no reset.
-func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced string) bool {
+func checkOutcome(t *testing.T, label, client string, o outcome, sc scenario, forced string) bool {
 	t.Helper()
 	ok := true
 	fail := func(format string, args ...any) {
@@ -302,9 +356,18 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 	// A poll's connections are short and reused between requests: the cuts land on
 	// idle ones (the fault proxy still counts them), so poll rows are not held to it.
 	if o.Reconnects < sc.reconnects && o.Transport != "poll" {
-		fail("%d reconnects, want at least %d: the scenario's drops did not happen", o.Reconnects, sc.reconnects)
+		if why := silentStreamCuts[client]; why != "" && !slices.ContainsFunc(o.Transports, func(s string) bool { return s != "stream" }) {
+			// The drops are there, but not as reconnecting events: count the stream's
+			// requests instead, more than the recycles of the exchange explain.
+			t.Logf("%s: %d reconnects, not held to %d: %s; the stream was opened %d times", label, o.Reconnects, sc.reconnects, why, o.Streams+1)
+			if o.Streams < streamRecycles+sc.reconnects {
+				fail("the stream was opened %d times, want at least %d: the scenario's drops did not happen", o.Streams+1, streamRecycles+sc.reconnects+1)
+			}
+		} else {
+			fail("%d reconnects, want at least %d: the scenario's drops did not happen", o.Reconnects, sc.reconnects)
+		}
 	}
-	if sc.protocol != "" && strings.HasPrefix(label, "chromium") && o.Protocol != sc.protocol {
+	if sc.protocol != "" && client != "go" && o.Protocol != sc.protocol {
 		fail("the page came over %s, want %s", o.Protocol, sc.protocol)
 	}
 	if !ok && len(o.Console) > 0 {
@@ -313,17 +376,38 @@ func checkOutcome(t *testing.T, label string, o outcome, sc scenario, forced str
 	return ok
 }
 
-// browserExchange runs the exchange in a fresh Chromium context on the echo page.
-func browserExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+// browserExchange runs the exchange in a fresh tab of engine on the echo page.
+// ready is called once the tab is open, and the page is loaded once the channel it
+// returns is closed; start is called once the page has opened its session.
+func browserExchange(ctx context.Context, e *labEnv, engine string, fr *front, forced string, x exch, ready func() <-chan struct{}, start func()) (outcome, error) {
 	page := fr.base + "/"
 	if forced != "" {
 		page += "?transport=" + forced
 	}
 	var o outcome
-	err := e.drv.call(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
-		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy}, &o)
+	token := fmt.Sprint(tokens.Add(1)) // names the exchange for its release
+	err := e.drivers[engine].callEvents(ctx, map[string]any{"op": "exchange", "page": page, "n": x.n, "paceMs": x.paceMs,
+		"idleMs": x.idleMs, "pings": labPings, "waitTransport": "", "timeoutMs": 90000, "proxy": fr.proxy, "token": token}, &o,
+		func(ev string) {
+			switch ev {
+			case "ready":
+				gate := ready()
+				go func() {
+					select {
+					case <-gate:
+					case <-ctx.Done():
+						return
+					}
+					e.drivers[engine].call(ctx, map[string]any{"op": "release", "token": token}, nil)
+				}()
+			case "open":
+				start()
+			}
+		})
 	return o, err
 }
+
+var tokens atomic.Int64
 
 // labText and labBinary are message i, as the page makes them too.
 func labText(i int) []byte {
@@ -364,20 +448,27 @@ func labIndex(typ session.MessageType, p []byte) int {
 	return i
 }
 
-// goExchange runs the exchange with the Go client.
-func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch) (outcome, error) {
+// goExchange runs the exchange with the Go client: it dials once the channel that ready
+// returns is closed; start is called once it has dialed.
+func goExchange(ctx context.Context, e *labEnv, fr *front, forced string, x exch, ready func() <-chan struct{}, start func()) (outcome, error) {
 	var o outcome
 	opts := &client.Options{HTTPClient: e.httpClient(fr.px == nil, fr.proxy)}
 	if forced != "" {
 		opts.Transports = []string{forced}
 	}
-	start := time.Now()
+	select {
+	case <-ready():
+	case <-ctx.Done():
+		return o, ctx.Err()
+	}
+	dialed := time.Now()
 	c, err := client.Dial(ctx, fr.base+"/lifeline", opts)
 	if err != nil {
 		return o, err
 	}
 	defer c.CloseNow()
-	o.OpenMs = float64(time.Since(start).Microseconds()) / 1000
+	o.OpenMs = float64(time.Since(dialed).Microseconds()) / 1000
+	start()
 	o.Transport = c.Transport()
 	o.Transports = []string{o.Transport}
 

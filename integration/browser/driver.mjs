@@ -1,41 +1,72 @@
-// driver.mjs runs headless Chromium (/usr/bin/chromium, through playwright-core) for the
-// integration lab. The Go tests (integration/lab_*_test.go) start it once and speak
-// JSON lines with it: a request on stdin, its reply on stdout.
+// driver.mjs runs one headless browser engine for the integration lab. The Go tests
+// (integration/lab_*_test.go) start one driver per engine, LAB_ENGINE:
+//
+//   chromium  /usr/bin/chromium, through playwright-core (Chrome DevTools Protocol)
+//   firefox   /usr/bin/firefox-esr, through puppeteer-core over WebDriver BiDi
+//   webkit    WebKitGTK's MiniBrowser, through WebKitWebDriver and selenium-webdriver
+//             (classic WebDriver), each session on an Xvfb display of its own
+//
+// and speak JSON lines with it: a request on stdin, its reply on stdout.
 //
 //   {"id":1,"op":"version"}                          → {"id":1,"result":"156.0..."}
-//   {"id":2,"op":"exchange","page":URL,...}          → {"id":2,"result":{...}}
-//   {"id":3,"op":"chat","base":URL,...}              → {"id":3,"result":{...}}
+//   {"id":2,"op":"exchange","page":URL,"token":T,...} → {"id":2,"event":"ready"} (its tab
+//                                                      is open), then, once a request
+//   {"id":3,"op":"release","token":T}                  came, {"id":2,"event":"open"} (its
+//                                                      session opened), {"id":2,"result":{...}}
+//   {"id":4,"op":"chat","base":URL,...}              → {"id":4,"result":{...}}
 //   any failure                                      → {"id":N,"error":"..."}
 //
-// Each exchange and chat runs in fresh browser contexts, closed afterwards. Requests
-// run concurrently. LAB_SPKI, when set, is the base64 SHA-256 of the public key of the
+// Each exchange and chat runs in fresh tabs: a fresh browser context (Chromium,
+// Firefox) or a fresh browser session (WebKit), closed afterwards. Requests run
+// concurrently. One browser per engine is launched for the whole run (WebKit: one
+// MiniBrowser per session, the WebDriver way; its driver servers are reused).
+//
+// Certificates: LAB_SPKI, when set, is the base64 SHA-256 of the public key of the
 // lab's self-signed certificate, which Chromium is told to accept (and no other).
-// The driver exits when stdin closes.
+// WebDriver has no such option: Firefox and WebKit accept any certificate
+// (acceptInsecureCerts); the lab's servers are all on 127.0.0.1.
+//
+// The driver exits when stdin closes or on SIGTERM, closing every browser, driver
+// server and Xvfb it started.
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
-import { chromium } from 'playwright-core'
-
-const args = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-]
-if (process.env.LAB_SPKI) args.push('--ignore-certificate-errors-spki-list=' + process.env.LAB_SPKI)
-
-// launch gives Chromium a fresh, empty user-data-dir of its own.
-const browser = await chromium.launch({
-  executablePath: process.env.LAB_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args,
-})
 
 const reply = (m) => process.stdout.write(JSON.stringify(m) + '\n')
 
+const engines = { chromium: chromiumEngine, firefox: firefoxEngine, webkit: webkitEngine }
+const name = process.env.LAB_ENGINE || 'chromium'
+if (!engines[name]) {
+  process.stderr.write(`driver: unknown LAB_ENGINE ${name}\n`)
+  process.exit(2)
+}
+let engine
+try {
+  engine = await engines[name]()
+} catch (e) {
+  process.stderr.write(`driver: launching ${name}: ${e?.stack || e}\n`)
+  process.exit(1)
+}
+
+// releases: the exchanges held at the start line, by token, each with its release.
+const releases = new Map()
+
 const ops = {
-  version: async () => browser.version(),
+  version: async () => engine.version,
   exchange,
   chat,
+  release: async (req) => { releases.get(req.token)?.(); return true },
 }
 
 const pending = new Set()
+let closing = null
+const shutdown = () => {
+  closing ??= (async () => {
+    await Promise.allSettled([...pending])
+    await engine.close().catch((e) => process.stderr.write(`driver: closing ${name}: ${e}\n`))
+    process.exit(0)
+  })()
+}
 const rl = createInterface({ input: process.stdin })
 rl.on('line', (line) => {
   let req
@@ -51,11 +82,271 @@ rl.on('line', (line) => {
   pending.add(p)
   p.finally(() => pending.delete(p))
 })
-rl.on('close', async () => {
-  await Promise.allSettled([...pending])
-  await browser.close()
-  process.exit(0)
-})
+rl.on('close', shutdown)
+process.on('SIGTERM', () => { pending.clear(); shutdown() })
+
+// An engine is {version, open({proxy}) → tab, close()}. A tab is one page in a fresh
+// context: goto(url), run(fn, arg) (fn, a self-contained async function, runs in the
+// page and its result comes back), type(selector, text) (types into an input, then
+// Enter), console (what the page logged, or null when the engine cannot say), close().
+// proxy is a forward proxy, http://host:port, for every request, loopback included.
+
+async function chromiumEngine() {
+  const { chromium } = await import('playwright-core')
+  const args = [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // Its autofill asks a Google server through the forward proxy of squid-forward-proxy.
+    '--disable-features=AutofillServerCommunication',
+  ]
+  if (process.env.LAB_SPKI) args.push('--ignore-certificate-errors-spki-list=' + process.env.LAB_SPKI)
+  // launch gives Chromium a fresh, empty user-data-dir of its own.
+  const browser = await chromium.launch({
+    executablePath: process.env.LAB_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args,
+  })
+  return {
+    version: browser.version(),
+    async open({ proxy }) {
+      // Chromium bypasses proxies for loopback unless told otherwise.
+      const ctx = await browser.newContext({ proxy: proxy ? { server: proxy, bypass: '<-loopback>' } : undefined })
+      try {
+        const page = await ctx.newPage()
+        const tab = {
+          console: [],
+          goto: (url) => page.goto(url, { timeout: 15000 }),
+          run: (fn, arg) => page.evaluate(fn, arg),
+          type: async (sel, text) => { await page.fill(sel, text); await page.press(sel, 'Enter') },
+          close: () => ctx.close(),
+        }
+        page.on('console', (m) => tab.console.length < 50 && tab.console.push(m.type() + ': ' + m.text()))
+        page.on('pageerror', (e) => tab.console.push('pageerror: ' + e.message))
+        return tab
+      } catch (e) {
+        await ctx.close()
+        throw e
+      }
+    },
+    close: () => browser.close(),
+  }
+}
+
+async function firefoxEngine() {
+  const { default: puppeteer } = await import('puppeteer-core')
+  // puppeteer gives Firefox a fresh profile of its own, removed on close.
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    protocol: 'webDriverBiDi',
+    executablePath: process.env.LAB_FIREFOX || '/usr/bin/firefox-esr',
+    headless: true,
+    acceptInsecureCerts: true,
+    extraPrefsFirefox: {
+      // A context's proxy applies to loopback too (Firefox bypasses it by default).
+      'network.proxy.no_proxies_on': '',
+      'network.proxy.allow_hijacking_localhost': true,
+      'network.http.http3.enable': false, // as Chromium's --disable-quic
+    },
+  })
+  return {
+    version: (await browser.version()).replace(/^firefox\//i, ''),
+    async open({ proxy }) {
+      // BiDi's per-context proxy takes host:port.
+      const ctx = await browser.createBrowserContext(proxy ? { proxyServer: new URL(proxy).host } : {})
+      try {
+        const page = await ctx.newPage()
+        const tab = {
+          console: [],
+          goto: (url) => page.goto(url, { timeout: 15000 }),
+          run: (fn, arg) => page.evaluate(fn, arg),
+          type: async (sel, text) => {
+            await page.$eval(sel, (el) => { el.value = '' })
+            await page.type(sel, text)
+            await page.keyboard.press('Enter')
+          },
+          close: () => ctx.close(),
+        }
+        page.on('console', (m) => tab.console.length < 50 && tab.console.push(m.type() + ': ' + m.text()))
+        page.on('pageerror', (e) => tab.console.push('pageerror: ' + e.message))
+        return tab
+      } catch (e) {
+        await ctx.close()
+        throw e
+      }
+    },
+    close: () => browser.close(),
+  }
+}
+
+async function webkitEngine() {
+  const { Builder, By, Key } = await import('selenium-webdriver')
+  const binary = process.env.LAB_MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser'
+  // servers: WebKitWebDriver servers, each with its own Xvfb; a driver server runs one
+  // session at a time, so a tab takes an idle one or starts another.
+  const idle = []
+  const all = new Set()
+  let closed = false
+
+  async function startServer() {
+    const srv = { procs: [] }
+    all.add(srv)
+    try {
+      const xvfb = spawn('Xvfb', ['-displayfd', '3', '-nolisten', 'tcp', '-screen', '0', '1280x1024x24'],
+        { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] })
+      srv.procs.push(xvfb)
+      const display = await new Promise((resolve, reject) => {
+        let out = ''
+        let err = ''
+        xvfb.stderr.on('data', (d) => { err += d })
+        xvfb.stdio[3].on('data', (d) => {
+          out += d
+          if (out.includes('\n')) resolve(':' + out.trim())
+        })
+        xvfb.on('error', reject)
+        xvfb.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${err}`)))
+        setTimeout(() => reject(new Error('Xvfb gave no display in 15 s: ' + err)), 15000)
+      })
+      for (let attempt = 0; ; attempt++) {
+        const port = await freePort()
+        const wd = spawn('WebKitWebDriver', ['--host=127.0.0.1', '--port=' + port],
+          { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DISPLAY: display } })
+        let err = ''
+        wd.stderr.on('data', (d) => { err += d })
+        srv.procs.push(wd)
+        if (await waitForServer(port, wd)) {
+          srv.url = 'http://127.0.0.1:' + port
+          return srv
+        }
+        await stop(wd)
+        if (attempt === 2) throw new Error('WebKitWebDriver did not start: ' + err)
+      }
+    } catch (e) {
+      await stopServer(srv)
+      throw e
+    }
+  }
+  async function stopServer(srv) {
+    all.delete(srv)
+    for (const p of srv.procs.reverse()) await stop(p)
+  }
+
+  // version: a first session, on the first server, which then waits idle.
+  const first = await startServer()
+  let version
+  {
+    const d = await new Builder().usingServer(first.url).withCapabilities(caps()).build()
+    try {
+      version = (await d.getCapabilities()).get('browserVersion')
+    } finally {
+      await d.quit()
+    }
+  }
+  idle.push(first)
+
+  function caps(proxy) {
+    const c = {
+      browserName: 'MiniBrowser',
+      acceptInsecureCerts: true,
+      // --automation, not --automation-mode: with the latter, session creation hangs.
+      'webkitgtk:browserOptions': { binary, args: ['--automation'] },
+      timeouts: { script: 150000, pageLoad: 15000, implicit: 0 },
+    }
+    if (proxy) {
+      const host = new URL(proxy).host
+      c.proxy = { proxyType: 'manual', httpProxy: host, sslProxy: host }
+    }
+    return c
+  }
+
+  return {
+    version: 'WebKitGTK ' + version,
+    async open({ proxy }) {
+      if (closed) throw new Error('driver: closing')
+      const srv = idle.pop() ?? await startServer()
+      let d
+      try {
+        d = await new Builder().usingServer(srv.url).withCapabilities(caps(proxy)).build()
+      } catch (e) {
+        await stopServer(srv)
+        throw e
+      }
+      let done = false
+      return {
+        console: null, // classic WebDriver has no console events
+        goto: (url) => d.get(url),
+        // The function runs as an async script: its promise settles the callback.
+        run: async (fn, arg) => {
+          const r = await d.executeAsyncScript(`const done = arguments[arguments.length - 1];
+            Promise.resolve().then(() => (${fn})(arguments[0]))
+              .then((ok) => done({ ok }), (e) => done({ err: String(e && e.stack || e) }))`, arg)
+          if (r && 'err' in r) throw new Error('in the page: ' + r.err)
+          return r?.ok
+        },
+        type: async (sel, text) => {
+          const el = await d.findElement(By.css(sel))
+          await el.clear()
+          await el.sendKeys(text, Key.ENTER)
+        },
+        close: async () => {
+          if (done) return
+          done = true
+          // One session per server: the server is reused only once this one quit.
+          try {
+            await withTimeout(d.quit(), 15000, 'quit')
+            if (closed) await stopServer(srv)
+            else idle.push(srv)
+          } catch {
+            await stopServer(srv)
+          }
+        },
+      }
+    },
+    async close() {
+      closed = true
+      await Promise.allSettled([...all].map(stopServer))
+    },
+  }
+}
+
+// freePort returns a loopback port free at the time of the call.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+// waitForServer waits up to 15 s for a WebDriver server on port to answer /status.
+async function waitForServer(port, proc) {
+  for (let t = Date.now(); Date.now() - t < 15000 && proc.exitCode === null && proc.signalCode === null;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/status`)
+      if (r.ok) return true
+    } catch {}
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  return false
+}
+
+// stop ends a child process: SIGTERM, then SIGKILL after 5 s.
+async function stop(p) {
+  if (p.exitCode !== null || p.signalCode !== null) return
+  const exited = new Promise((res) => p.once('exit', res))
+  p.kill('SIGTERM')
+  const t = setTimeout(() => p.kill('SIGKILL'), 5000)
+  await exited
+  clearTimeout(t)
+}
+
+function withTimeout(p, ms, what) {
+  let t
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(what + ' timed out')), ms) })])
+    .finally(() => clearTimeout(t))
+}
 
 // exchange loads the echo example's page (req.page, which opens `ll`, a Lifeline, as
 // it loads), waits for it to open, then sends req.n messages (even: text, odd: binary)
@@ -64,43 +355,67 @@ rl.on('close', async () => {
 //   for every echo and then send nothing for this long; pings: then send this many
 //   more, one at a time, 0-20 ms after the last echo, and time each to its echo
 //   (rttMs); waitTransport: after the last echo, wait (up to 30 s) for the session
-//   to reach this transport.
+//   to reach this transport; proxy: a forward proxy (http://host:port).
 async function exchange(req) {
-  // req.proxy: a forward proxy (http://host:port) for every request of the context,
-  // loopback included (Chromium bypasses proxies for loopback unless told otherwise).
-  const proxy = req.proxy ? { server: req.proxy, bypass: '<-loopback>' } : undefined
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: false, proxy })
+  const tab = await engine.open({ proxy: req.proxy })
   try {
-    const page = await ctx.newPage()
-    const console = []
-    page.on('console', (m) => console.length < 50 && console.push(m.type() + ': ' + m.text()))
-    page.on('pageerror', (e) => console.push('pageerror: ' + e.message))
-    await page.goto(req.page, { timeout: 15000 })
-    const result = await page.evaluate(pageExchange, {
+    // The start line: the lab releases the scenario's clients together.
+    const released = new Promise((res) => releases.set(req.token, res))
+    reply({ id: req.id, event: 'ready' })
+    await withTimeout(released, 120000, 'release')
+    releases.delete(req.token)
+    await tab.goto(req.page)
+    // The page opened its Lifeline as it loaded: once the session is open, the lab's
+    // clock for the scenario may start (opening a tab and loading a page take from
+    // milliseconds to seconds, by engine and load).
+    await tab.run(pageOpened, { timeoutMs: 15000 })
+    reply({ id: req.id, event: 'open' })
+    const result = await tab.run(pageExchange, {
       n: req.n ?? 1000,
       paceMs: req.paceMs ?? 0,
       idleMs: req.idleMs ?? 0,
       pings: req.pings ?? 0,
       waitTransport: req.waitTransport ?? '',
       timeoutMs: req.timeoutMs ?? 60000,
+      hookConsole: tab.console === null,
     })
-    result.console = console
+    result.console = tab.console ?? result.console
     return result
   } finally {
-    await ctx.close()
+    await tab.close()
   }
 }
 
-// pageExchange runs in the page. It is self-contained: playwright sends its source.
-async function pageExchange({ n, paceMs, idleMs, pings, waitTransport, timeoutMs }) {
+// pageOpened (in the echo page) waits until its Lifeline, ll, is no longer connecting.
+async function pageOpened({ timeoutMs }) {
+  /* global ll */
+  for (const t = performance.now(); ll.readyState === 0 && performance.now() - t < timeoutMs;) {
+    await new Promise((res) => setTimeout(res, 2))
+  }
+}
+
+// pageExchange runs in the page. It is self-contained: the driver sends its source.
+async function pageExchange({ n, paceMs, idleMs, pings, waitTransport, timeoutMs, hookConsole }) {
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms))
   const deadline = performance.now() + timeoutMs
+  const logged = []
+  if (hookConsole) { // from now on: what the engine's driver cannot report
+    for (const k of ['log', 'info', 'warn', 'error']) {
+      const f = console[k]
+      console[k] = (...a) => { if (logged.length < 50) logged.push(k + ': ' + a.join(' ')); f.apply(console, a) }
+    }
+    addEventListener('error', (e) => logged.push('pageerror: ' + e.message))
+    addEventListener('unhandledrejection', (e) => logged.push('unhandledrejection: ' + e.reason))
+  }
+  // Every request's timing is kept (the default buffer holds 250): streams counts the
+  // stream requests that ended.
+  performance.setResourceTimingBufferSize(1e6)
   /* global ll, openMs */
   while (ll.readyState === 0 && performance.now() < deadline) await sleep(2)
   const r = {
     openMs: openMs, transport: ll.transport, transports: [ll.transport], final: '',
     received: 0, dups: 0, gaps: 0, corrupt: 0, reconnects: 0, resets: 0, closed: null,
-    timedOut: false, ms: 0, rttMs: [],
+    timedOut: false, ms: 0, rttMs: [], console: logged,
     protocol: performance.getEntriesByType('navigation')[0]?.nextHopProtocol ?? '', // of the page: h2, http/1.1
   }
   if (ll.readyState !== 1) {
@@ -178,48 +493,71 @@ async function pageExchange({ n, paceMs, idleMs, pings, waitTransport, timeoutMs
   if (waitTransport) await waitFor(() => ll.transport === waitTransport)
   r.timedOut = performance.now() > deadline
   r.final = ll.transport
+  r.streams = performance.getEntriesByType('resource').filter((e) => /\/stream(\?|$)/.test(e.name)).length
   return r
 }
 
-// chat opens the chat example in two browser contexts, a and b ({name, transport}),
-// in one room; each sends req.n messages through the page's composer; the result is
-// what each page shows: its transport, its members and its chat log.
+// chat opens the chat example in two tabs, a and b ({name, transport}), in one room;
+// each sends req.n messages through the page's composer; the result is what each page
+// shows: its transport, its members and its chat log.
 async function chat(req) {
   const sides = [req.a, req.b]
-  const ctxs = await Promise.all(sides.map(() => browser.newContext()))
+  const tabs = []
   try {
-    const pages = await Promise.all(ctxs.map((c) => c.newPage()))
-    await Promise.all(pages.map((p, i) => {
+    for (const r of await Promise.allSettled(sides.map(() => engine.open({})))) {
+      if (r.status === 'rejected') throw r.reason
+      tabs.push(r.value)
+    }
+    await Promise.all(tabs.map((tab, i) => {
       const q = new URLSearchParams({ transport: sides[i].transport, room: req.room, name: sides[i].name })
-      return p.goto(req.base + '?' + q, { timeout: 15000 })
+      return tab.goto(req.base + '?' + q)
     }))
     // Both open on their transport and see each other.
-    await Promise.all(pages.map((p, i) =>
-      p.waitForFunction(([t, names]) => {
-        const m = [...document.querySelectorAll('#members li')].map((li) => li.textContent)
-        return document.getElementById('status').textContent === t && names.every((n) => m.includes(n))
-      }, [sides[i].transport, sides.map((s) => s.name)], { timeout: 15000 })))
-    const joined = await Promise.all(pages.map((p) => p.evaluate(() => ({
-      status: document.getElementById('status').textContent,
-      room: document.body.dataset.room,
-      me: document.body.dataset.me,
-      members: [...document.querySelectorAll('#members li')].map((li) => li.textContent),
-    }))))
+    const names = sides.map((s) => s.name)
+    await Promise.all(tabs.map((tab, i) => tab.run(pageJoined, { transport: sides[i].transport, names, timeoutMs: 15000 })))
+    const joined = await Promise.all(tabs.map((tab) => tab.run(pageState, {})))
     // Both type at once, as people do.
-    await Promise.all(pages.map(async (p, i) => {
-      for (let k = 0; k < req.n; k++) {
-        await p.fill('#text', `${sides[i].name} says ${k}`)
-        await p.press('#text', 'Enter')
-      }
+    await Promise.all(tabs.map(async (tab, i) => {
+      for (let k = 0; k < req.n; k++) await tab.type('#text', `${sides[i].name} says ${k}`)
     }))
-    const total = 2 * req.n
-    await Promise.all(pages.map((p) =>
-      p.waitForFunction((t) => document.querySelectorAll('#log .msg').length >= t, total, { timeout: 30000 })
-        .catch(() => {}))) // the Go test reports what arrived
-    const logs = await Promise.all(pages.map((p) => p.evaluate(() =>
-      [...document.querySelectorAll('#log .msg')].map((m) => [m.dataset.name, m.querySelector('.text').textContent]))))
-    return { joined, logs, final: await Promise.all(pages.map((p) => p.evaluate(() => document.getElementById('status').textContent))) }
+    // The Go test reports what arrived.
+    const logs = await Promise.all(tabs.map((tab) => tab.run(pageLog, { total: 2 * req.n, timeoutMs: 30000 })))
+    const final = await Promise.all(tabs.map(async (tab) => (await tab.run(pageState, {})).status))
+    return { joined: joined.map(({ status, room, me, members }) => ({ status, room, me, members })), logs, final }
   } finally {
-    await Promise.all(ctxs.map((c) => c.close()))
+    await Promise.allSettled(tabs.map((tab) => tab.close()))
   }
+}
+
+// pageJoined (in the chat page) waits until the page shows transport as its status
+// and every one of names as a member.
+async function pageJoined({ transport, names, timeoutMs }) {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    const members = [...document.querySelectorAll('#members li')].map((li) => li.textContent)
+    const status = document.getElementById('status').textContent
+    if (status === transport && names.every((n) => members.includes(n))) return true
+    if (performance.now() > deadline) throw new Error(`not joined in ${timeoutMs} ms: status ${status}, members ${members}`)
+    await new Promise((res) => setTimeout(res, 20))
+  }
+}
+
+// pageState (in the chat page) is what it shows: status, room, me, members.
+async function pageState() {
+  return {
+    status: document.getElementById('status').textContent,
+    room: document.body.dataset.room,
+    me: document.body.dataset.me,
+    members: [...document.querySelectorAll('#members li')].map((li) => li.textContent),
+  }
+}
+
+// pageLog (in the chat page) waits up to timeoutMs for total messages, then returns
+// the log as [name, text] pairs.
+async function pageLog({ total, timeoutMs }) {
+  const deadline = performance.now() + timeoutMs
+  while (document.querySelectorAll('#log .msg').length < total && performance.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 20))
+  }
+  return [...document.querySelectorAll('#log .msg')].map((m) => [m.dataset.name, m.querySelector('.text').textContent])
 }
