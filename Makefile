@@ -30,10 +30,13 @@ fuzz-short:
 # the checked-in corpus (transport/testdata/fuzz/<target>/). A failure leaves its input
 # there: check it in with the fix, so that every later run replays it.
 FUZZLONG ?= 5m
-fuzz:
+fuzz: js-deps
 	@for t in $$($(GO) test -list '^Fuzz' ./transport | grep '^Fuzz'); do \
 		echo "fuzz $$t for $(FUZZLONG)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZLONG) ./transport || exit 1; \
 	done
+	@echo "fuzz the JS body parser: $(JSFUZZ) mutations per seed of client-js/test/corpus"
+	cd client-js && FUZZ_N=$(JSFUZZ) node --test test/fuzz.test.mjs
+JSFUZZ ?= 1000000
 
 # The browser client (client-js): its devDependencies are installed from the lockfile
 # when missing or older than it; its tests (node --test) include the Node integration
