@@ -86,6 +86,13 @@ type Options struct {
 	// client reopens it. Default 128 KiB.
 	StreamBytes int
 
+	// PollMinHold is the shortest the server holds a poll once it has learned that
+	// something between it and the client cuts held polls (a load balancer's request
+	// timeout): a held poll that is cut and followed by another poll of the session
+	// makes the session's polls held three quarters as long as the cut one, but never
+	// under PollMinHold (docs/protocol.md §6). Default 1 s.
+	PollMinHold time.Duration
+
 	// ShutdownDrain is how long Shutdown, once every session has ended, keeps
 	// answering requests that name a session with 503, close code 4503 and
 	// Retry-After, so that a polling or streaming client that had no request open
@@ -119,6 +126,7 @@ func (o *Options) withDefaults() Options {
 	engine.Default(&c.HeartbeatTimeout, 10*time.Second)
 	engine.Default(&c.ResumeWindow, 60*time.Second)
 	engine.Default(&c.HandshakeTimeout, 10*time.Second)
+	engine.Default(&c.PollMinHold, time.Second)
 	if c.ShutdownDrain == 0 {
 		c.ShutdownDrain = 3 * time.Second
 	}

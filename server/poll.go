@@ -57,6 +57,7 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 	var b engine.Batch
 	var next uint64
 	var timer *time.Timer
+	var held time.Time
 	for {
 		l.Pull(&b, o.MaxBatchFrames-2, o.MaxBodyBytes/2, false)
 		if b.Gone != nil {
@@ -81,7 +82,8 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 			break
 		}
 		if timer == nil {
-			timer = time.NewTimer(o.Heartbeat)
+			held = time.Now()
+			timer = time.NewTimer(l.Session().PollHold(o.Heartbeat, o.PollMinHold))
 			defer timer.Stop()
 		}
 		select {
@@ -90,6 +92,7 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 		case <-l.Gone():
 			continue
 		case <-r.Context().Done():
+			l.Session().PollCut(time.Since(held), o.PollMinHold)
 			return nil, false
 		case <-timer.C:
 			buf = append(buf, engine.PingEvent...)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
@@ -296,4 +297,27 @@ func (l *Link) Rewind(to uint64) {
 		l.next = min(l.next, max(to, s.outBase))
 	}
 	s.mu.Unlock()
+}
+
+// PollHold returns how long to hold the next poll with nothing to send: def (the
+// heartbeat), or shorter once a held poll was cut (PollCut) and the client polled again,
+// which says an intermediary times out held requests (docs/protocol.md §6): three
+// quarters of the cut poll's hold, and never under least.
+func (s *Session) PollHold(def, least time.Duration) time.Duration {
+	if cut := s.pollCut.Swap(0); cut > 0 {
+		s.pollHold.Store(int64(max(time.Duration(cut)*3/4, least)))
+	}
+	if h := time.Duration(s.pollHold.Load()); h > 0 && h < def {
+		return h
+	}
+	return def
+}
+
+// PollCut records that a poll held for held ended before the server answered it (the
+// client or something between gave up on it). Cuts of polls held under least teach
+// nothing.
+func (s *Session) PollCut(held, least time.Duration) {
+	if held >= least {
+		s.pollCut.Store(int64(held))
+	}
 }

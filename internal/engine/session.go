@@ -114,6 +114,8 @@ type Session struct {
 	onEnd     []func()
 	heard     atomic.Int64  // unix ns when the peer was last heard from
 	polling   atomic.Uint64 // 1 + the connection number holding the poll, or 0
+	pollHold  atomic.Int64  // ns: the learned poll hold (PollHold), 0 for the default
+	pollCut   atomic.Int64  // ns a poll was held before something cut it, 0 for none
 }
 
 // New returns an open session with the given public id and secret token.
