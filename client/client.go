@@ -140,7 +140,11 @@ func (g *gen) noteAck(n uint64) {
 
 // Dial connects to the Lifeline server mounted at url (http, https, ws or wss) and
 // returns once a transport works (its hello arrived) and the new session is
-// confirmed. ctx bounds the dial only. opts may be nil.
+// confirmed. ctx bounds the dial only. When every transport failed in a way that may
+// not recur (a connection cut during its handshake, say), Dial races them again after
+// a backoff until ctx ends; a refused connection, an unknown host, an HTTP error from
+// something that is not a Lifeline server, or a close code that says stop or reset
+// fails it at once. opts may be nil.
 func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -154,10 +158,22 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g := newGen(o.sessionConfig())
 	c.g, c.rg = g, g
+	// A race whose attempts all failed is run again, after a backoff, while a failure
+	// may not recur (a connection cut during its handshake, say) and ctx allows: a
+	// dial succeeds whenever an attempt can. A refused connection or a close code
+	// that says stop or reset fails it at once.
+	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}
 	lv, lateWS, err := c.create(ctx, g)
+	for err != nil && ctx.Err() == nil && transient(err) && sleep(ctx, bo.next(), nil) {
+		c.log.Debug("lifeline: dial failed, retrying", "err", err)
+		lv, lateWS, err = c.create(ctx, g)
+	}
 	if err != nil {
 		c.cancel()
 		c.wg.Wait()
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = errors.Join(ctx.Err(), err)
+		}
 		return nil, fmt.Errorf("lifeline: dial %s: %w", url, err)
 	}
 	sup := &supervisor{c: c, g: g, cur: lv, probeDelay: o.ReprobeMin}

@@ -96,6 +96,9 @@ type supervisor struct {
 	probeDelay time.Duration
 	probeTimer *time.Timer
 	lost       int // WebSockets that lost the session to a newer connection of ours since one carried it
+	// faults spaces resumes after what the client found wrong itself (errors.go, local)
+	// while such faults come one after another.
+	faults backoff
 }
 
 // lostRetry is how soon a WebSocket that worked but lost the session to the client's
@@ -225,6 +228,14 @@ func (s *supervisor) recover(err error) bool {
 	}
 	bo := backoff{min: c.opts.BackoffMin, max: c.opts.BackoffMax}
 	fresh := false // no session on the server yet: create one
+	s.faults.min, s.faults.max = c.opts.BackoffMin, c.opts.BackoffMax
+	if !local(err) {
+		s.faults.reset()
+	} else if !s.pause(s.faults.next()) {
+		return false
+	} else if s.cur != nil {
+		return true // a WebSocket under way took the session over meanwhile
+	}
 	for first := true; ; first = false {
 		if c.ctx.Err() != nil || s.g.s.Err() != nil {
 			return false
@@ -369,8 +380,8 @@ func (s *supervisor) await() bool {
 	return false
 }
 
-// stop ends the session with a close code: the server's, or 4400/4413 for what the
-// client found wrong.
+// stop ends the session with a close code: the server's, or the client's own when it
+// is closing.
 func (s *supervisor) stop(err error, code closecode.Code, reason string) {
 	var ce *session.CloseError
 	level := slog.LevelInfo

@@ -108,6 +108,7 @@ type Session struct {
 	link     *Link
 	lastConn uint64 // number and name of the last attached connection
 	lastName string
+	runAck   uint64 // the peer's ack when the last connection or run of polls began
 
 	confirmed bool
 	expiry    *time.Timer // handshake timeout, then resume window while detached
