@@ -50,6 +50,7 @@ type Conn struct {
 	shut     chan struct{} // closed when the Conn is fully shut down
 
 	stats counters
+	off   offline // offline.go
 }
 
 // Stats are a Conn's counters since Dial.
@@ -155,6 +156,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{})}
+	c.off.init()
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g := newGen(o.sessionConfig())
 	c.g, c.rg = g, g
@@ -195,13 +197,25 @@ func (c *Conn) current() *gen {
 // Read returns the next message. It blocks until one arrives, the session ends
 // (a *session.CloseError with its code, after every message received before the end),
 // or ctx is done. When the server could not resume the session, Read returns a
-// *ResetError once, then goes on with the fresh session. The payload is the caller's.
+// *ResetError once, then goes on with the fresh session. When the server has been
+// unreachable for Options.OfflineAfter, Read returns an *OfflineError once (after the
+// messages already received), then goes on waiting. The payload is the caller's.
 func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 	for {
 		c.mu.Lock()
 		g := c.rg
 		c.mu.Unlock()
-		typ, p, err := g.s.Read(ctx)
+		rctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.off.waker(), cancel)
+		typ, p, err := g.s.Read(rctx)
+		stop()
+		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil && rctx.Err() != nil {
+			if oe := c.off.report(); oe != nil {
+				return 0, nil, oe
+			}
+			continue // a spell reported already, or over
+		}
 		if err == nil || ctx.Err() != nil || !g.resetting.Load() {
 			return typ, p, err
 		}
@@ -221,10 +235,15 @@ func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 // while the replay buffer is full (Options.MaxQueuedBytes), until the server
 // acknowledges, the session ends, or ctx is done. A message over the server's limit
 // fails with session.ErrTooLarge, a text message that is not UTF-8 with an error
-// matching engine.ErrProtocol.
+// matching engine.ErrProtocol. While the server has been unreachable for
+// Options.OfflineAfter, Write queues nothing and returns an *OfflineError; one that
+// was waiting for room returns it too.
 func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
 	if typ == session.Text && !utf8.Valid(p) {
 		return fmt.Errorf("lifeline: text message is not UTF-8: %w", engine.ErrProtocol)
+	}
+	if oe := c.off.current(); oe != nil {
+		return oe
 	}
 	for {
 		c.mu.Lock()
@@ -233,12 +252,22 @@ func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) err
 		if lim := g.maxMessage(); lim > 0 && len(p) > lim {
 			return session.ErrTooLarge
 		}
+		wctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.off.writeWaker(), cancel)
 		g.wmu.RLock()
-		err := g.s.Write(ctx, typ, p)
+		err := g.s.Write(wctx, typ, p)
 		if err == nil {
 			g.written.Add(1)
 		}
 		g.wmu.RUnlock()
+		stop()
+		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil && wctx.Err() != nil {
+			if oe := c.off.current(); oe != nil {
+				return oe
+			}
+			continue // the spell is over already
+		}
 		if err == nil || !g.resetting.Load() || ctx.Err() != nil {
 			return err
 		}

@@ -212,9 +212,12 @@ func (s *supervisor) lostRace() {
 // recover handles the end of the current connection (docs/protocol.md §4, §7): resume,
 // on the transport that last worked and then down the order, with backoff between
 // failed attempts; reset to a fresh session; or stop. It reports whether a connection
-// carries the session again.
-func (s *supervisor) recover(err error) bool {
+// carries the session again. Past Options.OfflineAfter without one, the Conn is
+// offline (offline.go) until one does.
+func (s *supervisor) recover(err error) (online bool) {
 	c := s.c
+	clock := c.watchOffline(err)
+	defer func() { clock.stop(online) }()
 	order := c.opts.Transports
 	idx := max(slices.Index(order, s.cur.name), 0)
 	s.cur = nil
@@ -284,6 +287,7 @@ func (s *supervisor) recover(err error) bool {
 			return true
 		}
 		c.log.Debug("lifeline: reconnect failed", "err", err)
+		clock.note(err)
 	}
 }
 
