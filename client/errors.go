@@ -98,8 +98,8 @@ func local(err error) bool {
 
 // transient reports whether err, which failed an attempt to reach the server, may not
 // happen again: a connection cut, reset or timed out during its handshake, a response
-// cut short, a gateway's 502-504, a close code that says reconnect, or what the client
-// found wrong itself (local). Not transient: a refused connection or an unknown host
+// cut short, a gateway's 502-504, a close code that says reconnect or retry after a
+// backoff (4429, 4503), or what the client found wrong itself (local). Not transient: a refused connection or an unknown host
 // (nothing there to talk to), a certificate refused, another HTTP error without a
 // close code (not a Lifeline server), a close code that says stop or reset, a message
 // over the limit, a cancelled context.
@@ -112,7 +112,11 @@ func transient(err error) bool {
 	var hn x509.HostnameError
 	switch {
 	case errors.As(err, &ce):
-		return ce.Remote && ce.Code.Action() == closecode.Reconnect
+		// 4429 and 4503 ask for a retry after a backoff (docs/protocol.md §7): too
+		// many unconfirmed sessions clears as they expire, a shutting down server
+		// may be behind a balancer with others.
+		return ce.Remote && (ce.Code.Action() == closecode.Reconnect ||
+			ce.Code == closecode.TooMany || ce.Code == closecode.Shutdown)
 	case errors.As(err, &se):
 		switch se.resp.StatusCode {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

@@ -2,13 +2,19 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -105,5 +111,37 @@ func TestRepeatedAndReorderedPolls(t *testing.T) {
 	}
 	if m.dups == 0 || m.cuts == 0 || m.stale == 0 {
 		t.Errorf("the mischief did not happen: copies %d, cuts %d, stale %d", m.dups, m.cuts, m.stale)
+	}
+}
+
+// TestTransient: what Dial tries again (a failure that may not recur) and what fails
+// it at once.
+func TestTransient(t *testing.T) {
+	status := func(code int) error {
+		return &statusError{&http.Response{StatusCode: code, Status: http.StatusText(code)}}
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{io.ErrUnexpectedEOF, true},
+		{errors.New("failed to WebSocket dial: failed to send handshake request: EOF"), true},
+		{engine.Protocolf("'S' frame before the hello"), true},
+		{peerClose(closecode.GoingAway, ""), true},
+		{peerClose(closecode.TooMany, ""), true},
+		{peerClose(closecode.Shutdown, ""), true},
+		{status(http.StatusBadGateway), true},
+		{peerClose(closecode.Auth, ""), false},
+		{peerClose(closecode.Origin, ""), false},
+		{peerClose(closecode.Protocol, ""), false},
+		{status(http.StatusNotFound), false},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, false},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, false},
+		{context.Canceled, false},
+	} {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
