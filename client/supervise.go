@@ -384,8 +384,8 @@ func (s *supervisor) await() bool {
 	return false
 }
 
-// stop ends the session with a close code: the server's, or the client's own when it
-// is closing.
+// stop ends the session with a close code: the server's, 4413 for a message over the
+// client's own limit, or the client's own when it is closing.
 func (s *supervisor) stop(err error, code closecode.Code, reason string) {
 	var ce *session.CloseError
 	level := slog.LevelInfo
