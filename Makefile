@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench chat
+.PHONY: test fmt-check vet gotest fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench soak chat
 
 test: fmt-check vet gotest js-test fuzz-short lab
 
@@ -100,6 +100,14 @@ bench:
 		$(GO) run . -mode idle -transport $$t -sessions 10000 || exit 1; done
 	$(MAKE) js-deps
 	cd $(JS) && node --experimental-websocket bench/open.mjs 20
+
+# A soak: SOAK_SESSIONS Go clients on each transport (each on a server of its own) for
+# SOAK_DURATION, a message each way per second per session, every echo checked; each
+# server's RSS and goroutines are printed every 10 s (make soak SOAK_DURATION=2m).
+SOAK_SESSIONS ?= 1000
+SOAK_DURATION ?= 10m
+soak:
+	cd bench && $(GO) run . -mode soak -sessions $(SOAK_SESSIONS) -duration $(SOAK_DURATION)
 
 chat:
 	$(GO) run ./examples/chat

@@ -4,11 +4,14 @@
 //
 //	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
 //	go run . -mode idle -transport poll -sessions 10000
+//	go run . -mode soak -sessions 1000 -duration 10m
 //
 // Transports: websocket, stream, poll, and the baselines bare (a bare coder/websocket
 // echo server) and barehttp (net/http answering each POST with its body: one request
 // per echo, where a long-poll echo takes two). echo reports server CPU per echoed 100-byte message; idle reports
-// resident memory and goroutines per idle session.
+// resident memory and goroutines per idle session. soak (soak.go) runs -sessions Go
+// clients on each of -transports for -duration, and prints each server's resident
+// memory and goroutines every -sample.
 package main
 
 import (
@@ -39,14 +42,24 @@ import (
 
 func main() {
 	serve := flag.String("serve", "", "internal: run the server for this transport")
-	mode := flag.String("mode", "echo", "echo or idle")
+	mode := flag.String("mode", "echo", "echo, idle or soak")
 	tr := flag.String("transport", "websocket", "websocket, stream, poll or bare")
 	sessions := flag.Int("sessions", 1000, "concurrent sessions")
 	messages := flag.Int("messages", 100000, "echoes in all (echo mode)")
 	window := flag.Int("window", 1, "messages in flight per session (echo mode)")
+	duration := flag.Duration("duration", 10*time.Minute, "how long to run (soak mode)")
+	interval := flag.Duration("interval", time.Second, "time between a session's messages (soak mode)")
+	sample := flag.Duration("sample", 10*time.Second, "time between samples (soak mode)")
+	soakTransports := flag.String("transports", "websocket,stream,poll", "transports, each on a server of its own (soak mode)")
 	flag.Parse()
 	if *serve != "" {
 		runServer(*serve)
+		return
+	}
+	if *mode == "soak" {
+		if !soak(strings.Split(*soakTransports, ","), *sessions, *duration, *interval, *sample) {
+			os.Exit(1)
+		}
 		return
 	}
 	child, addr, err := startChild(*tr)

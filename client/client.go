@@ -50,6 +50,7 @@ type Conn struct {
 	shut     chan struct{} // closed when the Conn is fully shut down
 
 	stats counters
+	off   offline // offline.go
 }
 
 // Stats are a Conn's counters since Dial.
@@ -140,7 +141,11 @@ func (g *gen) noteAck(n uint64) {
 
 // Dial connects to the Lifeline server mounted at url (http, https, ws or wss) and
 // returns once a transport works (its hello arrived) and the new session is
-// confirmed. ctx bounds the dial only. opts may be nil.
+// confirmed. ctx bounds the dial only. When every transport failed in a way that may
+// not recur (a connection cut during its handshake, say), Dial races them again after
+// a backoff until ctx ends; a refused connection, an unknown host, an HTTP error from
+// something that is not a Lifeline server, or a close code that says stop or reset
+// fails it at once. opts may be nil.
 func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -151,13 +156,26 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{})}
+	c.off.init()
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g := newGen(o.sessionConfig())
 	c.g, c.rg = g, g
+	// A race whose attempts all failed is run again, after a backoff, while a failure
+	// may not recur (a connection cut during its handshake, say) and ctx allows: a
+	// dial succeeds whenever an attempt can. A refused connection or a close code
+	// that says stop or reset fails it at once.
+	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}
 	lv, lateWS, err := c.create(ctx, g)
+	for err != nil && ctx.Err() == nil && transient(err) && sleep(ctx, bo.next(), nil) {
+		c.log.Debug("lifeline: dial failed, retrying", "err", err)
+		lv, lateWS, err = c.create(ctx, g)
+	}
 	if err != nil {
 		c.cancel()
 		c.wg.Wait()
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = errors.Join(ctx.Err(), err)
+		}
 		return nil, fmt.Errorf("lifeline: dial %s: %w", url, err)
 	}
 	sup := &supervisor{c: c, g: g, cur: lv, probeDelay: o.ReprobeMin}
@@ -179,13 +197,25 @@ func (c *Conn) current() *gen {
 // Read returns the next message. It blocks until one arrives, the session ends
 // (a *session.CloseError with its code, after every message received before the end),
 // or ctx is done. When the server could not resume the session, Read returns a
-// *ResetError once, then goes on with the fresh session. The payload is the caller's.
+// *ResetError once, then goes on with the fresh session. When the server has been
+// unreachable for Options.OfflineAfter, Read returns an *OfflineError once (after the
+// messages already received), then goes on waiting. The payload is the caller's.
 func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 	for {
 		c.mu.Lock()
 		g := c.rg
 		c.mu.Unlock()
-		typ, p, err := g.s.Read(ctx)
+		rctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.off.waker(), cancel)
+		typ, p, err := g.s.Read(rctx)
+		stop()
+		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil && rctx.Err() != nil {
+			if oe := c.off.report(); oe != nil {
+				return 0, nil, oe
+			}
+			continue // a spell reported already, or over
+		}
 		if err == nil || ctx.Err() != nil || !g.resetting.Load() {
 			return typ, p, err
 		}
@@ -205,10 +235,15 @@ func (c *Conn) Read(ctx context.Context) (session.MessageType, []byte, error) {
 // while the replay buffer is full (Options.MaxQueuedBytes), until the server
 // acknowledges, the session ends, or ctx is done. A message over the server's limit
 // fails with session.ErrTooLarge, a text message that is not UTF-8 with an error
-// matching engine.ErrProtocol.
+// matching engine.ErrProtocol. While the server has been unreachable for
+// Options.OfflineAfter, Write queues nothing and returns an *OfflineError; one that
+// was waiting for room returns it too.
 func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
 	if typ == session.Text && !utf8.Valid(p) {
 		return fmt.Errorf("lifeline: text message is not UTF-8: %w", engine.ErrProtocol)
+	}
+	if oe := c.off.current(); oe != nil {
+		return oe
 	}
 	for {
 		c.mu.Lock()
@@ -217,12 +252,22 @@ func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) err
 		if lim := g.maxMessage(); lim > 0 && len(p) > lim {
 			return session.ErrTooLarge
 		}
+		wctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(c.off.writeWaker(), cancel)
 		g.wmu.RLock()
-		err := g.s.Write(ctx, typ, p)
+		err := g.s.Write(wctx, typ, p)
 		if err == nil {
 			g.written.Add(1)
 		}
 		g.wmu.RUnlock()
+		stop()
+		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil && wctx.Err() != nil {
+			if oe := c.off.current(); oe != nil {
+				return oe
+			}
+			continue // the spell is over already
+		}
 		if err == nil || !g.resetting.Load() || ctx.Err() != nil {
 			return err
 		}

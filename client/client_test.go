@@ -172,10 +172,13 @@ func TestAction(t *testing.T) {
 		{peerClose(4408, ""), closecode.Reconnect, 4408},
 		{peerClose(4409, ""), closecode.Ignore, 4409},
 		{peerClose(1000, ""), closecode.Stop, 1000},
-		{engine.Protocolf("bad"), closecode.Stop, closecode.Protocol},
+		// What the client finds wrong itself resumes: only the server's code stops.
+		{engine.Protocolf("bad"), closecode.Reconnect, closecode.Protocol},
 		{session.ErrTooLarge, closecode.Stop, closecode.TooLarge},
 		{fmt.Errorf("body: %w", transport.ErrTooLarge), closecode.Stop, closecode.TooLarge},
-		{fmt.Errorf("body: %w", transport.ErrMalformed), closecode.Stop, closecode.Protocol},
+		{fmt.Errorf("body: %w", transport.ErrMalformed), closecode.Reconnect, closecode.Protocol},
+		{&session.CloseError{Code: closecode.TooLarge}, closecode.Stop, closecode.TooLarge},
+		{peerClose(closecode.Protocol, "bad"), closecode.Stop, closecode.Protocol},
 		{io.ErrUnexpectedEOF, closecode.Reconnect, 0},
 		{errSilent, closecode.Reconnect, 0},
 	} {

@@ -1,8 +1,14 @@
 package client
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"syscall"
 
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -61,7 +67,14 @@ func peerClose(code closecode.Code, reason string) error {
 }
 
 // action says what the client does after err ended a connection or an attempt, with
-// the close code and reason that go with it. Errors with no close code reconnect.
+// the close code and reason that go with it. A close code the server sent stops, resets
+// or resumes the session as docs/protocol.md §7 says. What the client finds wrong
+// itself in what arrived (a malformed frame, a frame out of place, a response without
+// its hello, a sequence gap) may be a second copy of a response, a reordered one or a
+// body a proxy cut short: the client resumes, after a backoff (see local), and the
+// server resends from its ack. The one exception is a message over the client's own
+// limit (MaxMessageBytes): no copy or cut makes one, and it would come again on every
+// resume, so the session stops with 4413.
 func action(err error) (closecode.Action, closecode.Code, string) {
 	var ce *session.CloseError
 	switch {
@@ -70,7 +83,51 @@ func action(err error) (closecode.Action, closecode.Code, string) {
 	case errors.Is(err, session.ErrTooLarge), errors.Is(err, transport.ErrTooLarge):
 		return closecode.Stop, closecode.TooLarge, err.Error()
 	case errors.Is(err, engine.ErrProtocol), errors.Is(err, transport.ErrMalformed):
-		return closecode.Stop, closecode.Protocol, err.Error()
+		return closecode.Reconnect, closecode.Protocol, err.Error()
 	}
 	return closecode.Reconnect, 0, ""
+}
+
+// local reports whether err is something the client found wrong itself in what
+// arrived, rather than a network failure or a code from the server: it resumes after a
+// backoff that grows while such faults repeat.
+func local(err error) bool {
+	var ce *session.CloseError
+	return !errors.As(err, &ce) && (errors.Is(err, engine.ErrProtocol) || errors.Is(err, transport.ErrMalformed))
+}
+
+// transient reports whether err, which failed an attempt to reach the server, may not
+// happen again: a connection cut, reset or timed out during its handshake, a response
+// cut short, a gateway's 502-504, a close code that says reconnect or retry after a
+// backoff (4429, 4503), or what the client found wrong itself (local). Not transient: a refused connection or an unknown host
+// (nothing there to talk to), a certificate refused, another HTTP error without a
+// close code (not a Lifeline server), a close code that says stop or reset, a message
+// over the limit, a cancelled context.
+func transient(err error) bool {
+	var ce *session.CloseError
+	var se *statusError
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	switch {
+	case errors.As(err, &ce):
+		// 4429 and 4503 ask for a retry after a backoff (docs/protocol.md §7): too
+		// many unconfirmed sessions clears as they expire, a shutting down server
+		// may be behind a balancer with others.
+		return ce.Remote && (ce.Code.Action() == closecode.Reconnect ||
+			ce.Code == closecode.TooMany || ce.Code == closecode.Shutdown)
+	case errors.As(err, &se):
+		switch se.resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dns) && !dns.IsTemporary && !dns.IsTimeout,
+		errors.As(err, &cert), errors.As(err, &ua), errors.As(err, &hn),
+		errors.Is(err, session.ErrTooLarge), errors.Is(err, transport.ErrTooLarge),
+		errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
 }

@@ -48,11 +48,12 @@ func Example() {
 	// Output: hello over websocket
 }
 
-// Forcing a transport, credentials, and reading through a reset.
+// Forcing a transport, credentials, and reading through a reset and a spell offline.
 func ExampleDial() {
 	ctx := context.Background()
 	c, err := client.Dial(ctx, "https://example.com/lifeline", &client.Options{
-		Transports: []string{"stream"}, // only HTTP streaming
+		Transports:   []string{"stream"}, // only HTTP streaming
+		OfflineAfter: 10 * time.Second,   // say so when the server stays unreachable
 		Auth: func(ctx context.Context) (string, error) {
 			return "a fresh token", nil // asked on creation and before every resume
 		},
@@ -64,9 +65,13 @@ func ExampleDial() {
 	for {
 		_, p, err := c.Read(ctx)
 		var reset *client.ResetError
+		var off *client.OfflineError
 		switch {
 		case errors.As(err, &reset): // errors.Is(err, client.ErrReset) tells the same
 			log.Printf("session lost (%d unsent), going on with %s", reset.Unsent, c.SessionID())
+			continue
+		case errors.As(err, &off): // errors.Is(err, client.ErrOffline) tells the same
+			log.Printf("offline: %v; still trying, %d messages kept", off, off.Unsent)
 			continue
 		case err != nil:
 			log.Printf("closed: %v; stats %+v", err, c.Stats())

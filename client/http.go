@@ -195,10 +195,18 @@ func responseError(resp *http.Response) error {
 			return peerClose(closecode.Code(f.Num), string(f.Data))
 		}
 	}
-	if resp.Request != nil {
-		return fmt.Errorf("lifeline: %s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.Status)
+	return &statusError{resp}
+}
+
+// statusError is an HTTP response without a close code: it did not come from a
+// Lifeline server (a proxy, say).
+type statusError struct{ resp *http.Response }
+
+func (e *statusError) Error() string {
+	if r := e.resp.Request; r != nil {
+		return fmt.Sprintf("lifeline: %s %s: %s", r.Method, r.URL.Path, e.resp.Status)
 	}
-	return fmt.Errorf("lifeline: %s", resp.Status)
+	return fmt.Sprintf("lifeline: %s", e.resp.Status)
 }
 
 // newReader returns a frame reader of an HTTP body sized for the session's messages.

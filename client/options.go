@@ -54,6 +54,15 @@ type Options struct {
 	// (a stream that a proxy buffers never delivers it). Default 3 s.
 	ConnectTimeout time.Duration
 
+	// OfflineAfter is how long the client tries to reach the server, with no
+	// connection carrying the session, before it tells the application: Read returns
+	// an *OfflineError once (after the messages already received), and Write returns
+	// one at once, queuing nothing, until a connection carries the session again. The
+	// client keeps trying meanwhile. Messages written before stay queued (at most
+	// MaxQueuedBytes): they go once a connection resumes the session, or are counted
+	// in ResetError.Unsent if the server lost it. Default 30 s; negative: never.
+	OfflineAfter time.Duration
+
 	// BackoffMin and BackoffMax bound the wait between failed reconnection attempts:
 	// a random duration (full jitter) up to BackoffMin, doubling each attempt up to
 	// BackoffMax. Defaults 250 ms and 10 s.
@@ -106,6 +115,9 @@ func (o *Options) withDefaults() (Options, error) {
 	engine.Default(&c.PollStart, 300*time.Millisecond)
 	engine.Default(&c.WebSocketDeadline, 10*time.Second)
 	engine.Default(&c.ConnectTimeout, 3*time.Second)
+	if c.OfflineAfter == 0 {
+		c.OfflineAfter = 30 * time.Second
+	}
 	engine.Default(&c.BackoffMin, 250*time.Millisecond)
 	engine.Default(&c.BackoffMax, 10*time.Second)
 	engine.Default(&c.ReprobeMin, 10*time.Second)

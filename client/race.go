@@ -116,7 +116,10 @@ func (c *Conn) create(ctx context.Context, g *gen) (*live, bool, error) {
 			}
 			cancels[r.i]()
 			c.log.Debug("lifeline: transport failed", "transport", order[r.i], "err", r.err)
-			if failure == nil || (!hasCode(failure) && hasCode(r.err)) {
+			// The failure reported is the one that says most: a close code, else one
+			// worth trying again (Dial then does).
+			if failure == nil || (!hasCode(failure) && hasCode(r.err)) ||
+				(!hasCode(failure) && !hasCode(r.err) && !transient(failure) && transient(r.err)) {
 				failure = r.err
 			}
 			if pending == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -296,14 +297,25 @@ func TestCloseNowWhileReconnecting(t *testing.T) {
 	}
 }
 
-// TestDialFails: with nothing to talk to, Dial fails promptly and leaves nothing
-// running.
+// TestDialFails: with nothing to talk to (a refused connection, a server that is not
+// Lifeline), Dial fails promptly and leaves nothing running; through a network that
+// cuts every connection it keeps trying until its context ends.
 func TestDialFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	if _, err := Dial(testCtx(t), closed, &Options{Logger: quiet}); err == nil {
+		t.Fatal("Dial of a closed port succeeded")
+	}
 	p := newProxy(t, "127.0.0.1:1")
 	p.setRefuse(true)
-	_, err := Dial(testCtx(t), p.url(), &Options{Logger: quiet})
-	if err == nil {
-		t.Fatal("Dial succeeded")
+	cut, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := Dial(cut, p.url(), &Options{Logger: quiet}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial through a network that cuts every connection: %v", err)
 	}
 	notFound := startServer(t, echo, nil, func(http.Handler) http.Handler { return http.NotFoundHandler() })
 	if _, err := Dial(testCtx(t), notFound, &Options{Logger: quiet}); err == nil {

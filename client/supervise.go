@@ -96,6 +96,9 @@ type supervisor struct {
 	probeDelay time.Duration
 	probeTimer *time.Timer
 	lost       int // WebSockets that lost the session to a newer connection of ours since one carried it
+	// faults spaces resumes after what the client found wrong itself (errors.go, local)
+	// while such faults come one after another.
+	faults backoff
 }
 
 // lostRetry is how soon a WebSocket that worked but lost the session to the client's
@@ -209,9 +212,12 @@ func (s *supervisor) lostRace() {
 // recover handles the end of the current connection (docs/protocol.md §4, §7): resume,
 // on the transport that last worked and then down the order, with backoff between
 // failed attempts; reset to a fresh session; or stop. It reports whether a connection
-// carries the session again.
-func (s *supervisor) recover(err error) bool {
+// carries the session again. Past Options.OfflineAfter without one, the Conn is
+// offline (offline.go) until one does.
+func (s *supervisor) recover(err error) (online bool) {
 	c := s.c
+	clock := c.watchOffline(err)
+	defer func() { clock.stop(online) }()
 	order := c.opts.Transports
 	idx := max(slices.Index(order, s.cur.name), 0)
 	s.cur = nil
@@ -225,6 +231,14 @@ func (s *supervisor) recover(err error) bool {
 	}
 	bo := backoff{min: c.opts.BackoffMin, max: c.opts.BackoffMax}
 	fresh := false // no session on the server yet: create one
+	s.faults.min, s.faults.max = c.opts.BackoffMin, c.opts.BackoffMax
+	if !local(err) {
+		s.faults.reset()
+	} else if !s.pause(s.faults.next()) {
+		return false
+	} else if s.cur != nil {
+		return true // a WebSocket under way took the session over meanwhile
+	}
 	for first := true; ; first = false {
 		if c.ctx.Err() != nil || s.g.s.Err() != nil {
 			return false
@@ -273,6 +287,7 @@ func (s *supervisor) recover(err error) bool {
 			return true
 		}
 		c.log.Debug("lifeline: reconnect failed", "err", err)
+		clock.note(err)
 	}
 }
 
@@ -369,8 +384,8 @@ func (s *supervisor) await() bool {
 	return false
 }
 
-// stop ends the session with a close code: the server's, or 4400/4413 for what the
-// client found wrong.
+// stop ends the session with a close code: the server's, 4413 for a message over the
+// client's own limit, or the client's own when it is closing.
 func (s *supervisor) stop(err error, code closecode.Code, reason string) {
 	var ce *session.CloseError
 	level := slog.LevelInfo

@@ -27,7 +27,7 @@ var echo = lltest.Echo
 // start mounts a server on a chi router at /ll and serves it on 127.0.0.1. Its
 // shutdown at the end of the test does not drain (Options.ShutdownDrain) unless opts
 // asks to: the test's clients are gone by then.
-func start(t *testing.T, h server.Handler, opts *server.Options) (*server.Server, string) {
+func start(t testing.TB, h server.Handler, opts *server.Options) (*server.Server, string) {
 	t.Helper()
 	o := server.Options{ShutdownDrain: -1}
 	if opts != nil {

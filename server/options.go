@@ -51,6 +51,19 @@ type Options struct {
 	MaxBodyBytes int
 	// MaxQueuedBytes bounds each session's queue in each direction. Default 1 MiB.
 	MaxQueuedBytes int
+	// QueuedBytesBudget bounds the payload bytes all sessions hold queued together,
+	// in both directions (Stats.QueuedIn plus Stats.QueuedOut; a broadcast payload
+	// counts once for each session that holds it). Once it is reached a message waits
+	// to be queued until bytes are freed (the handler reads, a client acknowledges, a
+	// session ends): a WebSocket is not read further, so its client's TCP window
+	// closes; an HTTP send is held at most a heartbeat, and what did not fit is not
+	// acknowledged (the client sends it again); Write blocks; TryWrite and broadcasts
+	// find the queue full (a broadcast then ends the sessions it cannot reach with
+	// 4507). What one session can make the server hold is thus bounded by
+	// 2×MaxQueuedBytes, plus one message being read and a connection's buffers
+	// (BenchmarkWorstCaseSession measures it), and what all can by this budget.
+	// Default 1 GiB; negative: no budget.
+	QueuedBytesBudget int64
 	// MaxSessions bounds the sessions this server holds. Default 10000.
 	MaxSessions int
 
@@ -141,6 +154,9 @@ func (o *Options) withDefaults() Options {
 	engine.Default(&c.MaxBodyBytes, 1<<20)
 	engine.Default(&c.MaxQueuedBytes, 1<<20)
 	engine.Default(&c.MaxSessions, 10000)
+	if c.QueuedBytesBudget == 0 {
+		c.QueuedBytesBudget = 1 << 30
+	}
 	defl(&c.MaxSessionsPerClient, 100)
 	defl(&c.MaxUnconfirmedPerClient, 16)
 	defl(&c.MaxUnconfirmed, max(c.MaxSessions/10, 100))
@@ -151,11 +167,16 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
+// sessionConfig is the configuration of every session; its Budget is shared.
 func (o *Options) sessionConfig() engine.Config {
-	return engine.Config{
+	c := engine.Config{
 		MaxMessage:       o.MaxMessageBytes,
 		MaxQueued:        o.MaxQueuedBytes,
 		ResumeWindow:     o.ResumeWindow,
 		HandshakeTimeout: o.HandshakeTimeout,
 	}
+	if o.QueuedBytesBudget > 0 {
+		c.Budget = engine.NewBudget(o.QueuedBytesBudget)
+	}
+	return c
 }

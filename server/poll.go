@@ -25,6 +25,11 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 	defer s.Release(conn)
 	prev, prevConn := s.Transport(), s.LastConn()
 	first := created || prev != namePoll || prevConn != conn
+	// A later poll of the run that acknowledges nothing the run carried may be a
+	// second copy of the run's first poll (an HTTP client or proxy retrying a GET
+	// whose connection failed): it is greeted too, so whichever copy's answer
+	// arrives opens the run (docs/protocol.md §5). It is held as any later poll.
+	again := !first && ack == s.RunAck()
 	l, received, err := srv.attach(s, namePoll, conn, ack, false, created)
 	if err != nil {
 		srv.failErr(w, r, err)
@@ -34,12 +39,16 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 
 	o := &srv.opts
 	var buf, scratch []byte
-	if first {
+	if first || again {
 		scratch = srv.hello(nil, s, received, created)
 		buf = transport.AppendEvent(nil, scratch)
 		srv.stats.out(0, len(buf))
 	}
-	buf, ok := srv.pollBatch(w, r, l, buf, scratch)
+	held := 0 // what the response holds before it may be answered
+	if again {
+		held = len(buf)
+	}
+	buf, ok := srv.pollBatch(w, r, l, buf, scratch, held)
 	if !ok {
 		return
 	}
@@ -50,18 +59,19 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 }
 
 // pollBatch waits up to a heartbeat for something to send and appends it to buf (a
-// hello, when the poll opens a run, is there already). It reports false when the
-// request is answered already, or gone.
-func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.Link, buf, scratch []byte) ([]byte, bool) {
+// hello, when the poll opens a run, is there already): a poll is answered at once when
+// buf holds more than held bytes. It reports false when the request is answered
+// already, or gone.
+func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.Link, buf, scratch []byte, held int) ([]byte, bool) {
 	o := &srv.opts
 	var b engine.Batch
 	var next uint64
 	var timer *time.Timer
-	var held time.Time
+	var since time.Time // when the wait began
 	for {
 		l.Pull(&b, o.MaxBatchFrames-2, o.MaxBodyBytes/2, false)
 		if b.Gone != nil {
-			if len(buf) == 0 {
+			if len(buf) == held {
 				// The session ended while this poll was held: it carries the end's
 				// code, as the next poll would (a 4409 would have the client wait for
 				// a newer connection that never comes).
@@ -78,11 +88,11 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 			}
 			break
 		}
-		if len(buf) > 0 {
+		if len(buf) > held {
 			break
 		}
 		if timer == nil {
-			held = time.Now()
+			since = time.Now()
 			timer = time.NewTimer(l.Session().PollHold(o.Heartbeat, o.PollMinHold))
 			defer timer.Stop()
 		}
@@ -92,7 +102,7 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 		case <-l.Gone():
 			continue
 		case <-r.Context().Done():
-			l.Session().PollCut(time.Since(held), o.PollMinHold)
+			l.Session().PollCut(time.Since(since), o.PollMinHold)
 			return nil, false
 		case <-timer.C:
 			buf = append(buf, engine.PingEvent...)

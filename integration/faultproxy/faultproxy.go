@@ -38,6 +38,7 @@ type Proxy struct {
 
 	ws, stream atomic.Int32 // Policy for WebSocket handshakes and stream requests
 	down       atomic.Bool  // close every new connection at once
+	dropped    atomic.Int64 // connections closed at once while down
 
 	mu    sync.Mutex
 	conns map[*pair]struct{}
@@ -117,6 +118,9 @@ func (p *Proxy) Open() int {
 	return len(p.conns)
 }
 
+// Dropped returns how many connections the proxy closed at once while down.
+func (p *Proxy) Dropped() int64 { return p.dropped.Load() }
+
 // Cuts returns how many connections the proxy has cut.
 func (p *Proxy) Cuts() int64 { return p.cuts.Load() }
 
@@ -142,6 +146,7 @@ func (p *Proxy) accept() {
 		}
 		if p.down.Load() {
 			c.Close()
+			p.dropped.Add(1)
 			continue
 		}
 		pr := &pair{a: c}

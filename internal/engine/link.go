@@ -73,6 +73,9 @@ func (s *Session) Attach(name string, conn, peerAck uint64, acks bool) (*Link, u
 		cur.detachLocked(ErrSuperseded)
 	}
 	s.link = l
+	if conn != s.lastConn || name != s.lastName {
+		s.runAck = peerAck // a new connection, or a new run of polls
+	}
 	s.lastConn, s.lastName = conn, name
 	s.transport.Store(&l.name)
 	s.armLocked()
@@ -281,6 +284,15 @@ func (s *Session) Hold(conn uint64) bool {
 			return true
 		}
 	}
+}
+
+// RunAck returns the ack that the first request of the attached connection (or run
+// of polls) carried. A later poll of the run with this ack may be a second copy of
+// that request, whose answer lacked nothing but the hello: the server greets it again.
+func (s *Session) RunAck() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runAck
 }
 
 // Release ends a Hold of connection conn.

@@ -43,6 +43,10 @@ type Config struct {
 	// HandshakeTimeout is how long a session may stay unconfirmed (docs/protocol.md §3)
 	// before it ends with code 4410. Zero: forever.
 	HandshakeTimeout time.Duration
+	// Budget, when set, bounds what all the sessions sharing it hold queued together:
+	// a message waits to be queued, in either direction, until it fits in both
+	// MaxQueued and the budget. Nil: no budget.
+	Budget *Budget
 }
 
 func (c Config) withDefaults() Config {
@@ -108,8 +112,10 @@ type Session struct {
 	link     *Link
 	lastConn uint64 // number and name of the last attached connection
 	lastName string
+	runAck   uint64 // the peer's ack when the last connection or run of polls began
 
 	confirmed bool
+	budgeted  bool        // in and out are taken from cfg.Budget: false once the end gave them back
 	expiry    *time.Timer // handshake timeout, then resume window while detached
 	onEnd     []func()
 	heard     atomic.Int64  // unix ns when the peer was last heard from
@@ -121,7 +127,7 @@ type Session struct {
 // New returns an open session with the given public id and secret token.
 func New(id, token string, cfg Config) *Session {
 	s := &Session{id: id, token: token, cfg: cfg.withDefaults(), outBase: 1, done: make(chan struct{}),
-		ready: make(chan struct{}, 1)}
+		ready: make(chan struct{}, 1), budgeted: true}
 	s.pub = api.Wrap(s).(*session.Session)
 	if s.cfg.HandshakeTimeout > 0 {
 		s.mu.Lock() // the timer may fire before the assignment
@@ -241,6 +247,7 @@ func (s *Session) Read(ctx context.Context) (session.MessageType, []byte, error)
 		s.mu.Lock()
 		if m, ok := pop(&s.in, &s.inHead); ok {
 			s.inBytes -= len(m.Data)
+			s.giveLocked(len(m.Data))
 			signal(&s.inSpace)
 			if s.inHead < len(s.in) {
 				kick(s.ready) // more for another reader
@@ -299,7 +306,15 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			s.mu.Unlock()
 			return err
 		}
-		if s.outHead == len(s.out) || s.outBytes+len(m.Data) <= s.cfg.MaxQueued {
+		fits := s.outHead == len(s.out) || s.outBytes+len(m.Data) <= s.cfg.MaxQueued
+		var budget chan struct{}
+		if fits && !s.cfg.Budget.take(len(m.Data)) {
+			fits, budget = false, s.cfg.Budget.wait()
+			if s.cfg.Budget.take(len(m.Data)) { // given back meanwhile
+				fits = true
+			}
+		}
+		if fits {
 			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
 			l := s.link
@@ -317,6 +332,7 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 		s.mu.Unlock()
 		select {
 		case <-ch:
+		case <-budget: // nil unless the budget is what is full
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -388,6 +404,8 @@ func (s *Session) finishLocked(ce *session.CloseError) {
 		s.closeErr = ce
 	}
 	s.state = stateClosed
+	s.giveLocked(s.inBytes + s.outBytes)
+	s.budgeted = false // what the handler still reads was given back just now
 	clear(s.out)
 	s.out, s.outHead, s.outBytes = nil, 0, 0
 	if s.ackTimer != nil {
@@ -437,9 +455,11 @@ func (s *Session) ackedLocked(n uint64) error {
 		return ErrProtocol // acks a message never sent
 	}
 	acked := s.out[s.outHead : s.outHead+k]
+	n0 := s.outBytes
 	for i := range acked {
 		s.outBytes -= len(acked[i].Data)
 	}
+	s.giveLocked(n0 - s.outBytes)
 	clear(acked)
 	if s.outHead += k; s.outHead == len(s.out) {
 		s.out, s.outHead = s.out[:0], 0
@@ -472,7 +492,15 @@ func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool)
 			s.mu.Unlock()
 			return false, err
 		}
-		if s.inHead == len(s.in) || s.inBytes+len(m.Data) <= s.cfg.MaxQueued {
+		fits := s.inHead == len(s.in) || s.inBytes+len(m.Data) <= s.cfg.MaxQueued
+		var budget chan struct{}
+		if fits && !s.cfg.Budget.take(len(m.Data)) {
+			fits, budget = false, s.cfg.Budget.wait()
+			if s.cfg.Budget.take(len(m.Data)) { // given back meanwhile
+				fits = true
+			}
+		}
+		if fits {
 			push(&s.in, &s.inHead, m)
 			s.inBytes += len(m.Data)
 			s.inSeq = seq
@@ -492,9 +520,18 @@ func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool)
 		s.mu.Unlock()
 		select {
 		case <-ch:
+		case <-budget: // nil unless the budget is what is full
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}
+	}
+}
+
+// giveLocked gives n queued bytes back to the budget, unless the session's end gave
+// back everything already.
+func (s *Session) giveLocked(n int) {
+	if s.budgeted {
+		s.cfg.Budget.give(n)
 	}
 }
 
