@@ -1,0 +1,236 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/lifelinehq/lifeline/closecode"
+)
+
+// ServeWebSocket relays an accepted WebSocket: its first frame goes to the owner,
+// which opens a WebSocket of its own into its own Server (through an in-memory
+// listener) and answers with the subject of its side of the flow. From then on each
+// message is one numbered NATS message, in each direction, and a close carries its
+// code and reason across. A gap or a lost flow in either direction ends both
+// connections abruptly, so the client resumes and acks make the owner resend what was
+// lost. "No responders" closes with 4404 (unknown session): the client resets.
+func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first []byte) {
+	c := rl.c
+	c.stats.relayed.Add(1)
+	f := c.newFlow()
+	defer f.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer ws.CloseNow()
+	ws.SetReadLimit(c.nc.MaxPayload() - 64)
+	open := appendBytes(appendStart(nil, kindWebSocket, 0), first)
+	if c.nc.PublishRequest(rl.owner+"ws", f.subj, open) != nil {
+		return
+	}
+	var out *sender
+	for out == nil {
+		m, kind, rd, err := f.recv(ctx, rl.owner+"ctl", f.subj)
+		switch {
+		case err == nil && noResponders(m) && f.next == 1:
+			if c.believeNoResponders() {
+				c.stats.unknown.Add(1)
+				ws.Close(websocket.StatusCode(closecode.Unknown), "unknown session") // the owner is gone
+				return
+			}
+			if !sleep(ctx) || c.nc.PublishRequest(rl.owner+"ws", f.subj, open) != nil {
+				return
+			}
+		case err == nil && kind == kindOpen:
+			out = &sender{c: c, to: rd.string()}
+			if rd.err != nil {
+				return
+			}
+		case err == nil && kind == kindClose:
+			closeWith(ws, rd)
+			return
+		default:
+			return
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // client → owner
+		defer wg.Done()
+		defer cancel()
+		pump(ctx, ws, out)
+	}()
+	for { // owner → client
+		_, kind, rd, err := f.recv(ctx, rl.owner+"ctl", f.subj)
+		if err != nil || !deliver(ctx, ws, kind, rd) {
+			break
+		}
+	}
+	cancel()
+	ws.CloseNow()
+	wg.Wait()
+}
+
+// pump sends each message read from ws through out, then its close.
+func pump(ctx context.Context, ws *websocket.Conn, out *sender) {
+	for {
+		typ, p, err := ws.Read(ctx)
+		if err != nil {
+			code, reason := websocket.StatusAbnormalClosure, ""
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				code, reason = ce.Code, ce.Reason
+			}
+			out.send(kindClose, func(b []byte) []byte {
+				return appendString(appendUvarint(b, int(code)), reason)
+			})
+			return
+		}
+		if out.send(kindMessage, func(b []byte) []byte { return append(append(b, byte(typ)), p...) }) != nil {
+			return
+		}
+	}
+}
+
+// deliver writes one message of the flow to ws, or closes ws as it says. It reports
+// whether the flow goes on.
+func deliver(ctx context.Context, ws *websocket.Conn, kind byte, rd *reader) bool {
+	switch kind {
+	case kindMessage:
+		typ := websocket.MessageType(rd.byte())
+		p := rd.rest()
+		return rd.err == nil && ws.Write(ctx, typ, p) == nil
+	case kindClose:
+		closeWith(ws, rd)
+	}
+	return false
+}
+
+// closeWith closes ws with the code and reason of a kindClose message; a code that
+// cannot be sent (1005, 1006, 1015) closes abruptly.
+func closeWith(ws *websocket.Conn, rd *reader) {
+	code, reason := websocket.StatusCode(rd.uvarint()), rd.string()
+	if rd.err != nil || code < 1000 || code > 4999 || code == websocket.StatusNoStatusRcvd ||
+		code == websocket.StatusAbnormalClosure || code == websocket.StatusTLSHandshake {
+		ws.CloseNow()
+		return
+	}
+	ws.Close(code, reason)
+}
+
+// serveWebSocket serves a WebSocket relayed from another node: it dials this node's
+// Server through the in-memory listener, writes the client's first frame, and pumps
+// messages between that connection and the relay's flow.
+func (c *Cluster) serveWebSocket(m *nats.Msg) {
+	rd := reader{b: m.Data}
+	rd.start()
+	first := rd.bytes()
+	if rd.err != nil || m.Reply == "" {
+		c.log.Warn("lifeline/cluster: malformed relayed websocket", "subject", m.Subject)
+		return
+	}
+	c.stats.served.Add(1)
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	defer c.serving(m.Reply, cancel)()
+	f := c.newFlow()
+	defer f.close()
+	back := &sender{c: c, to: m.Reply}
+	refuse := func(code websocket.StatusCode, reason string) {
+		back.send(kindClose, func(b []byte) []byte { return appendString(appendUvarint(b, int(code)), reason) })
+	}
+	if !c.started.Load() {
+		refuse(websocket.StatusCode(closecode.Unknown), "unknown session") // a session of this node's previous life
+		return
+	}
+	ws, _, err := websocket.Dial(ctx, "ws://lifeline/ws", &websocket.DialOptions{HTTPClient: c.wsClient})
+	if err != nil {
+		refuse(websocket.StatusAbnormalClosure, "") // closing: the client resumes and learns more
+
+		return
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(c.nc.MaxPayload() - 64)
+	if ws.Write(ctx, websocket.MessageText, first) != nil ||
+		back.send(kindOpen, func(b []byte) []byte { return appendString(b, f.subj) }) != nil {
+		return
+	}
+	probed := c.goProbe(ctx, cancel, m.Reply, f.subj)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // owner → relay
+		defer wg.Done()
+		defer cancel()
+		pump(ctx, ws, back)
+	}()
+	for { // relay → owner
+		_, kind, rd, err := f.recv(ctx, "", "")
+		if err != nil || !deliver(ctx, ws, kind, rd) {
+			break
+		}
+	}
+	cancel()
+	ws.CloseNow()
+	wg.Wait()
+	<-probed
+}
+
+// pipeListener is the owner's in-memory listener: relayed WebSockets reach the
+// Server through it as real HTTP upgrades (net.Pipe connections), with no port.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return relayAddr{} }
+
+func (l *pipeListener) dialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	a, b := net.Pipe()
+	select {
+	case l.conns <- relayConn{b}:
+		return a, nil
+	case <-l.done:
+		err := net.ErrClosed
+		a.Close()
+		b.Close()
+		return nil, err
+	case <-ctx.Done():
+		a.Close()
+		b.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// relayAddr is the address of a relayed connection as the owner's Server sees it.
+type relayAddr struct{}
+
+func (relayAddr) Network() string { return "lifeline-relay" }
+func (relayAddr) String() string  { return "lifeline-relay" }
+
+type relayConn struct{ net.Conn }
+
+func (relayConn) RemoteAddr() net.Addr { return relayAddr{} }
+func (relayConn) LocalAddr() net.Addr  { return relayAddr{} }
