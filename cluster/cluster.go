@@ -426,6 +426,9 @@ func (f *flow) close() {
 	f.c.mu.Unlock()
 }
 
+// dropHook, set by tests only, loses the numbered messages it returns true for.
+var dropHook atomic.Pointer[func(subject string, n uint64) bool]
+
 // errLost ends a relay whose flow lost a message, or whose other side is gone.
 var errLost = errors.New("lifeline/cluster: relay lost")
 
@@ -484,6 +487,9 @@ func (s *sender) send(kind byte, build func([]byte) []byte) error {
 	b := appendStart(make([]byte, 0, 64), kind, s.n)
 	if build != nil {
 		b = build(b)
+	}
+	if drop := dropHook.Load(); drop != nil && (*drop)(s.to, s.n) {
+		return nil // tests: lost between the nodes, as NATS core may lose it
 	}
 	if err := s.c.nc.Publish(s.to, b); err != nil {
 		s.fail = err // a later message would leave a gap: nothing more goes out
