@@ -81,11 +81,9 @@ func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ..
 	}))
 	t.Cleanup(func() {
 		for _, n := range tc.nodes {
-			if !n.down.Load() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				n.srv.Shutdown(ctx)
-				cancel()
-			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			n.srv.Shutdown(ctx)
+			cancel()
 		}
 		for _, n := range tc.nodes {
 			n.cl.Close()
@@ -97,15 +95,12 @@ func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ..
 }
 
 // kill takes a node out abruptly, as SIGKILL would: the front stops sending it
-// requests, and its NATS connection and Cluster close without its Server saying
-// anything to its clients.
+// requests and its NATS connection closes, its Server saying nothing to anyone (the
+// test cuts the client connections it held with the fault proxy).
 func (tc *testCluster) kill(n *node) {
 	n.down.Store(true)
 	n.nc.Close()
 	n.cl.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	n.srv.Shutdown(ctx) // its goroutines end; nothing reaches its clients (no node relays to it)
 }
 
 func (tc *testCluster) relayed() (n uint64) {
@@ -140,6 +135,12 @@ func dial(t *testing.T, ctx context.Context, url string, transports ...string) *
 // lost, duplicated or out of order.
 func exchange(t *testing.T, ctx context.Context, c *client.Conn, tag string, n int) {
 	t.Helper()
+	if err := exchangeErr(ctx, c, tag, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exchangeErr(ctx context.Context, c *client.Conn, tag string, n int) error {
 	werr := make(chan error, 1)
 	go func() {
 		for i := range n {
@@ -153,15 +154,13 @@ func exchange(t *testing.T, ctx context.Context, c *client.Conn, tag string, n i
 	for i := range n {
 		_, p, err := c.Read(ctx)
 		if err != nil {
-			t.Fatalf("read %d: %v", i, err)
+			return fmt.Errorf("read %d: %w", i, err)
 		}
 		if want := fmt.Sprintf("%s%d", tag, i); string(p) != want {
-			t.Fatalf("message %d: got %q, want %q (lost, duplicated or reordered)", i, p, want)
+			return fmt.Errorf("message %d: got %q, want %q (lost, duplicated or reordered)", i, p, want)
 		}
 	}
-	if err := <-werr; err != nil {
-		t.Fatal(err)
-	}
+	return <-werr
 }
 
 // TestClusterEcho: on each transport, forced and negotiated, a session behind a
