@@ -102,3 +102,11 @@ bench:
 
 chat:
 	$(GO) run ./examples/chat
+
+# Three chat nodes on one NATS server behind haproxy (balance roundrobin, no
+# stickiness) on 127.0.0.1:8080 (PORT=...); installs nats-server and haproxy when missing.
+cluster-demo: cluster-deps
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends haproxy; }
+	GO=$(GO) sh examples/chat/cluster-demo.sh
