@@ -31,6 +31,9 @@ type node struct {
 	srv  *server.Server
 	down atomic.Bool // the front sends it nothing
 	url  string      // this node alone, for a client that must start here
+
+	dead context.Context // done when the node is killed
+	kill context.CancelFunc
 }
 
 // testCluster is three nodes behind a round-robin front: an in-process handler that
@@ -66,7 +69,9 @@ func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ..
 		srv := server.New(h, &server.Options{Router: cl, Logger: quiet, ShutdownDrain: -1})
 		direct := httptest.NewServer(srv)
 		t.Cleanup(direct.Close)
-		tc.nodes = append(tc.nodes, &node{name: name, nc: nc, cl: cl, srv: srv, url: direct.URL})
+		nd := &node{name: name, nc: nc, cl: cl, srv: srv, url: direct.URL}
+		nd.dead, nd.kill = context.WithCancel(context.Background())
+		tc.nodes = append(tc.nodes, nd)
 	}
 	var turn atomic.Int64
 	tc.front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +79,15 @@ func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ..
 		for {
 			n := tc.nodes[turn.Add(1)%int64(len(tc.nodes))]
 			if !n.down.Load() {
-				n.srv.ServeHTTP(w, r)
+				// A request the node holds when it is killed dies with it: its
+				// context ends and its connection drops.
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				defer context.AfterFunc(n.dead, cancel)()
+				n.srv.ServeHTTP(w, r.WithContext(ctx))
+				if n.dead.Err() != nil {
+					panic(http.ErrAbortHandler)
+				}
 				return
 			}
 		}
@@ -95,10 +108,12 @@ func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ..
 }
 
 // kill takes a node out abruptly, as SIGKILL would: the front stops sending it
-// requests and its NATS connection closes, its Server saying nothing to anyone (the
-// test cuts the client connections it held with the fault proxy).
+// requests, the HTTP requests it holds drop, and its NATS connection closes, its
+// Server saying nothing to anyone. (A WebSocket it holds stays up: a test cuts those
+// with the fault proxy.)
 func (tc *testCluster) kill(n *node) {
 	n.down.Store(true)
+	n.kill()
 	n.nc.Close()
 	n.cl.Close()
 }

@@ -114,6 +114,55 @@ func errString(err error) string {
 	return err.Error()
 }
 
+// TestClusterOwnerGoneMidRequest: a node dies while other nodes hold relayed
+// streams and polls of its sessions, and nothing is cut but what it held itself.
+// Those relays notice within Probe+ProbeTimeout (their probes get "no responders")
+// and drop; the clients' next requests reset their sessions; the sessions of the
+// live nodes go on untouched.
+func TestClusterOwnerGoneMidRequest(t *testing.T) {
+	ns := startNATS(t)
+	tc := newTestCluster(t, ns, echo, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var conns []*client.Conn
+	for i := range 8 {
+		c := dial(t, ctx, tc.front.URL, []string{"stream", "poll"}[i%2])
+		exchange(t, ctx, c, "before", 50)
+		conns = append(conns, c)
+	}
+	victim := tc.owner(conns[0].SessionID())
+	killed := time.Now()
+	tc.kill(victim)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(conns))
+	for _, c := range conns {
+		mine := tc.owner(c.SessionID()) == victim
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if mine { // no write: only the held request can tell
+				_, _, err := c.Read(ctx)
+				var re *client.ResetError
+				if !errors.As(err, &re) || re.Code != closecode.Unknown {
+					errs <- errors.New("a session of the dead node: Read " + errString(err) + ", want a reset with 4404")
+					return
+				}
+				t.Logf("%s session reset after %v", c.Transport(), time.Since(killed).Round(time.Millisecond))
+			}
+			if err := exchangeErr(ctx, c, "after", 200); err != nil {
+				errs <- err
+			} else if s := c.Stats(); !mine && s.Resets != 0 {
+				errs <- errors.New("a session of a live node was reset")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 // TestClusterNATSRestart: the NATS server restarts while sessions on every transport
 // exchange messages. Relays under way end (their probes fail) and the clients
 // resume; relays started while NATS is down fail at once and the clients retry;
