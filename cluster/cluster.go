@@ -88,8 +88,9 @@ type Cluster struct {
 
 	stats counters
 
-	reconnectedAt atomic.Int64 // unix nanoseconds
-	prevReconnect nats.ConnHandler
+	reconnectedAt  atomic.Int64  // unix nanoseconds
+	seenReconnects atomic.Uint64 // nc's reconnect count when last looked at
+	prevReconnect  nats.ConnHandler
 }
 
 // New joins the cluster over nc as opts.Node. The connection's credentials, TLS and
@@ -156,7 +157,8 @@ func New(nc *nats.Conn, opts Options) (*Cluster, error) {
 		c.unsubscribe()
 		return nil, fmt.Errorf("lifeline/cluster: %w", err)
 	}
-	c.prevReconnect = nc.Opts.ReconnectedCB
+	c.prevReconnect = nc.ReconnectHandler()
+	c.seenReconnects.Store(nc.Stats().Reconnects)
 	nc.SetReconnectHandler(func(conn *nats.Conn) {
 		c.reconnectedAt.Store(time.Now().UnixNano())
 		if c.prevReconnect != nil {
@@ -378,6 +380,14 @@ func noResponders(m *nats.Msg) bool {
 // believeNoResponders reports whether "no responders" means the owner is gone, not
 // that it has yet to resubscribe after a NATS restart.
 func (c *Cluster) believeNoResponders() bool {
+	// nats.go counts a reconnection before it resubscribes and flushes what it
+	// buffered, so an answer to a request sent after a reconnection sees it here
+	// even if ReconnectedCB (run later, on another goroutine) has not run yet.
+	if r := c.nc.Stats().Reconnects; r != c.seenReconnects.Load() {
+		c.seenReconnects.Store(r)
+		c.reconnectedAt.Store(time.Now().UnixNano())
+		return false
+	}
 	at := c.reconnectedAt.Load()
 	return at == 0 || time.Since(time.Unix(0, at)) >= c.o.ReconnectGrace
 }

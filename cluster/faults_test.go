@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,7 +23,6 @@ func TestClusterCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	fp.CutAfter(12, 30*time.Millisecond, 300*time.Millisecond)
 	for _, tr := range [][]string{{"websocket"}, {"stream"}, {"poll"}, nil} {
 		name := "negotiated"
 		if tr != nil {
@@ -33,7 +33,15 @@ func TestClusterCuts(t *testing.T) {
 			defer cancel()
 			relayed, cuts := tc.relayed(), fp.Cuts()
 			c := dial(t, ctx, "http://"+fp.Addr(), tr...)
-			exchange(t, ctx, c, name, 3000)
+			// Faults once the session is up (Dial fails on a fault, by design).
+			fp.CutAfter(12, 30*time.Millisecond, 300*time.Millisecond)
+			defer fp.CutAfter(0, 0, 0)
+			fp.CutAll()
+			// Batches until the session has been relayed (a reconnection may land
+			// on its owner again) and 3000 messages went each way.
+			for i := 0; i < 6 || tc.relayed() == relayed; i++ {
+				exchange(t, ctx, c, fmt.Sprintf("%s%d-", name, i), 500)
+			}
 			s := c.Stats()
 			t.Logf("%s: %+v, %d cuts, %d relayed", c.Transport(), s, fp.Cuts()-cuts, tc.relayed()-relayed)
 			if s.Resets != 0 {
@@ -58,15 +66,14 @@ func TestClusterRelayLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	fp.CutAfter(7, 30*time.Millisecond, 300*time.Millisecond) // so that WebSockets land on other nodes too
 	var sent, dropped atomic.Int64
-	cluster.SetDrop(func(string, uint64) bool {
+	drop := func(string, uint64) bool {
 		if sent.Add(1)%10 == 0 {
 			dropped.Add(1)
 			return true
 		}
 		return false
-	})
+	}
 	defer cluster.SetDrop(nil)
 	for _, tr := range [][]string{{"websocket"}, {"stream"}, {"poll"}} {
 		t.Run(tr[0], func(t *testing.T) {
@@ -74,7 +81,18 @@ func TestClusterRelayLoss(t *testing.T) {
 			defer cancel()
 			lost, drops := lostCount(tc), dropped.Load()
 			c := dial(t, ctx, "http://"+fp.Addr(), tr...)
-			exchange(t, ctx, c, tr[0], 2000)
+			// Faults once the session is up (Dial fails on a fault, by design). The
+			// cuts make WebSockets land on other nodes too.
+			cluster.SetDrop(drop)
+			defer cluster.SetDrop(nil)
+			fp.CutAfter(7, 30*time.Millisecond, 300*time.Millisecond)
+			defer fp.CutAfter(0, 0, 0)
+			fp.CutAll()
+			// Batches until a relayed message was lost (a WebSocket may land on its
+			// owner again) and 2000 messages went each way.
+			for i := 0; i < 4 || dropped.Load() == drops; i++ {
+				exchange(t, ctx, c, fmt.Sprintf("%s%d-", tr[0], i), 500)
+			}
 			s := c.Stats()
 			t.Logf("%+v, %d messages dropped, %d relays ended", s, dropped.Load()-drops, lostCount(tc)-lost)
 			if s.Resets != 0 {
