@@ -54,7 +54,7 @@ func echo(ctx context.Context, s *session.Session) {
 	}
 }
 
-func newTestCluster(t *testing.T, ns *natsServer, h server.HandlerFunc, names ...string) *testCluster {
+func newTestCluster(t testing.TB, ns *natsServer, h server.HandlerFunc, names ...string) *testCluster {
 	t.Helper()
 	tc := &testCluster{}
 	for _, name := range names {
@@ -135,6 +135,10 @@ func (tc *testCluster) owner(id string) *node {
 }
 
 func dial(t *testing.T, ctx context.Context, url string, transports ...string) *client.Conn {
+	return dialB(t, ctx, url, transports...)
+}
+
+func dialB(t testing.TB, ctx context.Context, url string, transports ...string) *client.Conn {
 	t.Helper()
 	c, err := client.Dial(ctx, url, &client.Options{Transports: transports, Logger: quiet,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
