@@ -235,3 +235,58 @@ func TestClusterNATSRestart(t *testing.T) {
 	}
 	t.Logf("relays ended by a lost message or probe: %d; client connections dropped (cuts and restart): %d", lost, drops)
 }
+
+// TestClusterGracefulShutdown: a node shuts down while the front still sends it
+// requests. Its own sessions end with 4503 (told through whichever node their next
+// request reaches) and start fresh on the other nodes; the sessions of the other
+// nodes whose requests land on the draining node are relayed as usual, never reset.
+func TestClusterGracefulShutdown(t *testing.T) {
+	ns := startNATS(t)
+	tc := newTestCluster(t, ns, echo, "a", "b", "c")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var conns []*client.Conn
+	for i := range 8 {
+		c := dial(t, ctx, tc.front.URL, []string{"stream", "poll"}[i%2])
+		exchange(t, ctx, c, "before", 50)
+		conns = append(conns, c)
+	}
+	victim := tc.owner(conns[0].SessionID())
+	mine := map[*client.Conn]bool{}
+	for _, c := range conns {
+		mine[c] = tc.owner(c.SessionID()) == victim
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- victim.srv.Shutdown(ctx) }()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(conns))
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if mine[c] {
+				_, _, err := c.Read(ctx)
+				var re *client.ResetError
+				if !errors.As(err, &re) || re.Code != closecode.Shutdown {
+					errs <- errors.New("a session of the node shutting down: Read " + errString(err) + ", want a reset with 4503")
+					return
+				}
+			}
+			if err := exchangeErr(ctx, c, "after", 200); err != nil {
+				errs <- err
+			} else if s := c.Stats(); !mine[c] && s.Resets != 0 {
+				errs <- errors.New("a session of a live node was reset")
+			} else if mine[c] && tc.owner(c.SessionID()) == victim {
+				errs <- errors.New("a fresh session was created on the node shutting down")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-shut; err != nil {
+		t.Error(err)
+	}
+}
