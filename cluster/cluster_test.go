@@ -56,6 +56,12 @@ func echo(ctx context.Context, s *session.Session) {
 
 func newTestCluster(t testing.TB, ns *natsServer, h server.HandlerFunc, names ...string) *testCluster {
 	t.Helper()
+	return newTestClusterOpts(t, ns, h, nil, names...)
+}
+
+// newTestClusterOpts is newTestCluster with more server options set by opts.
+func newTestClusterOpts(t testing.TB, ns *natsServer, h server.HandlerFunc, opts func(*server.Options), names ...string) *testCluster {
+	t.Helper()
 	tc := &testCluster{}
 	for _, name := range names {
 		nc, err := nats.Connect(ns.URL(), nats.ReconnectWait(50*time.Millisecond), nats.MaxReconnects(-1))
@@ -66,7 +72,11 @@ func newTestCluster(t testing.TB, ns *natsServer, h server.HandlerFunc, names ..
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := server.New(h, &server.Options{Router: cl, Logger: quiet, ShutdownDrain: -1})
+		o := &server.Options{Router: cl, Logger: quiet, ShutdownDrain: -1}
+		if opts != nil {
+			opts(o)
+		}
+		srv := server.New(h, o)
 		direct := httptest.NewServer(srv)
 		t.Cleanup(direct.Close)
 		nd := &node{name: name, nc: nc, cl: cl, srv: srv, url: direct.URL}
@@ -139,8 +149,12 @@ func dial(t *testing.T, ctx context.Context, url string, transports ...string) *
 }
 
 func dialB(t testing.TB, ctx context.Context, url string, transports ...string) *client.Conn {
+	return dialHeader(t, ctx, url, nil, transports...)
+}
+
+func dialHeader(t testing.TB, ctx context.Context, url string, h http.Header, transports ...string) *client.Conn {
 	t.Helper()
-	c, err := client.Dial(ctx, url, &client.Options{Transports: transports, Logger: quiet,
+	c, err := client.Dial(ctx, url, &client.Options{Transports: transports, Logger: quiet, Header: h,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
 	if err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/server"
 )
 
 // ServeWebSocket relays an accepted WebSocket: its first frame goes to the owner,
@@ -29,6 +31,13 @@ func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first [
 	defer ws.CloseNow()
 	ws.SetReadLimit(c.nc.MaxPayload() - 64)
 	open := appendBytes(appendStart(nil, kindWebSocket, 0), first)
+	if r := server.UpgradeRequest(ctx); r != nil { // for the owner's Authenticate and admission
+		open = appendString(open, r.Host)
+		open = appendString(open, r.RemoteAddr)
+		open = appendHeader(open, upgradeHeader(r.Header))
+	} else {
+		open = appendHeader(appendString(appendString(open, ""), ""), nil)
+	}
 	if c.nc.PublishRequest(rl.owner+"ws", f.subj, open) != nil {
 		return
 	}
@@ -129,6 +138,7 @@ func (c *Cluster) serveWebSocket(m *nats.Msg) {
 	rd := reader{b: m.Data}
 	rd.start()
 	first := rd.bytes()
+	host, remote, h := rd.string(), rd.string(), rd.header()
 	if rd.err != nil || m.Reply == "" {
 		c.log.Warn("lifeline/cluster: malformed relayed websocket", "subject", m.Subject)
 		return
@@ -147,7 +157,12 @@ func (c *Cluster) serveWebSocket(m *nats.Msg) {
 		refuse(websocket.StatusCode(closecode.Unknown), "unknown session") // a session of this node's previous life
 		return
 	}
-	ws, _, err := websocket.Dial(ctx, "ws://lifeline/ws", &websocket.DialOptions{HTTPClient: c.wsClient})
+	if host == "" {
+		host = "lifeline"
+	}
+	dctx := context.WithValue(ctx, remoteKey{}, remote)
+	ws, _, err := websocket.Dial(dctx, "ws://lifeline/ws", &websocket.DialOptions{HTTPClient: c.wsClient,
+		HTTPHeader: h, Host: host})
 	if err != nil {
 		refuse(websocket.StatusAbnormalClosure, "") // closing: the client resumes and learns more
 
@@ -207,10 +222,14 @@ func (l *pipeListener) Close() error {
 
 func (l *pipeListener) Addr() net.Addr { return relayAddr{} }
 
+// remoteKey is the context key of the relayed client's address ("ip:port").
+type remoteKey struct{}
+
 func (l *pipeListener) dialContext(ctx context.Context, _, _ string) (net.Conn, error) {
 	a, b := net.Pipe()
+	remote, _ := ctx.Value(remoteKey{}).(string)
 	select {
-	case l.conns <- relayConn{b}:
+	case l.conns <- relayConn{b, remote}:
 		return a, nil
 	case <-l.done:
 		err := net.ErrClosed
@@ -230,7 +249,39 @@ type relayAddr struct{}
 func (relayAddr) Network() string { return "lifeline-relay" }
 func (relayAddr) String() string  { return "lifeline-relay" }
 
-type relayConn struct{ net.Conn }
+// relayConn is the owner's end of a relayed WebSocket's pipe: its remote address is
+// the client's, as the node that accepted it saw it.
+type relayConn struct {
+	net.Conn
+	remote string
+}
 
-func (relayConn) RemoteAddr() net.Addr { return relayAddr{} }
-func (relayConn) LocalAddr() net.Addr  { return relayAddr{} }
+func (c relayConn) RemoteAddr() net.Addr {
+	if c.remote == "" {
+		return relayAddr{}
+	}
+	return clientAddr(c.remote)
+}
+
+func (relayConn) LocalAddr() net.Addr { return relayAddr{} }
+
+type clientAddr string
+
+func (clientAddr) Network() string  { return "tcp" }
+func (a clientAddr) String() string { return string(a) }
+
+// upgradeHeader returns the header of an upgrade request without what the owner's
+// own WebSocket dial sets.
+func upgradeHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		switch k {
+		case "Connection", "Upgrade", "Host", "Content-Length", "Transfer-Encoding", "Te", "Trailer",
+			"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Accept",
+			"Sec-Websocket-Protocol":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
