@@ -3,6 +3,10 @@ package cluster_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -55,11 +59,15 @@ func BenchmarkEcho(b *testing.B) {
 					}
 				}
 				roundTrip()
+				cpu0, ncpu0 := processCPU(), ns.cpu()
 				b.ResetTimer()
 				for b.Loop() {
 					roundTrip()
 				}
 				b.StopTimer()
+				// CPU of this process (client and nodes) and of nats-server, per echo.
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(ns.cpu()-ncpu0)/float64(b.N), "nats-cpu-ns/op")
 				if mode == "relayed" && tc.relayed() == relayed {
 					b.Fatal("nothing relayed")
 				}
@@ -69,4 +77,25 @@ func BenchmarkEcho(b *testing.B) {
 		fp.Close()
 		front.Close()
 	}
+}
+
+// processCPU returns the user and system CPU time of this process.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpu returns the user and system CPU time of the nats-server process (Linux /proc,
+// in clock ticks of 10 ms).
+func (ns *natsServer) cpu() time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(ns.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from the 3rd
+	ut, _ := strconv.ParseInt(f[11], 10, 64)                  // utime: field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64)                  // stime: field 15
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

@@ -57,8 +57,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Cluster is a server.Router and server.Broker over one NATS connection. It is safe
-// for concurrent use. Close stops it; it does not close the connection.
+// Cluster is a server.Router and server.Broker over one NATS connection: give it to
+// server.New as Options.Router (it is then the Broker too; a Server whose
+// Options.Broker is something else never starts the Cluster, whose relayed requests
+// then answer "unknown session"). One Cluster serves one Server. It is safe for
+// concurrent use. Close stops it; it does not close the connection.
 type Cluster struct {
 	nc   *nats.Conn
 	o    Options
