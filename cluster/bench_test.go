@@ -3,14 +3,14 @@ package cluster_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
-	"syscall"
-	"time"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lifelinehq/lifeline/integration/faultproxy"
 	"github.com/lifelinehq/lifeline/session"
@@ -95,7 +95,7 @@ func (ns *natsServer) cpu() time.Duration {
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from the 3rd
-	ut, _ := strconv.ParseInt(f[11], 10, 64)                  // utime: field 14
-	st, _ := strconv.ParseInt(f[12], 10, 64)                  // stime: field 15
+	ut, _ := strconv.ParseInt(f[11], 10, 64)                 // utime: field 14
+	st, _ := strconv.ParseInt(f[12], 10, 64)                 // stime: field 15
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }

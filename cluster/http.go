@@ -32,21 +32,26 @@ type relay struct {
 func (rl *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := rl.c
 	max := int(c.nc.MaxPayload())
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRelayBody+1))
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	b := appendStart(make([]byte, 0, 512+len(body)), kindRequest, 0)
+	b := appendStart(make([]byte, 0, 512+min(len(body), max)), kindRequest, 0)
 	b = appendString(b, r.Method)
 	b = appendString(b, r.URL.RequestURI())
 	b = appendString(b, r.Host)
 	b = appendString(b, r.RemoteAddr)
 	b = appendHeader(b, r.Header)
-	b = append(b, body...)
-	if len(b) > max {
+	b = appendUvarint(b, len(body))
+	room := max - len(b)
+	if len(body) > maxRelayBody || room < 1024 {
 		refuse(w, closecode.TooLarge, "request too large to relay")
 		return
 	}
+	// A body larger than a NATS message goes on in numbered messages to a flow of the
+	// owner, which names it in its first answer (kindOpen).
+	rest := body[min(room, len(body)):]
+	b = append(b, body[:len(body)-len(rest)]...)
 	c.stats.relayed.Add(1)
 	f := c.newFlow()
 	defer f.close()
@@ -72,6 +77,19 @@ func (rl *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(http.ErrAbortHandler)
 			}
 			continue
+		}
+		if err == nil && kind == kindOpen && len(rest) > 0 {
+			out := &sender{c: c, to: rd.string()}
+			for len(rest) > 0 && rd.err == nil {
+				part := rest[:min(len(rest), max-64)]
+				rest = rest[len(part):]
+				if out.send(kindMessage, func(b []byte) []byte { return append(b, part...) }) != nil {
+					break
+				}
+			}
+			if len(rest) == 0 && rd.err == nil {
+				continue
+			}
 		}
 		if err != nil || kind != kindResponse {
 			rl.cancel(f)
@@ -129,9 +147,10 @@ func (c *Cluster) serveHTTP(m *nats.Msg) {
 	rd.start()
 	method, uri, host, remote := rd.string(), rd.string(), rd.string(), rd.string()
 	h := rd.header()
+	total := rd.uvarint()
 	body := rd.rest()
 	u, err := url.ParseRequestURI(uri)
-	if rd.err != nil || err != nil || m.Reply == "" {
+	if rd.err != nil || err != nil || m.Reply == "" || total > maxRelayBody || uint64(len(body)) > total {
 		c.log.Warn("lifeline/cluster: malformed relayed request", "subject", m.Subject)
 		return
 	}
@@ -139,10 +158,15 @@ func (c *Cluster) serveHTTP(m *nats.Msg) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	defer c.serving(m.Reply, cancel)()
+	w := &writer{s: sender{c: c, to: m.Reply}, h: make(http.Header), max: int(c.nc.MaxPayload()) - 1024}
+	if uint64(len(body)) < total { // the rest of the body comes to a flow of ours
+		if body = c.receiveBody(ctx, &w.s, m.Reply, body, int(total)); body == nil {
+			return // lost: the relay's probe learns it is no longer served
+		}
+	}
 	r := (&http.Request{Method: method, URL: u, RequestURI: uri, Host: host, RemoteAddr: remote,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: h,
 		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}).WithContext(ctx)
-	w := &writer{s: sender{c: c, to: m.Reply}, h: make(http.Header), max: int(c.nc.MaxPayload()) - 1024}
 	probed := c.goProbe(ctx, cancel, m.Reply, m.Reply)
 	if c.started.Load() {
 		c.node.ServeHTTP(w, r)
@@ -152,6 +176,33 @@ func (c *Cluster) serveHTTP(m *nats.Msg) {
 	cancel()
 	<-probed
 	w.end()
+}
+
+// maxRelayBody bounds the body of a relayed request (the owner's MaxBodyBytes applies
+// too).
+const maxRelayBody = 16 << 20
+
+// receiveBody names a flow to the relay (the first message of back) and collects the
+// rest of a request body from it, up to total bytes. It returns nil if the flow
+// loses a message or the relay goes away.
+func (c *Cluster) receiveBody(ctx context.Context, back *sender, relay string, body []byte, total int) []byte {
+	f := c.newFlow()
+	defer f.close()
+	if back.send(kindOpen, func(b []byte) []byte { return appendString(b, f.subj) }) != nil {
+		return nil
+	}
+	body = append(make([]byte, 0, total), body...)
+	for len(body) < total {
+		_, kind, rd, err := f.recv(ctx, relay, relay)
+		if err != nil || kind != kindMessage {
+			return nil
+		}
+		body = append(body, rd.rest()...)
+	}
+	if len(body) != total {
+		return nil
+	}
+	return body
 }
 
 // writer is the owner's ResponseWriter for a relayed request: each flush becomes one

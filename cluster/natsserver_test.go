@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 // listening on 127.0.0.1, stopped by its PID.
 type natsServer struct {
 	t    testing.TB
+	conf string // a configuration file, or ""
 	bin  string
 	port int
 	cmd  *exec.Cmd
@@ -22,7 +25,10 @@ type natsServer struct {
 
 // startNATS starts a nats-server on a free port of 127.0.0.1. A missing binary fails
 // the test: the cluster tests never skip.
-func startNATS(t testing.TB) *natsServer {
+func startNATS(t testing.TB) *natsServer { return startNATSConf(t, "") }
+
+// startNATSConf is startNATS with configuration lines (like "max_payload: 32768").
+func startNATSConf(t testing.TB, conf string) *natsServer {
 	t.Helper()
 	bin, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -43,6 +49,12 @@ func startNATS(t testing.TB) *natsServer {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	ns := &natsServer{t: t, bin: bin, port: port}
+	if conf != "" {
+		ns.conf = filepath.Join(t.TempDir(), "nats.conf")
+		if err := os.WriteFile(ns.conf, []byte(conf+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ns.start()
 	t.Cleanup(ns.stop)
 	return ns
@@ -53,7 +65,11 @@ func (ns *natsServer) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(n
 // start runs the server and returns once it says it is ready.
 func (ns *natsServer) start() {
 	ns.t.Helper()
-	ns.cmd = exec.Command(ns.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(ns.port))
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(ns.port)}
+	if ns.conf != "" {
+		args = append(args, "-c", ns.conf)
+	}
+	ns.cmd = exec.Command(ns.bin, args...)
 	stderr, err := ns.cmd.StderrPipe()
 	if err != nil {
 		ns.t.Fatal(err)
