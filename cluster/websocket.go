@@ -29,7 +29,7 @@ func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first [
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer ws.CloseNow()
-	ws.SetReadLimit(c.nc.MaxPayload() - 64)
+	ws.SetReadLimit(maxRelayBody) // the owner applies its MaxMessageBytes
 	open := appendBytes(appendStart(nil, kindWebSocket, 0), first)
 	if r := server.UpgradeRequest(ctx); r != nil { // for the owner's Authenticate and admission
 		open = appendString(open, r.Host)
@@ -73,9 +73,10 @@ func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first [
 		defer cancel()
 		pump(ctx, ws, out)
 	}()
+	var in assembler
 	for { // owner → client
 		_, kind, rd, err := f.recv(ctx, rl.owner+"ctl", f.subj)
-		if err != nil || !deliver(ctx, ws, kind, rd) {
+		if err != nil || !in.deliver(ctx, ws, kind, rd) {
 			break
 		}
 	}
@@ -99,19 +100,38 @@ func pump(ctx context.Context, ws *websocket.Conn, out *sender) {
 			})
 			return
 		}
+		// A message larger than a NATS message goes in parts, the last one kindMessage.
+		part := int(out.c.nc.MaxPayload()) - 64
+		for len(p) > part {
+			head := p[:part]
+			if out.send(kindPart, func(b []byte) []byte { return append(b, head...) }) != nil {
+				return
+			}
+			p = p[part:]
+		}
 		if out.send(kindMessage, func(b []byte) []byte { return append(append(b, byte(typ)), p...) }) != nil {
 			return
 		}
 	}
 }
 
-// deliver writes one message of the flow to ws, or closes ws as it says. It reports
-// whether the flow goes on.
-func deliver(ctx context.Context, ws *websocket.Conn, kind byte, rd *reader) bool {
+// assembler puts together the parts of a WebSocket message.
+type assembler struct{ buf []byte }
+
+// deliver writes one message of the flow to ws (once its parts are in), or closes ws
+// as it says. It reports whether the flow goes on.
+func (a *assembler) deliver(ctx context.Context, ws *websocket.Conn, kind byte, rd *reader) bool {
 	switch kind {
+	case kindPart:
+		a.buf = append(a.buf, rd.rest()...)
+		return len(a.buf) <= maxRelayBody
 	case kindMessage:
 		typ := websocket.MessageType(rd.byte())
 		p := rd.rest()
+		if a.buf != nil {
+			p = append(a.buf, p...)
+			a.buf = nil
+		}
 		return rd.err == nil && ws.Write(ctx, typ, p) == nil
 	case kindClose:
 		closeWith(ws, rd)
@@ -169,7 +189,7 @@ func (c *Cluster) serveWebSocket(m *nats.Msg) {
 		return
 	}
 	defer ws.CloseNow()
-	ws.SetReadLimit(c.nc.MaxPayload() - 64)
+	ws.SetReadLimit(maxRelayBody)
 	if ws.Write(ctx, websocket.MessageText, first) != nil ||
 		back.send(kindOpen, func(b []byte) []byte { return appendString(b, f.subj) }) != nil {
 		return
@@ -182,9 +202,10 @@ func (c *Cluster) serveWebSocket(m *nats.Msg) {
 		defer cancel()
 		pump(ctx, ws, back)
 	}()
+	var in assembler
 	for { // relay → owner
 		_, kind, rd, err := f.recv(ctx, "", "")
-		if err != nil || !deliver(ctx, ws, kind, rd) {
+		if err != nil || !in.deliver(ctx, ws, kind, rd) {
 			break
 		}
 	}

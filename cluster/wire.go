@@ -16,7 +16,8 @@ const (
 	kindWebSocket = 'W' // relay → owner .ws: a relayed WebSocket's first frame (reply: the relay's flow)
 	kindResponse  = 'A' // owner → relay: flags, [status, header], body bytes
 	kindOpen      = 'O' // owner → relay: the WebSocket is open; the owner's flow subject
-	kindMessage   = 'M' // either way: one WebSocket message: type, data
+	kindMessage   = 'M' // either way: one WebSocket message (or its last part): type, data
+	kindPart      = 'm' // either way: a part of a WebSocket message larger than a NATS message
 	kindClose     = 'X' // either way: the WebSocket closed: code, reason
 	kindPing      = 'P' // a request: is this flow (or relayed request) still live? "1" or "0"
 	kindCancel    = 'C' // relay → owner .ctl: the client went away: stop serving
