@@ -74,6 +74,8 @@ type Cluster struct {
 	started atomic.Bool
 	node    http.Handler
 	deliver func(group string, typ session.MessageType, data []byte) int
+	members func(group string) []string // the Server's Members
+	known   map[string]struct{}         // the other nodes (members.go)
 
 	n      atomic.Uint64 // flow numbers
 	mu     sync.Mutex
@@ -134,7 +136,7 @@ func New(nc *nats.Conn, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{nc: nc, o: opts, log: opts.Logger,
 		base: opts.Prefix + "." + opts.Node + ".", all: opts.Prefix + ".broadcast",
-		flows: make(map[string]*flow), served: make(map[string]context.CancelFunc)}
+		flows: make(map[string]*flow), served: make(map[string]context.CancelFunc), known: make(map[string]struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pipe = newPipeListener()
 	c.wsClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
@@ -142,7 +144,7 @@ func New(nc *nats.Conn, opts Options) (*Cluster, error) {
 	for _, s := range []struct {
 		subj string
 		fn   nats.MsgHandler
-	}{{c.base + ">", c.dispatch}, {c.all, c.receiveBroadcast}} {
+	}{{c.base + ">", c.dispatch}, {c.all, c.receiveBroadcast}, {opts.Prefix + ".hello", c.receiveHello}} {
 		sub, err := nc.Subscribe(s.subj, s.fn)
 		if err == nil {
 			// The one subscription carries every relayed frame to this node: bound
@@ -155,6 +157,10 @@ func New(nc *nats.Conn, opts Options) (*Cluster, error) {
 			return nil, fmt.Errorf("lifeline/cluster: subscribe %s: %w", s.subj, err)
 		}
 		c.subs = append(c.subs, sub)
+	}
+	if err := c.hello(); err != nil {
+		c.unsubscribe()
+		return nil, fmt.Errorf("lifeline/cluster: %w", err)
 	}
 	if err := nc.Flush(); err != nil { // the subscriptions are in place when New returns
 		c.unsubscribe()
@@ -229,6 +235,9 @@ func (c *Cluster) Start(node http.Handler, deliver func(group string, typ sessio
 		return
 	}
 	c.node, c.deliver = node, deliver
+	if m, ok := node.(interface{ Members(string) []string }); ok {
+		c.members = m.Members
+	}
 	c.hs = &http.Server{Handler: node, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
 	c.wg.Add(1)
 	go func() {
@@ -273,6 +282,8 @@ func (c *Cluster) dispatch(m *nats.Msg) {
 		c.goServe(func() { c.serveWebSocket(m) })
 	case rest == "ctl":
 		c.control(m)
+	case rest == "hello":
+		c.receiveHello(m)
 	default:
 		c.mu.Lock()
 		f := c.flows[m.Subject]
@@ -306,6 +317,10 @@ func (c *Cluster) control(m *nats.Msg) {
 	r := reader{b: m.Data}
 	kind, _ := r.start()
 	key := r.string()
+	if kind == kindMembers && r.err == nil {
+		c.answerMembers(m, key) // the key is a group name
+		return
+	}
 	c.mu.Lock()
 	cancel, ok := c.served[key]
 	c.mu.Unlock()

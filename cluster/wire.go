@@ -22,6 +22,8 @@ const (
 	kindPing      = 'P' // a request: is this flow (or relayed request) still live? "1" or "0"
 	kindCancel    = 'C' // relay → owner .ctl: the client went away: stop serving
 	kindBroadcast = 'B' // node → every node: node, group, type, data
+	kindHello     = 'H' // node → Prefix.hello, and its answers: node
+	kindMembers   = 'G' // a request to .ctl: group; the answer: count, ids (flow number 1: an error)
 )
 
 // kindResponse flags.

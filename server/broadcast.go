@@ -85,6 +85,19 @@ func (srv *Server) Join(group string, s *session.Session) { srv.groups.join(grou
 // Leave removes s from the named group.
 func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(group, core(s)) }
 
+// Members returns the ids of this node's sessions in the group ("" for every
+// confirmed session), in no order. A cluster reads those of every node
+// (cluster.Cluster.Members).
+func (srv *Server) Members(group string) []string {
+	srv.groups.mu.RLock()
+	defer srv.groups.mu.RUnlock()
+	ids := make([]string, 0, len(srv.groups.m[group]))
+	for s := range srv.groups.m[group] {
+		ids = append(ids, s.ID())
+	}
+	return ids
+}
+
 // core returns the engine's session behind a handler's.
 func core(s *session.Session) *engine.Session { return api.Unwrap(s).(*engine.Session) }
 
