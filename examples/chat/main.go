@@ -10,7 +10,7 @@
 //
 //	page → server  {"type":"join","room":R,"name":N}  (leaves the current room)
 //	               {"type":"say","text":T}
-//	server → page  {"type":"joined","room","name","members","history","rooms"}
+//	server → page  {"type":"joined","room","name","members","history","rooms","node"}
 //	               {"type":"say","room","name","text","at"}       to the room
 //	               {"type":"presence","room","name","text":"joined"|"left","members"}
 //	               {"type":"rooms","rooms":[{"name","count"}]}     to everyone
@@ -81,6 +81,7 @@ type msg struct {
 	Members []string   `json:"members,omitzero"`
 	History []msg      `json:"history,omitzero"`
 	Rooms   []roomInfo `json:"rooms,omitzero"`
+	Node    string     `json:"node,omitempty"` // "joined", in a cluster: the node owning the session
 }
 
 type roomInfo struct {
@@ -99,6 +100,7 @@ type room struct {
 // order (a "joined" reply's history, then what was said after it).
 type chat struct {
 	srv   *server.Server
+	node  string // this node's name in a cluster, or ""
 	mu    sync.Mutex
 	rooms map[string]*room
 }
@@ -107,6 +109,9 @@ type chat struct {
 // its Prometheus metrics at /metrics. router is nil on one node.
 func newChat(origins []string, router server.Router) (*chat, http.Handler) {
 	c := &chat{rooms: make(map[string]*room)}
+	if n, ok := router.(interface{ Node() string }); ok {
+		c.node = n.Node()
+	}
 	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage, Router: router})
 	r := chi.NewRouter()
 	r.Mount("/lifeline", c.srv)
@@ -195,7 +200,7 @@ func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName strin
 	c.broadcast(group(roomName), msg{Type: "presence", Room: roomName, Name: name, Text: "joined", Members: r.names()})
 	c.srv.Join(group(roomName), s) // after the presence, which s does not need
 	c.send(s, msg{Type: "joined", Room: roomName, Name: name, Members: r.names(),
-		History: append([]msg{}, r.history...), Rooms: c.list()})
+		History: append([]msg{}, r.history...), Rooms: c.list(), Node: c.node})
 	c.broadcast("", msg{Type: "rooms", Rooms: c.list()})
 	return roomName, name, true
 }
