@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"log"
 
 	"github.com/nats-io/nats.go"
@@ -30,4 +31,25 @@ func Example() {
 	defer cl.Close() // after srv.Shutdown: 4503 still reaches clients through relays
 	defer srv.Shutdown(context.Background())
 	log.Println("node", cl.Node(), "relayed", cl.Stats().Relayed)
+}
+
+// Who is in a room, on every node.
+func ExampleCluster_Members() {
+	nc, err := nats.Connect("nats://127.0.0.1:4222")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	cl, err := cluster.New(nc, cluster.Options{Node: "web-2"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cl.Close()
+	ids, err := cl.Members(context.Background(), "room:lobby")
+	if errors.Is(err, cluster.ErrIncomplete) {
+		log.Printf("some nodes did not answer: %v", err)
+	}
+	for _, id := range ids {
+		log.Println(id, "on node", cluster.Owner(id))
+	}
 }
