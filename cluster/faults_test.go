@@ -3,11 +3,13 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lifelinehq/lifeline/client"
 	"github.com/lifelinehq/lifeline/cluster"
 	"github.com/lifelinehq/lifeline/integration/faultproxy"
 )
@@ -110,4 +112,51 @@ func lostCount(tc *testCluster) (n uint64) {
 		n += nd.cl.Stats().Lost
 	}
 	return n
+}
+
+// TestClusterUpgrade: a session that starts on HTTP (the WebSocket refused) moves up
+// to WebSocket once it works again, the WebSocket landing on any node, relayed to the
+// owner when it is another; messages flow exactly once through every move.
+func TestClusterUpgrade(t *testing.T) {
+	ns := startNATS(t)
+	tc := newTestCluster(t, ns, echo, "a", "b", "c")
+	fp, err := faultproxy.New(strings.TrimPrefix(tc.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	relayedWS := func() (n uint64) {
+		for _, nd := range tc.nodes {
+			n += nd.cl.Stats().RelayedWS
+		}
+		return n
+	}
+	// Rounds until an upgrade was relayed (the WebSocket may land on the owner).
+	for round := 0; round < 3 || relayedWS() == 0; round++ {
+		fp.SetWebSocket(faultproxy.Refuse)
+		c, err := client.Dial(ctx, "http://"+fp.Addr(), &client.Options{Logger: quiet,
+			ReprobeMin: 20 * time.Millisecond, ReprobeMax: 50 * time.Millisecond,
+			BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+			HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Transport() == "websocket" {
+			t.Fatal("the WebSocket was refused, yet the session is on it")
+		}
+		exchange(t, ctx, c, fmt.Sprintf("http%d-", round), 200)
+		fp.SetWebSocket(faultproxy.Pass)
+		for i := 0; c.Transport() != "websocket"; i++ {
+			exchange(t, ctx, c, fmt.Sprintf("up%d.%d-", round, i), 50)
+		}
+		exchange(t, ctx, c, fmt.Sprintf("ws%d-", round), 500)
+		s := c.Stats()
+		t.Logf("round %d: %+v, session on %s, %d WebSockets relayed so far", round, s, cluster.Owner(c.SessionID()), relayedWS())
+		if s.Resets != 0 || s.Upgrades == 0 {
+			t.Errorf("stats %+v", s)
+		}
+		c.CloseNow()
+	}
 }

@@ -24,6 +24,7 @@ import (
 func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first []byte) {
 	c := rl.c
 	c.stats.relayed.Add(1)
+	c.stats.relayedWS.Add(1)
 	f := c.newFlow()
 	defer f.close()
 	ctx, cancel := context.WithCancel(ctx)
