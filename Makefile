@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench soak chat
+.PHONY: test fmt-check vet gotest cluster-deps cluster-demo fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench soak chat
 
 test: fmt-check vet gotest js-test fuzz-short lab
 
@@ -15,8 +15,18 @@ vet:
 	$(GO) vet -tags integration ./integration/...
 	cd bench && $(GO) vet ./...
 
-gotest:
+gotest: cluster-deps
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# The cluster tests (cluster/) run a real NATS server: Debian's nats-server, installed
+# when missing. The tests fail, never skip, without it.
+cluster-deps:
+	@if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "apt-get install nats-server"; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nats-server || exit 1; \
+	fi
 
 # Each fuzz target runs briefly (an execution count: time-bounded runs flake with
 # "context deadline exceeded") on top of its checked-in seed corpus.
@@ -111,3 +121,11 @@ soak:
 
 chat:
 	$(GO) run ./examples/chat
+
+# Three chat nodes on one NATS server behind haproxy (balance roundrobin, no
+# stickiness) on 127.0.0.1:8080 (PORT=...); installs nats-server and haproxy when missing.
+cluster-demo: cluster-deps
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends haproxy; }
+	GO=$(GO) sh examples/chat/cluster-demo.sh

@@ -104,7 +104,7 @@ func (wc *wsConn) serve() {
 		return
 	}
 	if wc.relay != nil {
-		wc.relay.ServeWebSocket(wc.ctx, wc.c, data) // another node owns the session
+		wc.relay.ServeWebSocket(withUpgrade(wc.ctx, wc.r), wc.c, data) // another node owns the session
 		return
 	}
 	watchdog := time.AfterFunc(o.Heartbeat/2, wc.watch)

@@ -85,15 +85,37 @@ func (srv *Server) Join(group string, s *session.Session) { srv.groups.join(grou
 // Leave removes s from the named group.
 func (srv *Server) Leave(group string, s *session.Session) { srv.groups.leave(group, core(s)) }
 
+// Members returns the ids of this node's sessions in the group ("" for every
+// confirmed session), in no order. A cluster reads those of every node
+// (cluster.Cluster.Members).
+func (srv *Server) Members(group string) []string {
+	srv.groups.mu.RLock()
+	defer srv.groups.mu.RUnlock()
+	ids := make([]string, 0, len(srv.groups.m[group]))
+	for s := range srv.groups.m[group] {
+		ids = append(ids, s.ID())
+	}
+	return ids
+}
+
 // core returns the engine's session behind a handler's.
 func core(s *session.Session) *engine.Session { return api.Unwrap(s).(*engine.Session) }
 
 // Broadcast queues one message for every session in the group ("" for all sessions)
-// and returns how many sessions it reached. It never blocks: one payload copy is shared
+// and returns how many sessions of this node it reached; with a Broker (a cluster) it
+// also publishes the message once to the other nodes, which deliver it to their own
+// members. It never blocks: one payload copy is shared
 // by all the sessions, and a session whose queue is full (a client that fell behind by
 // more than MaxQueuedBytes) is closed with code 4507, so it resets and knows it missed
 // messages, rather than holding up the others or losing messages silently.
 func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte) int {
+	n := srv.deliver(group, typ, data)
+	srv.opts.Broker.Publish(group, typ, data)
+	return n
+}
+
+// deliver is Broadcast to this node's members only.
+func (srv *Server) deliver(group string, typ session.MessageType, data []byte) int {
 	start := srv.obs.broadcastStart()
 	m := engine.Message{Type: typ, Data: append([]byte(nil), data...)}
 	var full []*engine.Session

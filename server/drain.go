@@ -68,8 +68,9 @@ func (d *drain) left() int {
 // once Shutdown has begun, and reports whether it did. It runs before the session is
 // looked up, so the answer does not depend on what the server still remembers.
 func (srv *Server) refuseDuringShutdown(w http.ResponseWriter, r *http.Request) bool {
-	if !srv.closing.Load() || r.Header.Get(transport.HeaderSession) == "" {
-		return false
+	id := r.Header.Get(transport.HeaderSession)
+	if !srv.closing.Load() || id == "" || srv.opts.Router.Relay(id) != nil {
+		return false // another node's session is relayed as usual (a cluster)
 	}
 	srv.fail(w, r, closecode.Shutdown, "server shutting down")
 	return true

@@ -102,7 +102,7 @@ func (srv *Server) initInspector() {
 	}
 	in := &inspector{srv: srv, allow: allow, lastAt: time.Now()}
 	o := srv.opts
-	o.Inspect, o.Router, o.MaxSessions = nil, nil, inspectViewers
+	o.Inspect, o.Router, o.Broker, o.MaxSessions = nil, nil, nil, inspectViewers
 	o.Authenticate = func(r *http.Request, _ string) (any, error) {
 		if !allow(r) {
 			return nil, errInspectRefused

@@ -117,6 +117,10 @@ type Options struct {
 	// the session and, if not, relays the request to the node that does: the seam of a
 	// cluster. Default: one node, every session in this process.
 	Router Router
+	// Broker carries broadcasts to the other nodes of a cluster (broker.go). A
+	// Router that is also a Broker (cluster.Cluster) is used as one when Broker is
+	// nil. Default: one node, nothing published.
+	Broker Broker
 
 	// Inspect turns on the inspector: a live page at {mount}/inspect showing the
 	// sessions, groups, recent closes and traffic, updated every second over a
@@ -163,6 +167,13 @@ func (o *Options) withDefaults() Options {
 	engine.Default(&c.StreamBytes, 128<<10)
 	if c.Router == nil {
 		c.Router = local{}
+	}
+	if c.Broker == nil {
+		if b, ok := c.Router.(Broker); ok {
+			c.Broker = b
+		} else {
+			c.Broker = noBroker{}
+		}
 	}
 	return c
 }

@@ -35,6 +35,7 @@ type Relay interface {
 	http.Handler
 	// ServeWebSocket relays an accepted WebSocket connection whose first message,
 	// first (an R frame), named the session. It returns when the connection ends.
+	// UpgradeRequest(ctx) is the connection's upgrade request.
 	ServeWebSocket(ctx context.Context, c *websocket.Conn, first []byte)
 }
 

@@ -94,6 +94,7 @@ func New(h Handler, opts *Options) *Server {
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
 	maxFrame := base64.StdEncoding.EncodedLen(srv.opts.MaxMessageBytes) + 1
 	srv.readers.New = func() any { return transport.NewReader(nil, maxFrame) }
+	srv.startBroker() // broker.go
 	return srv
 }
 

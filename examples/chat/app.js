@@ -168,14 +168,17 @@ function join(to) {
   send({ type: 'join', room: $('room').value.trim(), name: $('name').value.trim() })
 }
 
+let node = ''     // in a cluster, the node that owns the session (from "joined")
+
 function status() {
   const s = $('status')
-  s.textContent = ll.reconnecting ? 'reconnecting…' : ll.transport || 'connecting…'
+  s.textContent = ll.reconnecting ? 'reconnecting…' : (ll.transport || 'connecting…') + (node ? ` · ${node}` : '')
   s.className = ll.reconnecting ? 'warn' : ll.transport ? 'ok' : ''
 }
 
 const handlers = {
   joined(m) {
+    if (m.node && m.node !== node) { node = m.node; status() }
     const again = m.room === room, renamed = again && m.name !== me
     if (again) {
       // Joined again (after a reset, or under a new name): add what was missed.

@@ -1,11 +1,16 @@
 // Command chat is a multi-room chat on Lifeline: go run ./examples/chat
 //
+// With -nats URL -node NAME it joins a cluster (package cluster, docs/cluster.md):
+// run several behind any load balancer and people on different nodes chat together
+// (each node keeps its own room lists and history; messages reach every node). make
+// cluster-demo runs three behind haproxy.
+//
 // The page (index.html, app.js, style.css) uses the browser client that the server
 // serves at /lifeline/lifeline.min.js. Page and server speak JSON text messages:
 //
 //	page → server  {"type":"join","room":R,"name":N}  (leaves the current room)
 //	               {"type":"say","text":T}
-//	server → page  {"type":"joined","room","name","members","history","rooms"}
+//	server → page  {"type":"joined","room","name","members","history","rooms","node"}
 //	               {"type":"say","room","name","text","at"}       to the room
 //	               {"type":"presence","room","name","text":"joined"|"left","members"}
 //	               {"type":"rooms","rooms":[{"name","count"}]}     to everyone
@@ -34,11 +39,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lifelinehq/lifeline/closecode"
+	"github.com/lifelinehq/lifeline/cluster"
 	"github.com/lifelinehq/lifeline/metrics"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
@@ -74,6 +81,7 @@ type msg struct {
 	Members []string   `json:"members,omitzero"`
 	History []msg      `json:"history,omitzero"`
 	Rooms   []roomInfo `json:"rooms,omitzero"`
+	Node    string     `json:"node,omitempty"` // "joined", in a cluster: the node owning the session
 }
 
 type roomInfo struct {
@@ -92,15 +100,19 @@ type room struct {
 // order (a "joined" reply's history, then what was said after it).
 type chat struct {
 	srv   *server.Server
+	node  string // this node's name in a cluster, or ""
 	mu    sync.Mutex
 	rooms map[string]*room
 }
 
 // newChat returns the chat and its routes: the page at /, Lifeline at /lifeline and
-// its Prometheus metrics at /metrics.
-func newChat(origins []string) (*chat, http.Handler) {
+// its Prometheus metrics at /metrics. router is nil on one node.
+func newChat(origins []string, router server.Router) (*chat, http.Handler) {
 	c := &chat{rooms: make(map[string]*room)}
-	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage})
+	if n, ok := router.(interface{ Node() string }); ok {
+		c.node = n.Node()
+	}
+	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage, Router: router})
 	r := chi.NewRouter()
 	r.Mount("/lifeline", c.srv)
 	r.Handle("/metrics", metricsHandler(c.srv))
@@ -188,7 +200,7 @@ func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName strin
 	c.broadcast(group(roomName), msg{Type: "presence", Room: roomName, Name: name, Text: "joined", Members: r.names()})
 	c.srv.Join(group(roomName), s) // after the presence, which s does not need
 	c.send(s, msg{Type: "joined", Room: roomName, Name: name, Members: r.names(),
-		History: append([]msg{}, r.history...), Rooms: c.list()})
+		History: append([]msg{}, r.history...), Rooms: c.list(), Node: c.node})
 	c.broadcast("", msg{Type: "rooms", Rooms: c.list()})
 	return roomName, name, true
 }
@@ -322,6 +334,8 @@ func clean(s, def string) (string, error) {
 type config struct {
 	addr    string
 	origins []string
+	nats    string // NATS server URL(s), comma-separated: join a cluster
+	node    string // this node's name in the cluster
 }
 
 // parseFlags parses the command line. -origin may be repeated and may hold a
@@ -339,6 +353,8 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.nats, "nats", "", "join a cluster over the NATS server at `URL` (comma-separated for several)")
+	fs.StringVar(&cfg.node, "node", "", "this node's `name` in the cluster (A-Z a-z 0-9 _ -); needs -nats")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -346,6 +362,10 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 		fmt.Fprintf(errOut, "chat: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return config{}, errors.New("unexpected arguments")
+	}
+	if (cfg.nats == "") != (cfg.node == "") {
+		fmt.Fprintln(errOut, "chat: -nats and -node go together")
+		return config{}, errors.New("-nats without -node, or -node without -nats")
 	}
 	return cfg, nil
 }
@@ -372,7 +392,23 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, routes := newChat(cfg.origins)
+	var cl *cluster.Cluster
+	if cfg.nats != "" {
+		nc, err := nats.Connect(cfg.nats, nats.Name("lifeline-chat-"+cfg.node), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		defer nc.Close()
+		if cl, err = cluster.New(nc, cluster.Options{Node: cfg.node}); err != nil {
+			return err
+		}
+		defer cl.Close() // after the Server's shutdown: its 4503s still reach clients through relays
+	}
+	var router server.Router
+	if cl != nil {
+		router = cl
+	}
+	c, routes := newChat(cfg.origins, router)
 	hs := httpServer(routes)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

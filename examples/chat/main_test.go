@@ -362,7 +362,11 @@ func TestFlags(t *testing.T) {
 			t.Errorf("parseFlags(%q) = %+v, %v; want %+v", c.args, got, err, c.want)
 		}
 	}
-	for _, bad := range [][]string{{"-port", "80"}, {"-addr"}, {"extra"}} {
+	if got, err := parseFlags([]string{"-nats", "nats://127.0.0.1:4222", "-node", "a"}, io.Discard); err != nil ||
+		got.nats != "nats://127.0.0.1:4222" || got.node != "a" {
+		t.Errorf("-nats -node: %+v, %v", got, err)
+	}
+	for _, bad := range [][]string{{"-port", "80"}, {"-addr"}, {"extra"}, {"-nats", "nats://x"}, {"-node", "a"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("parseFlags(%q) did not fail", bad)
 		}
@@ -405,7 +409,7 @@ func TestRun(t *testing.T) {
 
 // start serves a chat for the test.
 func start(t *testing.T) (*chat, string) {
-	c, routes := newChat(nil)
+	c, routes := newChat(nil, nil)
 	ts := httptest.NewServer(routes)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -2,7 +2,9 @@
 //
 // It mounts Lifeline at /lifeline and serves at / a page that loads the served
 // browser client (/lifeline/lifeline.min.js) and echoes what you type. The
-// integration lab (integration/) runs it behind real proxies.
+// integration lab (integration/) runs it behind real proxies. With -nats URL -node
+// NAME it joins a cluster (package cluster, docs/cluster.md): run several behind any
+// load balancer, with no sticky sessions.
 package main
 
 import (
@@ -21,7 +23,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/nats-io/nats.go"
 
+	"github.com/lifelinehq/lifeline/cluster"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
 )
@@ -38,7 +42,21 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := server.New(server.HandlerFunc(echo), &server.Options{OriginPatterns: origins})
+	opts := &server.Options{OriginPatterns: origins}
+	if natsURL != "" {
+		nc, err := nats.Connect(natsURL, nats.Name("lifeline-echo-"+node), nats.MaxReconnects(-1))
+		if err != nil {
+			log.Fatalf("nats: %v", err)
+		}
+		defer nc.Close()
+		cl, err := cluster.New(nc, cluster.Options{Node: node})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer cl.Close() // after the Server's shutdown
+		opts.Router = cl
+	}
+	srv := server.New(server.HandlerFunc(echo), opts)
 	hs := httpServer(routes(srv))
 	done := make(chan struct{})
 	go func() {
@@ -58,15 +76,24 @@ func main() {
 	<-done
 }
 
-// parseFlags reads -addr and -origin (repeatable, and comma-separated).
+// natsURL and node are -nats and -node: join a cluster.
+var natsURL, node string
+
+// parseFlags reads -addr and -origin (repeatable, and comma-separated), and -nats and
+// -node (into natsURL and node).
 func parseFlags(args []string) (addr string, origins []string, err error) {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	fs.StringVar(&natsURL, "nats", "", "join a cluster over the NATS server at `URL`")
+	fs.StringVar(&node, "node", "", "this node's `name` in the cluster (A-Z a-z 0-9 _ -); needs -nats")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address (port 0: any free port)")
 	fs.Func("origin", "other allowed origin host patterns (repeatable, comma-separated)", func(s string) error {
 		origins = append(origins, splitList(s)...)
 		return nil
 	})
-	err = fs.Parse(args)
+	if err = fs.Parse(args); err == nil && (natsURL == "") != (node == "") {
+		err = errors.New("echo: -nats and -node go together")
+		fmt.Fprintln(fs.Output(), err)
+	}
 	return addr, origins, err
 }
 
