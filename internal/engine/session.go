@@ -61,6 +61,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// inlineMaxUnacked bounds the unacknowledged bytes with which a blocking Write may
+// write on the caller's goroutine: well under what the kernel's socket buffers hold,
+// so the caller does not wait on a peer that stopped reading.
+const inlineMaxUnacked = 64 << 10
+
 const (
 	stateOpen    = iota
 	stateClosing // local graceful close: flushing, then C
@@ -101,6 +106,8 @@ type Session struct {
 	ackTimer *time.Timer
 	ackArmed bool // ackTimer is running
 	ackDue   bool
+	// ackRiding: a due ack waits for outgoing data to ride on; ackTimer is set to ackRide
+	ackRiding bool
 	// closePing: a graceful close began with messages unacknowledged; the next Pull
 	// that has sent them all asks the transport for a P.
 	closePing bool
@@ -301,9 +308,13 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
 			l := s.link
+			// A blocking write may go out on the caller's goroutine, unless so much is
+			// unacknowledged that the peer may not be reading (the socket's buffers
+			// could be full: the caller would wait for a network write).
+			inline := block && s.outBytes <= inlineMaxUnacked
 			s.mu.Unlock()
 			if l != nil {
-				l.poke()
+				l.wakeUp(inline)
 			}
 			return nil
 		}
@@ -532,24 +543,43 @@ func (s *Session) ackPolicyLocked() *Link {
 	if l == nil || !l.acks {
 		return nil
 	}
-	if s.inSeq-s.ackSent >= uint64(s.cfg.AckEvery) || s.inBytes >= s.cfg.MaxQueued/4 {
+	if s.inBytes >= s.cfg.MaxQueued/4 {
 		s.ackDue = true
 		return l
 	}
-	if !s.ackArmed && !s.ackDue {
-		s.ackArmed = true
-		if s.ackTimer == nil {
-			s.ackTimer = time.AfterFunc(s.cfg.AckDelay, s.ackTimeout)
-		} else {
-			s.ackTimer.Reset(s.cfg.AckDelay)
+	if s.inSeq-s.ackSent >= uint64(s.cfg.AckEvery) {
+		// Due: the next Pull takes it along with whatever goes out (a reply, usually,
+		// written moments later), so no write of its own wakes for it; if nothing goes
+		// within ackRide, the timer sends it alone.
+		if !s.ackDue || !s.ackRiding {
+			s.ackDue, s.ackRiding = true, true
+			s.armAckLocked(ackRide)
 		}
+		return nil
+	}
+	if !s.ackArmed && !s.ackDue {
+		s.ackRiding = false
+		s.armAckLocked(s.cfg.AckDelay)
 	}
 	return nil
 }
 
+// ackRide is how long an ack due by count (AckEvery) waits for outgoing data to ride
+// on before it is sent alone.
+const ackRide = 5 * time.Millisecond
+
+func (s *Session) armAckLocked(d time.Duration) {
+	s.ackArmed = true
+	if s.ackTimer == nil {
+		s.ackTimer = time.AfterFunc(d, s.ackTimeout)
+	} else {
+		s.ackTimer.Reset(d)
+	}
+}
+
 func (s *Session) ackTimeout() {
 	s.mu.Lock()
-	s.ackArmed = false
+	s.ackArmed, s.ackRiding = false, false
 	l := s.link
 	due := s.inSeq > s.ackSent && s.state != stateClosed
 	if due {
@@ -557,7 +587,7 @@ func (s *Session) ackTimeout() {
 	}
 	s.mu.Unlock()
 	if due && l != nil {
-		l.poke()
+		l.wakeUp(true) // the timer's own goroutine may write the ack
 	}
 }
 
