@@ -95,7 +95,7 @@ func core(s *session.Session) *engine.Session { return api.Unwrap(s).(*engine.Se
 // messages, rather than holding up the others or losing messages silently.
 func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte) int {
 	start := srv.obs.broadcastStart()
-	m := engine.Message{Type: typ, Data: append([]byte(nil), data...)}
+	m := engine.Copy(typ, data) // encoded once for every WebSocket session
 	var full []*engine.Session
 	n := 0
 	srv.groups.mu.RLock()

@@ -14,6 +14,7 @@ import (
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/api"
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 // Message is one message with its payload. Payloads handed to a Session are not
@@ -21,6 +22,22 @@ import (
 type Message struct {
 	Type session.MessageType
 	Data []byte
+	// frame, when set, is the text message's WebSocket frame: 'M' then Data, in one
+	// array (Data is frame[1:]). WSWriter sends it as it is, without a copy.
+	frame []byte
+}
+
+// Copy returns a message holding a copy of p: for a text message, made with room for
+// its WebSocket frame, so that neither a session's writer nor the writers of the many
+// sessions a broadcast reaches encode it again.
+func Copy(typ session.MessageType, p []byte) Message {
+	if typ != session.Text {
+		return Message{Type: typ, Data: append([]byte(nil), p...)}
+	}
+	f := make([]byte, 1+len(p))
+	f[0] = transport.FrameText
+	copy(f[1:], p)
+	return Message{Type: typ, Data: f[1:], frame: f}
 }
 
 // Config sets a session's limits. The zero value works: every field documents its
@@ -271,7 +288,7 @@ func (s *Session) Read(ctx context.Context) (session.MessageType, []byte, error)
 // Write queues a message for the peer. It copies p. It blocks while the outbound
 // queue is full (until the peer acknowledges, the session ends, or ctx is done).
 func (s *Session) Write(ctx context.Context, typ session.MessageType, p []byte) error {
-	return s.WriteMessage(ctx, Message{Type: typ, Data: append([]byte(nil), p...)})
+	return s.WriteMessage(ctx, Copy(typ, p))
 }
 
 // WriteMessage is Write without the copy: m.Data must not change afterwards. It lets
@@ -283,7 +300,7 @@ func (s *Session) WriteMessage(ctx context.Context, m Message) error {
 // TryWrite is Write that never blocks: with the queue full it returns
 // session.ErrQueueFull and queues nothing.
 func (s *Session) TryWrite(typ session.MessageType, p []byte) error {
-	return s.TryWriteMessage(Message{Type: typ, Data: append([]byte(nil), p...)})
+	return s.TryWriteMessage(Copy(typ, p))
 }
 
 // TryWriteMessage is WriteMessage that never blocks: with the queue full it returns

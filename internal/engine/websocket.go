@@ -53,6 +53,8 @@ func (w *WSWriter) Write(ctx context.Context, b *Batch, ping bool) (bool, error)
 		var err error
 		if m.Type == session.Binary {
 			err = w.send(ctx, websocket.MessageBinary, m.Data)
+		} else if m.frame != nil {
+			err = w.send(ctx, websocket.MessageText, m.frame) // encoded once, by Copy
 		} else {
 			w.buf = transport.AppendText(w.buf[:0], m.Data)
 			err = w.send(ctx, websocket.MessageText, w.buf)
