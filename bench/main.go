@@ -5,12 +5,14 @@
 //	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
 //	go run . -mode idle -transport poll -sessions 10000
 //	go run . -mode soak -sessions 1000 -duration 10m
+//	go run . -mode broadcast -transport websocket -sessions 10000 -count 20 -rate 10
 //
 // Transports: websocket, stream, poll, and the baselines bare (a bare coder/websocket
 // echo server) and barehttp (net/http answering each POST with its body: one request
 // per echo, where a long-poll echo takes two). echo reports server CPU per echoed 100-byte message; idle reports
-// resident memory and goroutines per idle session. soak (soak.go) runs -sessions Go
-// clients on each of -transports for -duration, and prints each server's resident
+// resident memory and goroutines per idle session; broadcast (websocket and bare)
+// reports the delivery delay's p50 and p99 of 100-byte broadcasts to every session;
+// soak (soak.go) runs -sessions Go clients on each of -transports for -duration, and prints each server's resident
 // memory and goroutines every -sample.
 package main
 
@@ -51,6 +53,8 @@ func main() {
 	interval := flag.Duration("interval", time.Second, "time between a session's messages (soak mode)")
 	sample := flag.Duration("sample", 10*time.Second, "time between samples (soak mode)")
 	soakTransports := flag.String("transports", "websocket,stream,poll", "transports, each on a server of its own (soak mode)")
+	count := flag.Int("count", 20, "broadcasts (broadcast mode)")
+	rate := flag.Float64("rate", 10, "broadcasts per second (broadcast mode)")
 	flag.Parse()
 	if *serve != "" {
 		runServer(*serve)
@@ -62,6 +66,7 @@ func main() {
 		}
 		return
 	}
+	os.Setenv("LLBENCH_MODE", *mode) // the child serves what the mode needs
 	child, addr, err := startChild(*tr)
 	if err != nil {
 		log.Fatal(err)
@@ -77,6 +82,8 @@ func main() {
 		echo(child.Process.Pid, base, *tr, *sessions, *messages, *window)
 	case "idle":
 		idle(child.Process.Pid, base, *tr, *sessions)
+	case "broadcast":
+		broadcast(child.Process.Pid, base, *tr, *sessions, *count, *rate)
 	default:
 		log.Fatalf("unknown mode %q", *mode)
 	}
@@ -100,8 +107,10 @@ func runServer(tr string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var h http.Handler
-	if tr == "barehttp" {
+	var h, trigger http.Handler
+	if os.Getenv("LLBENCH_MODE") == "broadcast" {
+		h, trigger = broadcastHandlers(tr)
+	} else if tr == "barehttp" {
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			w.Write(b)
@@ -132,6 +141,9 @@ func runServer(tr string) {
 		fmt.Fprint(w, runtime.NumGoroutine())
 	})
 	mux.HandleFunc("/debug/pprof/", pprofhttp.Index)
+	if trigger != nil {
+		mux.Handle("/broadcast", trigger)
+	}
 	mux.Handle("/", h)
 	fmt.Println(ln.Addr().String())
 	log.Fatal(http.Serve(ln, mux))

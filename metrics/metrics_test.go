@@ -270,8 +270,12 @@ func TestScrape(t *testing.T) {
 		}
 		k := float64(i)
 		// The server counts a message out once its write returns, which may be after
-		// the client read it.
+		// the client read it, and in once delivered, which may be after the handler
+		// wrote it back (the handler's write goes out on its own goroutine).
 		until(t, "the count of messages out", func() bool { return b.srv.Stats().MessagesOut == uint64(n*(i+1)) })
+		until(t, "the count of messages in", func() bool { return b.srv.Stats().MessagesIn == uint64((n+1)*i+n) })
+		// Broadcast is observed once it returns, which may be after the client read.
+		until(t, "the broadcasts observed", func() bool { return b.get(t).histSum(t, "lifeline_broadcast_fanout") == n*(k+1) })
 		s := b.get(t)
 		s.want(t, "on "+tr, map[string]float64{
 			"lifeline_sessions{transport=" + tr + "}": 1, "lifeline_sessions_created_total": k + 1,
@@ -300,6 +304,9 @@ func TestScrape(t *testing.T) {
 			t.Fatalf("after bye: %v, want close code %d", err, code)
 		}
 		until(t, "the session end", func() bool { return b.srv.Stats().Sessions == 0 })
+		// The bye is counted in once its delivery returns, which may be after the
+		// handler read it and ended the session.
+		until(t, "the bye counted in", func() bool { return b.srv.Stats().MessagesIn == uint64((n+1)*(i+1)) })
 		b.get(t).want(t, "after "+tr+" closed", map[string]float64{
 			"lifeline_sessions{transport=" + tr + "}":                         0,
 			"lifeline_sessions_closed_total{code=" + strconv.Itoa(code) + "}": 1,

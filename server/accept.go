@@ -24,8 +24,9 @@ import (
 const handshakeLimit = 16 << 10
 
 // serveWebSocket serves GET ws: the client's R frame creates or resumes a session,
-// then frames flow both ways (docs/protocol.md §3). The request's goroutine reads; a
-// second goroutine writes, so no lock is held across a network write.
+// then frames flow both ways (docs/protocol.md §3). The request's goroutine reads; the
+// handler's Write writes on its own goroutine when nothing is queued, a writer
+// goroutine drains a backlog (write.go); no lock is held across a network write.
 func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !srv.conns.enter() {
 		srv.fail(w, r, closecode.Shutdown, "server shutting down")
@@ -68,12 +69,14 @@ type wsConn struct {
 	needPing  atomic.Bool
 	goneTicks int // watchdog ticks since the link went; only watch uses it
 
-	// The writer runs on demand (Link.OnWake); wmu orders its start against stopWriter.
+	// The writer runs on demand (Link.OnWake, write.go); wmu orders its start against
+	// stopWriter. Whoever holds the writer (running) owns batch and w.
 	wmu     sync.Mutex
 	stopped bool
 	running atomic.Bool
 	writers sync.WaitGroup
 	quit    chan struct{}
+	batch   engine.Batch
 	w       engine.WSWriter
 }
 

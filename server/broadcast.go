@@ -117,7 +117,7 @@ func (srv *Server) Broadcast(group string, typ session.MessageType, data []byte)
 // deliver is Broadcast to this node's members only.
 func (srv *Server) deliver(group string, typ session.MessageType, data []byte) int {
 	start := srv.obs.broadcastStart()
-	m := engine.Message{Type: typ, Data: append([]byte(nil), data...)}
+	m := engine.Copy(typ, data) // encoded once for every WebSocket session
 	var full []*engine.Session
 	n := 0
 	srv.groups.mu.RLock()

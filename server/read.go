@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -27,7 +28,7 @@ func (wc *wsConn) readLoop() (closecode.Code, string) {
 			if !wc.created {
 				return true, engine.Protocolf("R after confirmation")
 			}
-			wc.again = raw
+			wc.again = bytes.Clone(raw) // raw is the reader's buffer
 			return true, errAgain
 		}
 		if wc.created {

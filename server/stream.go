@@ -10,8 +10,14 @@ import (
 )
 
 // streamNudge is how long after its last write a stream whose data is not yet
-// acknowledged sends a P, doubling after each (docs/protocol.md §6).
+// acknowledged sends a nudge, doubling after each (docs/protocol.md §6).
 const streamNudge = 250 * time.Millisecond
+
+// nudgeEvent is a nudge: an event-stream comment line. A buffering proxy passes it on
+// like any bytes, pushing out the tail it held; clients ignore it. Unlike a P it asks
+// for no ack: the client acks on its own schedule (AckDelay, AckEvery), never one send
+// request per message.
+var nudgeEvent = []byte(":\n")
 
 // serveStream serves GET stream: a text/event-stream response carrying the session's
 // frames, flushed one batch at a time, ended after StreamBytes (docs/protocol.md §6).
@@ -67,6 +73,13 @@ func (st *stream) write() bool {
 	return err == nil
 }
 
+// nudge writes a nudge (nudgeEvent).
+func (st *stream) nudge() bool {
+	st.buf = append(st.buf[:0], nudgeEvent...)
+	st.srv.stats.out(0, len(st.buf))
+	return st.write()
+}
+
 // ping writes a P frame.
 func (st *stream) ping() bool {
 	st.buf = append(st.buf[:0], engine.PingEvent...)
@@ -82,10 +95,14 @@ func (st *stream) run(r *http.Request) {
 	hb := time.NewTimer(o.Heartbeat)
 	defer hb.Stop()
 	// A buffering proxy can hold the tail of a burst until more data reaches it
-	// (nginx with proxy_buffering on does); the nudges push it through.
+	// (nginx with proxy_buffering on does); the nudges push it through. Once the
+	// client has acknowledged a write with nothing written after it (nothing pushed
+	// it), no proxy on the way holds tails: this stream nudges no more.
 	nudge := time.NewTimer(streamNudge)
 	defer nudge.Stop()
 	nudgeEvery := time.Duration(0) // zero: no nudge due
+	pushed := false                // bytes went out after the last data write
+	prompt := false                // the client was shown to receive without a push
 	var b engine.Batch
 	var next uint64
 	for {
@@ -109,8 +126,10 @@ func (st *stream) run(r *http.Request) {
 				return // the client reopens at once
 			}
 			hb.Reset(o.Heartbeat)
-			nudgeEvery = streamNudge
-			nudge.Reset(nudgeEvery)
+			if pushed = false; !prompt {
+				nudgeEvery = streamNudge
+				nudge.Reset(nudgeEvery)
+			}
 			continue
 		}
 		select {
@@ -122,15 +141,21 @@ func (st *stream) run(r *http.Request) {
 			if !st.heartbeat() {
 				return
 			}
+			pushed = true
 			hb.Reset(o.Heartbeat)
 		case <-nudge.C:
-			if nudgeEvery == 0 || st.s.Unacked() == 0 {
+			if nudgeEvery == 0 {
+				continue
+			}
+			if st.s.Unacked() == 0 {
+				prompt = prompt || !pushed
 				nudgeEvery = 0
 				continue
 			}
-			if !st.ping() {
+			if !st.nudge() {
 				return
 			}
+			pushed = true
 			if nudgeEvery *= 2; nudgeEvery < o.Heartbeat {
 				nudge.Reset(nudgeEvery)
 			}

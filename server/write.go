@@ -9,9 +9,13 @@ import (
 	"github.com/lifelinehq/lifeline/internal/engine"
 )
 
-// writerLinger is how long an idle writer goroutine waits for more before it exits.
-// While messages flow it stays; an idle connection parks no writer.
-const writerLinger = time.Second
+// The writer. One holder at a time (wc.running) pulls from the link and writes: the
+// link's Pull is the single source of order. A blocking Session.Write that finds no
+// writer running and nothing queued before its message writes its batch on its own
+// goroutine (Link.OnWake with inline set); everything else (a backlog left after such a
+// write, TryWrite and Broadcast, acks due on the reader, heartbeats, the close) starts
+// a writer goroutine, which exits as soon as the link has nothing more to send. An idle
+// connection parks no writer.
 
 // startWriter lets l's wake-ups run the writer.
 func (wc *wsConn) startWriter(l *engine.Link) {
@@ -20,21 +24,29 @@ func (wc *wsConn) startWriter(l *engine.Link) {
 	wc.w.Reset()
 	wc.running.Store(false)
 	wc.wmu.Unlock()
-	l.OnWake(func() { wc.kick(l) })
+	l.OnWake(func(inline bool) { wc.wake(l, inline) })
 }
 
-// kick starts the writer unless it is running or stopped. It is called from
-// Link.OnWake and the watchdog.
-func (wc *wsConn) kick(l *engine.Link) {
+// wake takes the writer unless it is running or stopped: on the caller's goroutine when
+// inline, else in a new writer goroutine. It is called from Link.OnWake and the
+// watchdog.
+func (wc *wsConn) wake(l *engine.Link, inline bool) {
 	if wc.running.Load() {
-		return
+		return // the holder finds the wake-up token when it looks for more
 	}
 	wc.wmu.Lock()
-	if !wc.stopped && wc.running.CompareAndSwap(false, true) {
-		wc.writers.Add(1)
-		go wc.writeLoop(l, wc.quit)
+	if wc.stopped || !wc.running.CompareAndSwap(false, true) {
+		wc.wmu.Unlock()
+		return
 	}
+	wc.writers.Add(1)
+	quit := wc.quit
 	wc.wmu.Unlock()
+	if inline {
+		wc.writeInline(l, quit)
+	} else {
+		go wc.writeLoop(l, quit)
+	}
 }
 
 // stopWriter stops the writer and waits for it.
@@ -46,80 +58,92 @@ func (wc *wsConn) stopWriter() {
 	wc.writers.Wait()
 }
 
-// writeLoop sends what the link has to send. It exits after writerLinger without
-// work, and for good when the link or the connection ends.
+// writeInline writes one batch on the caller's goroutine, holding the writer; a backlog
+// left behind goes to a writer goroutine.
+func (wc *wsConn) writeInline(l *engine.Link, quit chan struct{}) {
+	drainWake(l)
+	sent, done := wc.step(l)
+	if done {
+		wc.writers.Done() // the link or the connection ended: the writer stays taken
+		return
+	}
+	if (sent && l.More()) || !wc.release(l) {
+		go wc.writeLoop(l, quit) // a backlog: hand the writer (and its count) over
+		return
+	}
+	wc.writers.Done()
+}
+
+// writeLoop sends what the link has to send, and exits once it has nothing more, or
+// for good when the link or the connection ends.
 func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 	defer wc.writers.Done()
-	w := &wc.w
-	var b engine.Batch
-	var linger *time.Timer
-	carried := false // messages or acks went out: linger for more
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
 	for {
-		select {
-		case <-l.Wake():
-		default:
-		}
-		ping := wc.needPing.Swap(false)
-		l.Pull(&b, 64, 256<<10, ping)
-		if b.Gone != nil {
-			if errors.Is(b.Gone, engine.ErrSuperseded) {
-				wc.closeWith(closecode.Superseded, "connection superseded")
-				wc.cancel()
-			}
-			return
-		}
-		sent, err := w.Write(context.Background(), &b, ping) // the watchdog bounds it
-		if err != nil {
-			wc.cancel()
-			wc.c.CloseNow()
-			return
-		}
-		if len(b.Msgs) > 0 {
-			wc.srv.stats.out(len(b.Msgs), 0)
-		}
-		if b.Close != nil {
-			wc.closeWith(b.Close.Code, b.Close.Reason)
-			l.CloseSent()
-			wc.cancel()
+		drainWake(l)
+		sent, done := wc.step(l)
+		if done {
 			return
 		}
 		if sent {
-			wc.lastWrite.Store(time.Now().UnixNano())
-			carried = carried || len(b.Msgs) > 0 || b.HasAck
+			select {
+			case <-quit:
+				wc.running.Store(false)
+				return
+			default:
+			}
 			continue
 		}
-		if !wc.rest(l, quit, &linger, carried) {
+		if wc.release(l) {
 			return
 		}
 	}
 }
 
-// rest waits for more work once a batch went out: an idle connection's writer, woken
-// only for a heartbeat (carried false), exits at once; one that carried messages or
-// acks lingers for writerLinger. It reports whether to carry on.
-func (wc *wsConn) rest(l *engine.Link, quit chan struct{}, linger **time.Timer, carried bool) bool {
-	if !carried {
-		wc.running.Store(false)
-		return len(l.Wake()) > 0 && wc.running.CompareAndSwap(false, true)
-	}
-	if *linger == nil {
-		*linger = time.NewTimer(writerLinger)
-	} else {
-		(*linger).Reset(writerLinger)
-	}
+// release gives the writer up. It reports false, keeping it, when a wake-up came after
+// the last Pull (its token is left): the holder carries on.
+func (wc *wsConn) release(l *engine.Link) bool {
+	wc.running.Store(false)
+	return !(len(l.Wake()) > 0 && wc.running.CompareAndSwap(false, true))
+}
+
+// drainWake takes a pending wake-up token: the Pull that follows sees its cause.
+func drainWake(l *engine.Link) {
 	select {
 	case <-l.Wake():
-		return true
-	case <-quit:
-		return false
-	case <-(*linger).C:
-		wc.running.Store(false)
-		// A wake-up that came after the last Pull left its token: carry on.
-		return len(l.Wake()) > 0 && wc.running.CompareAndSwap(false, true)
+	default:
 	}
+}
+
+// step pulls one batch and writes it. It reports whether anything went out, and done
+// when the link or the connection ended (the writer is then never released).
+func (wc *wsConn) step(l *engine.Link) (sent, done bool) {
+	b := &wc.batch
+	ping := wc.needPing.Swap(false)
+	l.Pull(b, 64, 256<<10, ping)
+	if b.Gone != nil {
+		if errors.Is(b.Gone, engine.ErrSuperseded) {
+			wc.closeWith(closecode.Superseded, "connection superseded")
+			wc.cancel()
+		}
+		return false, true
+	}
+	sent, err := wc.w.Write(context.Background(), b, ping) // the watchdog bounds it
+	if err != nil {
+		wc.cancel()
+		wc.c.CloseNow()
+		return false, true
+	}
+	if len(b.Msgs) > 0 {
+		wc.srv.stats.out(len(b.Msgs), 0)
+	}
+	if b.Close != nil {
+		wc.closeWith(b.Close.Code, b.Close.Reason)
+		l.CloseSent()
+		wc.cancel()
+		return sent, true
+	}
+	if sent {
+		wc.lastWrite.Store(time.Now().UnixNano())
+	}
+	return sent, false
 }

@@ -21,7 +21,7 @@ type Link struct {
 	next uint64
 
 	wake   chan struct{} // buffered 1: there may be something to pull
-	notify atomic.Pointer[func()]
+	notify atomic.Pointer[func(inline bool)]
 	gone   chan struct{} // closed when detached
 	why    error         // why it was detached, set before gone is closed
 
@@ -115,27 +115,36 @@ func (l *Link) Gone() <-chan struct{} { return l.gone }
 // Session returns the link's session.
 func (l *Link) Session() *Session { return l.s }
 
-func (l *Link) poke() {
+func (l *Link) poke() { l.wakeUp(false) }
+
+// wakeUp signals Wake and calls the OnWake func, telling it inline when the caller holds
+// no lock and may block on a write (a blocking Session.Write with little unacknowledged,
+// the ack timer): the transport may then write on the caller's goroutine.
+func (l *Link) wakeUp(inline bool) {
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
 	if fn := l.notify.Load(); fn != nil {
-		(*fn)()
+		(*fn)(inline)
 	}
 }
 
 // Poke wakes the link's transport as if there were something to pull (a heartbeat
-// to send, say).
+// to send, say). It never writes on the caller's goroutine.
 func (l *Link) Poke() { l.poke() }
 
 // OnWake makes the link call fn, besides signalling Wake, whenever there may be
-// something to pull, and calls it once now. fn must not block; it may be called with
-// the session's lock held, so it must not call the session. It lets a transport run
-// its writer only while there is work, rather than park a goroutine on Wake.
-func (l *Link) OnWake(fn func()) {
+// something to pull, and calls it once now, inline (the caller holds no lock and may
+// wait for a write: what a resume has to send may go out at once). fn must not block when
+// inline is false; it may then be called with the session's lock held, so it must not
+// call the session. When inline is true the caller holds no lock and may wait for a
+// write: fn may Pull and write on the caller's goroutine. It lets a transport write on
+// the caller's goroutine when nothing is queued, and run a writer goroutine only for
+// a backlog, rather than park a goroutine on Wake.
+func (l *Link) OnWake(fn func(inline bool)) {
 	l.notify.Store(&fn)
-	fn()
+	fn(true)
 }
 
 // Pull fills b with what to send next: at most maxMsgs messages and, past the first,
@@ -184,6 +193,10 @@ func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 	if l.acks && (s.ackDue || forceAck) && s.inSeq > s.ackSent {
 		b.Ack, b.HasAck = s.inSeq, true
 		s.ackSent = s.inSeq
+		if s.ackRiding { // it rode: its timer would send the next ack too early
+			s.ackTimer.Stop()
+			s.ackArmed, s.ackRiding = false, false
+		}
 	}
 	s.ackDue = false
 	if n := uint64(len(s.out) - s.outHead); s.closePing && n > 0 && l.next-s.outBase == n {

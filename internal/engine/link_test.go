@@ -208,8 +208,8 @@ func TestAckPolicy(t *testing.T) {
 			t.Errorf("ack %d pulled before it was due", b.Ack)
 		}
 		deliver(t, s, 3, "3")
-		if !woken(l) {
-			t.Error("AckEvery messages did not wake the link")
+		if woken(l) { // it rides on the next Pull, for whatever reason that comes
+			t.Error("AckEvery messages woke the link at once: the ack cannot ride on outgoing data")
 		}
 		if b := pull(l, false); !b.HasAck || b.Ack != 3 {
 			t.Errorf("pulled ack %v %d, want 3", b.HasAck, b.Ack)
@@ -220,6 +220,34 @@ func TestAckPolicy(t *testing.T) {
 		deliver(t, s, 4, "4", "5")
 		if b := pull(l, false); b.HasAck {
 			t.Errorf("ack %d due with 2 new messages", b.Ack)
+		}
+	})
+	t.Run("ride", func(t *testing.T) {
+		// An ack due by count with nothing going out is sent alone after ackRide;
+		// once it rode, the next ack waits AckDelay again.
+		s := newSession(t, Config{AckEvery: 2, AckDelay: time.Hour})
+		l := attach(t, s, "websocket", 0, 0)
+		woken(l)
+		deliver(t, s, 1, "1", "2")
+		select {
+		case <-l.Wake():
+		case <-time.After(bound):
+			t.Fatal("an ack due by count was never sent alone")
+		}
+		if b := pull(l, false); !b.HasAck || b.Ack != 2 {
+			t.Errorf("pulled ack %v %d, want 2", b.HasAck, b.Ack)
+		}
+		deliver(t, s, 3, "3", "4")
+		write(t, s, "reply")
+		if b := pull(l, false); !b.HasAck || b.Ack != 4 || len(b.Msgs) != 1 {
+			t.Errorf("pulled ack %v %d with %d messages, want 4 riding on the reply", b.HasAck, b.Ack, len(b.Msgs))
+		}
+		deliver(t, s, 5, "5")
+		s.mu.Lock()
+		armed, riding := s.ackArmed, s.ackRiding
+		s.mu.Unlock()
+		if !armed || riding {
+			t.Errorf("after a ride, one new message: timer armed %v, riding %v; want the AckDelay timer", armed, riding)
 		}
 	})
 	t.Run("delay", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/api"
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 // Message is one message with its payload. Payloads handed to a Session are not
@@ -21,6 +22,22 @@ import (
 type Message struct {
 	Type session.MessageType
 	Data []byte
+	// frame, when set, is the text message's WebSocket frame: 'M' then Data, in one
+	// array (Data is frame[1:]). WSWriter sends it as it is, without a copy.
+	frame []byte
+}
+
+// Copy returns a message holding a copy of p: for a text message, made with room for
+// its WebSocket frame, so that neither a session's writer nor the writers of the many
+// sessions a broadcast reaches encode it again.
+func Copy(typ session.MessageType, p []byte) Message {
+	if typ != session.Text {
+		return Message{Type: typ, Data: append([]byte(nil), p...)}
+	}
+	f := make([]byte, 1+len(p))
+	f[0] = transport.FrameText
+	copy(f[1:], p)
+	return Message{Type: typ, Data: f[1:], frame: f}
 }
 
 // Config sets a session's limits. The zero value works: every field documents its
@@ -65,6 +82,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// inlineMaxUnacked bounds the unacknowledged bytes with which a blocking Write may
+// write on the caller's goroutine: well under what the kernel's socket buffers hold,
+// so the caller does not wait on a peer that stopped reading.
+const inlineMaxUnacked = 64 << 10
+
 const (
 	stateOpen    = iota
 	stateClosing // local graceful close: flushing, then C
@@ -105,6 +127,8 @@ type Session struct {
 	ackTimer *time.Timer
 	ackArmed bool // ackTimer is running
 	ackDue   bool
+	// ackRiding: a due ack waits for outgoing data to ride on; ackTimer is set to ackRide
+	ackRiding bool
 	// closePing: a graceful close began with messages unacknowledged; the next Pull
 	// that has sent them all asks the transport for a P.
 	closePing bool
@@ -273,7 +297,7 @@ func (s *Session) Read(ctx context.Context) (session.MessageType, []byte, error)
 // Write queues a message for the peer. It copies p. It blocks while the outbound
 // queue is full (until the peer acknowledges, the session ends, or ctx is done).
 func (s *Session) Write(ctx context.Context, typ session.MessageType, p []byte) error {
-	return s.WriteMessage(ctx, Message{Type: typ, Data: append([]byte(nil), p...)})
+	return s.WriteMessage(ctx, Copy(typ, p))
 }
 
 // WriteMessage is Write without the copy: m.Data must not change afterwards. It lets
@@ -285,7 +309,7 @@ func (s *Session) WriteMessage(ctx context.Context, m Message) error {
 // TryWrite is Write that never blocks: with the queue full it returns
 // session.ErrQueueFull and queues nothing.
 func (s *Session) TryWrite(typ session.MessageType, p []byte) error {
-	return s.TryWriteMessage(Message{Type: typ, Data: append([]byte(nil), p...)})
+	return s.TryWriteMessage(Copy(typ, p))
 }
 
 // TryWriteMessage is WriteMessage that never blocks: with the queue full it returns
@@ -318,9 +342,13 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
 			l := s.link
+			// A blocking write may go out on the caller's goroutine, unless so much is
+			// unacknowledged that the peer may not be reading (the socket's buffers
+			// could be full: the caller would wait for a network write).
+			inline := block && s.outBytes <= inlineMaxUnacked
 			s.mu.Unlock()
 			if l != nil {
-				l.poke()
+				l.wakeUp(inline)
 			}
 			return nil
 		}
@@ -571,24 +599,43 @@ func (s *Session) ackPolicyLocked() *Link {
 	if l == nil || !l.acks {
 		return nil
 	}
-	if s.inSeq-s.ackSent >= uint64(s.cfg.AckEvery) || s.inBytes >= s.cfg.MaxQueued/4 {
+	if s.inBytes >= s.cfg.MaxQueued/4 {
 		s.ackDue = true
 		return l
 	}
-	if !s.ackArmed && !s.ackDue {
-		s.ackArmed = true
-		if s.ackTimer == nil {
-			s.ackTimer = time.AfterFunc(s.cfg.AckDelay, s.ackTimeout)
-		} else {
-			s.ackTimer.Reset(s.cfg.AckDelay)
+	if s.inSeq-s.ackSent >= uint64(s.cfg.AckEvery) {
+		// Due: the next Pull takes it along with whatever goes out (a reply, usually,
+		// written moments later), so no write of its own wakes for it; if nothing goes
+		// within ackRide, the timer sends it alone.
+		if !s.ackDue || !s.ackRiding {
+			s.ackDue, s.ackRiding = true, true
+			s.armAckLocked(ackRide)
 		}
+		return nil
+	}
+	if !s.ackArmed && !s.ackDue {
+		s.ackRiding = false
+		s.armAckLocked(s.cfg.AckDelay)
 	}
 	return nil
 }
 
+// ackRide is how long an ack due by count (AckEvery) waits for outgoing data to ride
+// on before it is sent alone.
+const ackRide = 5 * time.Millisecond
+
+func (s *Session) armAckLocked(d time.Duration) {
+	s.ackArmed = true
+	if s.ackTimer == nil {
+		s.ackTimer = time.AfterFunc(d, s.ackTimeout)
+	} else {
+		s.ackTimer.Reset(d)
+	}
+}
+
 func (s *Session) ackTimeout() {
 	s.mu.Lock()
-	s.ackArmed = false
+	s.ackArmed, s.ackRiding = false, false
 	l := s.link
 	due := s.inSeq > s.ackSent && s.state != stateClosed
 	if due {
@@ -596,7 +643,7 @@ func (s *Session) ackTimeout() {
 	}
 	s.mu.Unlock()
 	if due && l != nil {
-		l.poke()
+		l.wakeUp(true) // the timer's own goroutine may write the ack
 	}
 }
 

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -50,6 +53,8 @@ func (w *WSWriter) Write(ctx context.Context, b *Batch, ping bool) (bool, error)
 		var err error
 		if m.Type == session.Binary {
 			err = w.send(ctx, websocket.MessageBinary, m.Data)
+		} else if m.frame != nil {
+			err = w.send(ctx, websocket.MessageText, m.frame) // encoded once, by Copy
 		} else {
 			w.buf = transport.AppendText(w.buf[:0], m.Data)
 			err = w.send(ctx, websocket.MessageText, w.buf)
@@ -93,45 +98,89 @@ func (w *WSWriter) send(ctx context.Context, typ websocket.MessageType, p []byte
 // ends it, for either end: a binary message is a binary data message, a text message
 // one frame. Each message is first offered to pre, when set, with its parsed frame
 // (zero for a binary message): pre handles what is not the engine's (R, H) and reports
-// whether it did; an error from pre ends the read. delivered, when set, is called for
-// each new message delivered. ReadWebSocket returns what ended it: ws.Read's error,
+// whether it did; an error from pre ends the read. raw and the frame's data are only
+// valid during the call: pre copies what it keeps. delivered, when set, is called for
+// each new message delivered. ReadWebSocket returns what ended it: ws.Reader's error,
 // a *ProtocolError, a *PeerClose, or the session's refusal of a message.
+//
+// Each message is read into a pooled buffer (no buffer is held while waiting for the
+// next message), and a data message's payload is copied out of it once, into the
+// slice the session keeps: no other allocation per message.
 func ReadWebSocket(ctx context.Context, ws *websocket.Conn, in *Inbound,
 	pre func(typ websocket.MessageType, f *transport.Frame, raw []byte) (bool, error), delivered func()) error {
+	var f transport.Frame // outside the loop: pre's pointer makes it escape, once
 	for {
-		typ, data, err := ws.Read(ctx)
+		typ, r, err := ws.Reader(ctx)
 		if err != nil {
 			return err
 		}
-		var f transport.Frame
-		if typ == websocket.MessageText {
-			if f, err = transport.ParseFrame(data); err != nil {
-				return &ProtocolError{err.Error()}
-			}
-			if f.Type == transport.FrameBinary {
-				return Protocolf("a B frame on a WebSocket: binary messages go as binary messages")
-			}
-		}
-		if pre != nil {
-			done, err := pre(typ, &f, data)
-			if err != nil {
-				return err
-			}
-			if done {
-				continue
-			}
-		}
-		var ok bool
-		if typ == websocket.MessageBinary {
-			ok, err = in.Data(ctx, session.Binary, data)
-		} else {
-			ok, err = in.Frame(ctx, f)
+		bp := readBufs.Get().(*[]byte)
+		data, err := readMessage(r, (*bp)[:0])
+		ok, err := handleMessage(ctx, in, pre, typ, data, err, &f)
+		f = transport.Frame{}
+		if cap(data) <= maxPooledRead {
+			*bp = data[:0]
+			readBufs.Put(bp)
 		}
 		if err != nil {
 			return err
 		}
 		if ok && delivered != nil {
 			delivered()
+		}
+	}
+}
+
+// handleMessage dispatches one message read into data (a pooled buffer), copying a
+// data message's payload out of it.
+func handleMessage(ctx context.Context, in *Inbound,
+	pre func(typ websocket.MessageType, f *transport.Frame, raw []byte) (bool, error),
+	typ websocket.MessageType, data []byte, err error, f *transport.Frame) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	if typ == websocket.MessageText {
+		if *f, err = transport.ParseFrame(data); err != nil {
+			return false, &ProtocolError{err.Error()}
+		}
+		if f.Type == transport.FrameBinary {
+			return false, Protocolf("a B frame on a WebSocket: binary messages go as binary messages")
+		}
+	}
+	if pre != nil {
+		done, err := pre(typ, f, data)
+		if err != nil || done {
+			return false, err
+		}
+	}
+	if typ == websocket.MessageBinary {
+		return in.Data(ctx, session.Binary, bytes.Clone(data))
+	}
+	if f.Type == transport.FrameText {
+		return in.Data(ctx, session.Text, bytes.Clone(f.Data))
+	}
+	return in.Frame(ctx, *f) // no data frame: nothing it keeps points into data
+}
+
+// maxPooledRead is the largest read buffer put back for reuse: a rare big message's
+// buffer is left to the collector rather than held.
+const maxPooledRead = 64 << 10
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// readMessage reads the rest of r, one WebSocket message, appending to buf.
+func readMessage(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }

@@ -1,0 +1,72 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lifelinehq/lifeline/client"
+	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
+)
+
+// TestStreamBroadcastAcks: broadcasts to a stream session spaced beyond the 250 ms
+// nudge cost far fewer ack requests than broadcasts: the client acks on its own
+// schedule (after 1 s), several messages at once. (A P nudge 250 ms after each message
+// made the client answer each one with a send request.) It counts requests, not time.
+func TestStreamBroadcastAcks(t *testing.T) {
+	const n = 10
+	joined := make(chan struct{})
+	var srv *server.Server
+	srv = server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		srv.Join("all", s)
+		close(joined)
+		<-ctx.Done()
+	}), &server.Options{ShutdownDrain: -1})
+	var sends atomic.Int64
+	r := chi.NewRouter()
+	r.Mount("/ll", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			sends.Add(1)
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	ts := newLocalServer(r)
+	defer ts.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	c, err := client.Dial(ctxT(t), ts.URL+"/ll", &client.Options{Transports: []string{"stream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctxT(t), session.Text, []byte("hello")); err != nil { // confirms
+		t.Fatal(err)
+	}
+	<-joined
+	before := sends.Load()
+	for i := range n {
+		if got := srv.Broadcast("all", session.Text, fmt.Appendf(nil, "b%d", i)); got != 1 {
+			t.Fatalf("broadcast %d reached %d sessions", i, got)
+		}
+		_, p, err := c.Read(ctxT(t))
+		if err != nil || string(p) != fmt.Sprintf("b%d", i) {
+			t.Fatalf("read %q, %v; want b%d", p, err, i)
+		}
+		time.Sleep(400 * time.Millisecond) // beyond the 250 ms nudge
+	}
+	// The client acks at most once a second here: about n*0.4 s / 1 s requests.
+	if got := sends.Load() - before; got > n/2 {
+		t.Errorf("%d broadcasts cost %d send requests, want at most %d", n, got, n/2)
+	} else {
+		t.Logf("%d broadcasts, %d send requests", n, got)
+	}
+}
