@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -156,9 +155,6 @@ func broadcast(pid int, base, tr string, sessions, count int, rate float64) {
 		fmt.Fscan(res.Body, &n)
 		res.Body.Close()
 		reached += n
-		if os.Getenv("LLBENCH_DEBUG") != "" {
-			log.Printf("broadcast reached %d", n)
-		}
 	}
 	want := int64(sessions * count)
 	for deadline := time.Now().Add(10 * time.Second); got.Load() < want && time.Now().Before(deadline); {

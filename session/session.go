@@ -73,6 +73,9 @@ func (s *Session) Read(ctx context.Context) (MessageType, []byte, error) { retur
 // Write queues a message for the peer; it copies p. It blocks while the session's
 // outbound queue is full, until the peer acknowledges, the session ends (a
 // *CloseError) or ctx is done. A message over the size limit is ErrTooLarge.
+// On a WebSocket with nothing else queued and at most 64 KiB unacknowledged, Write
+// also sends the message on the caller's goroutine before it returns (no goroutine
+// hop); the server's heartbeat watchdog bounds that network write.
 func (s *Session) Write(ctx context.Context, typ MessageType, p []byte) error {
 	return s.c.Write(ctx, typ, p)
 }

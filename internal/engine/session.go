@@ -295,7 +295,9 @@ func (s *Session) Read(ctx context.Context) (session.MessageType, []byte, error)
 }
 
 // Write queues a message for the peer. It copies p. It blocks while the outbound
-// queue is full (until the peer acknowledges, the session ends, or ctx is done).
+// queue is full (until the peer acknowledges, the session ends, or ctx is done). With
+// little unacknowledged it tells the link's OnWake func it may write on the caller's
+// goroutine (inline).
 func (s *Session) Write(ctx context.Context, typ session.MessageType, p []byte) error {
 	return s.WriteMessage(ctx, Copy(typ, p))
 }
