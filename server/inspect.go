@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
@@ -36,10 +37,11 @@ const (
 )
 
 type inspector struct {
-	srv   *Server
-	inner *Server
-	allow func(*http.Request) bool
-	born  sync.Map // *engine.Session → time.Time of creation
+	viewers atomic.Int64 // confirmed viewer sessions (a race loser is not one)
+	srv     *Server
+	inner   *Server
+	allow   func(*http.Request) bool
+	born    sync.Map // *engine.Session → time.Time of creation
 
 	mu     sync.Mutex
 	closes []closeRow // newest last
@@ -169,6 +171,8 @@ func (in *inspector) closed(s *engine.Session, code closecode.Code, reason, tran
 
 // serveViewer pushes a snapshot at once and then every second until the viewer goes.
 func (in *inspector) serveViewer(ctx context.Context, s *session.Session) {
+	in.viewers.Add(1)
+	defer in.viewers.Add(-1)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -190,7 +194,7 @@ func (in *inspector) serveViewer(ctx context.Context, s *session.Session) {
 // second or more has passed since the last (so the series runs while someone looks).
 func (in *inspector) snapshot() *snapshot {
 	srv, now := in.srv, time.Now()
-	snap := &snapshot{At: now.UnixMilli(), Stats: srv.Stats(), Viewers: in.inner.count.Load(),
+	snap := &snapshot{At: now.UnixMilli(), Stats: srv.Stats(), Viewers: in.viewers.Load(),
 		Sessions: []sessionRow{}, Groups: []groupRow{}, Closes: []closeRow{}} // [] in JSON, not null
 
 	srv.groups.mu.RLock()
