@@ -62,7 +62,7 @@ func (wc *wsConn) stopWriter() {
 // left behind goes to a writer goroutine.
 func (wc *wsConn) writeInline(l *engine.Link, quit chan struct{}) {
 	drainWake(l)
-	sent, done := wc.step(l)
+	sent, done := wc.step(l, true)
 	if done {
 		wc.writers.Done() // the link or the connection ended: the writer stays taken
 		return
@@ -80,7 +80,7 @@ func (wc *wsConn) writeLoop(l *engine.Link, quit chan struct{}) {
 	defer wc.writers.Done()
 	for {
 		drainWake(l)
-		sent, done := wc.step(l)
+		sent, done := wc.step(l, false)
 		if done {
 			return
 		}
@@ -115,15 +115,19 @@ func drainWake(l *engine.Link) {
 }
 
 // step pulls one batch and writes it. It reports whether anything went out, and done
-// when the link or the connection ended (the writer is then never released).
-func (wc *wsConn) step(l *engine.Link) (sent, done bool) {
+// when the link or the connection ended (the writer is then never released). On the
+// caller's goroutine (inline), the WebSocket closing handshake, which waits for the
+// peer, goes to a goroutine of its own.
+func (wc *wsConn) step(l *engine.Link, inline bool) (sent, done bool) {
 	b := &wc.batch
 	ping := wc.needPing.Swap(false)
 	l.Pull(b, 64, 256<<10, ping)
 	if b.Gone != nil {
 		if errors.Is(b.Gone, engine.ErrSuperseded) {
-			wc.closeWith(closecode.Superseded, "connection superseded")
-			wc.cancel()
+			wc.finish(inline, func() {
+				wc.closeWith(closecode.Superseded, "connection superseded")
+				wc.cancel()
+			})
 		}
 		return false, true
 	}
@@ -137,13 +141,31 @@ func (wc *wsConn) step(l *engine.Link) (sent, done bool) {
 		wc.srv.stats.out(len(b.Msgs), 0)
 	}
 	if b.Close != nil {
-		wc.closeWith(b.Close.Code, b.Close.Reason)
-		l.CloseSent()
-		wc.cancel()
+		code, reason := b.Close.Code, b.Close.Reason
+		wc.finish(inline, func() {
+			wc.closeWith(code, reason)
+			l.CloseSent()
+			wc.cancel()
+		})
 		return sent, true
 	}
 	if sent {
 		wc.lastWrite.Store(time.Now().UnixNano())
 	}
 	return sent, false
+}
+
+// finish runs the end of a connection's writing: at once in a writer goroutine, in a
+// goroutine of its own (counted among the writers) on a caller's goroutine, which is
+// not to wait for the peer's side of the closing handshake.
+func (wc *wsConn) finish(inline bool, fn func()) {
+	if !inline {
+		fn()
+		return
+	}
+	wc.writers.Add(1) // the caller still holds its own count: stopWriter is waiting on both
+	go func() {
+		defer wc.writers.Done()
+		fn()
+	}()
 }
