@@ -332,14 +332,7 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			s.mu.Unlock()
 			return err
 		}
-		fits := s.outHead == len(s.out) || s.outBytes+len(m.Data) <= s.cfg.MaxQueued
-		var budget chan struct{}
-		if fits && !s.cfg.Budget.take(len(m.Data)) {
-			fits, budget = false, s.cfg.Budget.wait()
-			if s.cfg.Budget.take(len(m.Data)) { // given back meanwhile
-				fits = true
-			}
-		}
+		fits, budget := s.roomLocked(s.outHead == len(s.out), s.outBytes, len(m.Data))
 		if fits {
 			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
@@ -522,14 +515,7 @@ func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool)
 			s.mu.Unlock()
 			return false, err
 		}
-		fits := s.inHead == len(s.in) || s.inBytes+len(m.Data) <= s.cfg.MaxQueued
-		var budget chan struct{}
-		if fits && !s.cfg.Budget.take(len(m.Data)) {
-			fits, budget = false, s.cfg.Budget.wait()
-			if s.cfg.Budget.take(len(m.Data)) { // given back meanwhile
-				fits = true
-			}
-		}
+		fits, budget := s.roomLocked(s.inHead == len(s.in), s.inBytes, len(m.Data))
 		if fits {
 			push(&s.in, &s.inHead, m)
 			s.inBytes += len(m.Data)
@@ -695,4 +681,19 @@ func signal(ch *chan struct{}) {
 		close(*ch)
 		*ch = nil
 	}
+}
+
+// roomLocked reports whether n more bytes fit a queue holding queued bytes (an empty
+// queue takes any one message) and the server-wide budget, and takes them from the
+// budget when they do. When the budget is what is full it also returns the channel
+// that tells when some is given back.
+func (s *Session) roomLocked(empty bool, queued, n int) (bool, chan struct{}) {
+	if !empty && queued+n > s.cfg.MaxQueued {
+		return false, nil
+	}
+	if s.cfg.Budget.take(n) {
+		return true, nil
+	}
+	budget := s.cfg.Budget.wait()
+	return s.cfg.Budget.take(n), budget // given back meanwhile, or wait on budget
 }
