@@ -168,12 +168,53 @@ function join(to) {
   send({ type: 'join', room: $('room').value.trim(), name: $('name').value.trim() })
 }
 
-let node = ''     // in a cluster, the node that owns the session (from "joined")
+// In a cluster: node owns the session (from "joined"); served is the node that
+// received the latest request (each response's Chat-Node header; for a WebSocket, the
+// cookie its handshake set), and servers every node that served one.
+let node = ''
+let served = ''
+const servers = new Set()
 
 function status() {
   const s = $('status')
-  s.textContent = ll.reconnecting ? 'reconnecting…' : (ll.transport || 'connecting…') + (node ? ` · ${node}` : '')
+  s.textContent = ll.reconnecting ? 'reconnecting…' : (ll.transport || 'connecting…') + (served ? ` · ${served}` : '')
   s.className = ll.reconnecting ? 'warn' : ll.transport ? 'ok' : ''
+  if (node) s.title = `transport · the node that served the latest request; the session lives on ${node}, and ${[...servers].sort().join(', ')} served it`
+}
+
+function saw(n) {
+  if (!n || n === served) return
+  served = n
+  servers.add(n)
+  if (ll) status()
+}
+
+// fetchNode is fetch, noting which node answered.
+const fetchNode = (url, init) => fetch(url, init).then(res => {
+  saw(res.headers.get('Chat-Node'))
+  return res
+})
+
+// NodeSocket is a WebSocket that learns which node accepted it: its URL names it
+// (?conn=), and the server's handshake sets the cookie chat-node-<conn>, which may
+// land a little after open (until then, each message looks again).
+const tab = Math.random().toString(36).slice(2, 10)
+let conns = 0
+let asking = ''   // the cookie of the latest WebSocket, until it was found
+class NodeSocket extends WebSocket {
+  constructor(url, protocols) {
+    const conn = tab + ++conns
+    super(url + (url.includes('?') ? '&' : '?') + 'conn=' + conn, protocols)
+    this.addEventListener('open', () => { asking = 'chat-node-' + conn + '='; look() })
+  }
+}
+
+function look() {
+  const c = asking && document.cookie.split('; ').find(c => c.startsWith(asking))
+  if (c) {
+    asking = ''
+    saw(c.slice(c.indexOf('=') + 1))
+  }
 }
 
 const handlers = {
@@ -237,9 +278,9 @@ const handlers = {
 
 function connect() {
   const forced = params.get('transport')
-  let opts = {}
+  const opts = { fetch: fetchNode, WebSocket: NodeSocket }
   if (forced !== null) {
-    if (transports.includes(forced)) opts = { transports: [forced] }
+    if (transports.includes(forced)) opts.transports = [forced]
     else system(`unknown transport "${forced}" (use websocket, stream or poll): trying them all`, 'error')
   }
   try {
@@ -279,6 +320,7 @@ function connect() {
     composer(false)
   }
   ll.onmessage = e => {
+    look()
     let m
     try {
       m = JSON.parse(e.data)

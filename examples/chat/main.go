@@ -3,7 +3,10 @@
 // With -nats URL -node NAME it joins a cluster (package cluster, docs/cluster.md):
 // run several behind any load balancer and people on different nodes chat together
 // (each node keeps its own room lists and history; messages reach every node). make
-// cluster-demo runs three behind haproxy.
+// cluster-demo runs three behind haproxy. In a cluster every response carries the
+// node that received its request (the Chat-Node header; a WebSocket's handshake also
+// sets the cookie chat-node-<conn> named by its URL's ?conn=, since a page cannot
+// read a handshake's headers), which the page's corner shows beside the transport.
 //
 // The page (index.html, app.js, style.css) uses the browser client that the server
 // serves at /lifeline/lifeline.min.js. Page and server speak JSON text messages:
@@ -30,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +85,7 @@ type msg struct {
 	Members []string   `json:"members,omitzero"`
 	History []msg      `json:"history,omitzero"`
 	Rooms   []roomInfo `json:"rooms,omitzero"`
-	Node    string     `json:"node,omitempty"` // "joined", in a cluster: the node owning the session
+	Node    string     `json:"node,omitempty"` // "joined", in a cluster: the node that owns the session
 }
 
 type roomInfo struct {
@@ -114,10 +118,32 @@ func newChat(origins []string, router server.Router) (*chat, http.Handler) {
 	}
 	c.srv = server.New(c, &server.Options{OriginPatterns: origins, MaxMessageBytes: maxMessage, Router: router})
 	r := chi.NewRouter()
+	if c.node != "" {
+		r.Use(c.served)
+	}
 	r.Mount("/lifeline", c.srv)
 	r.Handle("/metrics", metricsHandler(c.srv))
 	r.Handle("/*", http.FileServerFS(static))
 	return c, r
+}
+
+// connName is a page's name for one of its WebSockets (?conn=): the page's cookie
+// chat-node-<conn> tells it which node accepted that WebSocket.
+var connName = regexp.MustCompile(`^[a-z0-9]{1,24}$`)
+
+// served marks every response with this node's name (Chat-Node): the node that
+// received the request, whether it serves the session or relays the request to the
+// node that does. The page reads it through its fetch; a WebSocket handshake's
+// headers are out of a page's reach, so a WebSocket's also sets a short-lived cookie,
+// named after the ?conn= that the page put in its URL.
+func (c *chat) served(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Chat-Node", c.node)
+		if conn := r.URL.Query().Get("conn"); connName.MatchString(conn) && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.SetCookie(w, &http.Cookie{Name: "chat-node-" + conn, Value: c.node, Path: "/", MaxAge: 60, SameSite: http.SameSiteStrictMode})
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // metricsHandler serves srv's metrics (package metrics) and the Go runtime's in the

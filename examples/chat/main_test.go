@@ -559,3 +559,30 @@ func TestHTTPServerTimeouts(t *testing.T) {
 		t.Fatalf("ReadTimeout %v, WriteTimeout %v: they would cut polls and streams", hs.ReadTimeout, hs.WriteTimeout)
 	}
 }
+
+// TestServedBy: in a cluster every response names the node that received its request,
+// and a WebSocket handshake that names its connection (?conn=) also sets the cookie
+// the page reads; a bad connection name sets none.
+func TestServedBy(t *testing.T) {
+	c := &chat{node: "node2"}
+	h := c.served(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for _, tc := range []struct {
+		target, upgrade, cookie string
+	}{
+		{"/lifeline/poll", "", ""},
+		{"/lifeline/ws?conn=k3x9a1", "websocket", "chat-node-k3x9a1=node2"},
+		{"/lifeline/poll?conn=k3x9a1", "", ""},
+		{"/lifeline/ws?conn=A%3Bb", "websocket", ""},
+	} {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		if tc.upgrade != "" {
+			r.Header.Set("Upgrade", tc.upgrade)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		cookie, _, _ := strings.Cut(w.Header().Get("Set-Cookie"), ";")
+		if got := w.Header().Get("Chat-Node"); got != "node2" || cookie != tc.cookie {
+			t.Errorf("%s: Chat-Node %q, cookie %q; want node2 and %q", tc.target, got, cookie, tc.cookie)
+		}
+	}
+}
