@@ -322,17 +322,24 @@ func (p *proc) exited() bool {
 // startApp runs an example server on a free port and returns its address.
 func startApp(t *testing.T, bin string) string {
 	t.Helper()
+	addr, _ := startNode(t, bin)
+	return addr
+}
+
+// startNode is startApp with more arguments (-nats, -node), returning the process too.
+func startNode(t *testing.T, bin string, args ...string) (string, *proc) {
+	t.Helper()
 	w := &urlWatch{found: make(chan string, 1)}
-	p := start(t, w, bin, "-addr", "127.0.0.1:0")
+	p := start(t, w, bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	select {
 	case u := <-w.found:
-		return strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/")
+		return strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/"), p
 	case <-p.done:
 		t.Fatalf("%s exited before printing its URL:\n%s", bin, p.out.String())
 	case <-time.After(15 * time.Second):
 		t.Fatalf("%s printed no URL in 15 s:\n%s", bin, p.out.String())
 	}
-	return ""
+	return "", nil
 }
 
 var urlRE = regexp.MustCompile(`http://[^\s]+`)
@@ -438,9 +445,14 @@ http {
 	return startProxy(t, conf, "nginx", func(f string) []string { return []string{"-e", "stderr", "-p", dir, "-c", f} })
 }
 
-// haproxy runs haproxy in front of app with every timeout at idle.
-func haproxy(t *testing.T, app string, idle time.Duration) string {
+// haproxy runs haproxy in front of apps (balance roundrobin, no stickiness, no health
+// checks) with every timeout at idle.
+func haproxy(t *testing.T, idle time.Duration, apps ...string) string {
 	t.Helper()
+	var servers strings.Builder
+	for i, app := range apps {
+		fmt.Fprintf(&servers, "    server app%d %s\n", i+1, app)
+	}
 	conf := func(port int) string {
 		ms := idle.Milliseconds()
 		return fmt.Sprintf(`# written by the Lifeline lab
@@ -458,8 +470,8 @@ frontend web
     bind 127.0.0.1:%[2]d
     default_backend app
 backend app
-    server app %[3]s
-`, ms, port, app)
+    balance roundrobin
+%[3]s`, ms, port, servers.String())
 	}
 	return startProxy(t, conf, "haproxy", func(f string) []string { return []string{"-db", "-f", f} })
 }

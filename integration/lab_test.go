@@ -158,7 +158,7 @@ func labScenarios() []scenario {
 			open:  "stream", forced: []string{"poll"}, x: std},
 		{name: "haproxy-idle-5s", desc: "haproxy that allows WebSockets but cuts any connection idle for 5 s; halfway through, the clients send no message for 8 s",
 			front: func(t *testing.T, e *labEnv, app string) *front {
-				return &front{base: "http://" + haproxy(t, app, 5*time.Second)}
+				return &front{base: "http://" + haproxy(t, 5*time.Second, app)}
 			},
 			// The clients acknowledge the last echoes up to 1 s into the pause (later on
 			// a loaded machine: Firefox once sent it so late that the connection was

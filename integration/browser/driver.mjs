@@ -14,6 +14,8 @@
 //   {"id":3,"op":"release","token":T}                  came, {"id":2,"event":"open"} (its
 //                                                      session opened), {"id":2,"result":{...}}
 //   {"id":4,"op":"chat","base":URL,...}              → {"id":4,"result":{...}}
+//   {"id":5,"op":"cluster","base":URL,...}           → {"id":5,"event":"joined [sids]"},
+//                                                      then {"id":5,"result":[...]}
 //   any failure                                      → {"id":N,"error":"..."}
 //
 // Each exchange and chat runs in fresh tabs: a fresh browser context (Chromium,
@@ -55,6 +57,7 @@ const ops = {
   version: async () => engine.version,
   exchange,
   chat,
+  cluster,
   release: async (req) => { releases.get(req.token)?.(); return true },
 }
 
@@ -535,7 +538,8 @@ async function pageJoined({ transport, names, timeoutMs }) {
   const deadline = performance.now() + timeoutMs
   for (;;) {
     const members = [...document.querySelectorAll('#members li')].map((li) => li.textContent)
-    const status = document.getElementById('status').textContent
+    // In a cluster the status is "<transport> · <node that served the latest request>".
+    const status = document.getElementById('status').textContent.split(' · ')[0]
     if (status === transport && names.every((n) => members.includes(n))) return true
     if (performance.now() > deadline) throw new Error(`not joined in ${timeoutMs} ms: status ${status}, members ${members}`)
     await new Promise((res) => setTimeout(res, 20))
@@ -560,4 +564,93 @@ async function pageLog({ total, timeoutMs }) {
     await new Promise((res) => setTimeout(res, 20))
   }
   return [...document.querySelectorAll('#log .msg')].map((m) => [m.dataset.name, m.querySelector('.text').textContent])
+}
+
+// cluster opens the chat example (req.base: the front of a cluster) in one tab per
+// req.pages ({transport, room}), each alone in its room under the room's name. Once
+// every page has joined it reports the event "joined" followed by the pages' session
+// ids as JSON (the lab then kills a node and restarts NATS on its own clock); then
+// each page says req.n numbered messages, one every req.paceMs, and counts its own
+// messages as the room sends them back (pageCluster). The result is each page's count.
+async function cluster(req) {
+  const tabs = []
+  try {
+    for (const r of await Promise.allSettled(req.pages.map(() => engine.open({})))) {
+      if (r.status === 'rejected') throw r.reason
+      tabs.push(r.value)
+    }
+    await Promise.all(tabs.map((tab, i) => {
+      const p = req.pages[i]
+      return tab.goto(req.base + '?' + new URLSearchParams({ transport: p.transport, room: p.room, name: p.room }))
+    }))
+    await Promise.all(tabs.map((tab, i) => tab.run(pageJoined, { transport: req.pages[i].transport, names: [req.pages[i].room], timeoutMs: 30000 })))
+    const sids = await Promise.all(tabs.map((tab) => tab.run(() => ll.sessionId, {})))
+    reply({ id: req.id, event: 'joined ' + JSON.stringify(sids) })
+    const out = await Promise.all(tabs.map((tab) => tab.run(pageCluster, { n: req.n, paceMs: req.paceMs, timeoutMs: req.timeoutMs })))
+    return out.map((r, i) => ({ ...r, console: r.console.concat(tabs[i].console ?? []) }))
+  } finally {
+    await Promise.allSettled(tabs.map((tab) => tab.close()))
+  }
+}
+
+// pageCluster (in the chat page, joined to its room alone) says n messages, "0", "1"…
+// one every paceMs, and counts those the room sends back: every index once and in
+// order, but for the messages a reset lost (reset events: when, code, the index said
+// next and the index expected next at that moment), and notes every pause of over
+// 1 s between two of them (stalls: [from, to], Unix ms). It samples the status corner
+// every 50 ms for the nodes it names, and waits for the last message (up to
+// timeoutMs after the last was said).
+async function pageCluster({ n, paceMs, timeoutMs }) {
+  /* global ll */
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms))
+  const statusEl = document.getElementById('status')
+  const r = {
+    sids: [ll.sessionId], transports: [ll.transport], final: '', received: 0, dups: 0, corrupt: 0,
+    gaps: [], resets: [], reconnects: 0, closed: null, timedOut: false, nodes: [], console: [], stalls: [],
+  }
+  let last = Date.now() // when the latest message came back
+  const nodes = new Set()
+  const sample = () => {
+    const [tr, node] = statusEl.textContent.split(' · ')
+    if (node && tr === ll.transport) nodes.add(node)
+  }
+  const sampler = setInterval(sample, 50)
+  let next = 0 // the index expected next
+  let sent = 0 // the index said next
+  ll.addEventListener('transport', () => r.transports.push(ll.transport))
+  ll.addEventListener('reconnecting', () => r.reconnects++)
+  ll.addEventListener('reset', (e) => {
+    r.resets.push({ at: Date.now(), code: e.code, sent, next, unsent: e.unsent.length })
+  })
+  ll.addEventListener('close', (e) => { r.closed = e.code })
+  ll.addEventListener('message', (e) => {
+    let m
+    try { m = JSON.parse(e.data) } catch { r.corrupt++; return }
+    if (m.type === 'error') r.console.push('chat error: ' + m.text)
+    if (m.type !== 'say' || m.room !== document.body.dataset.room) return
+    r.received++
+    const now = Date.now()
+    if (now - last > 1000) r.stalls.push([last, now]) // nothing came back for over 1 s
+    last = now
+    const k = /^\d+$/.test(m.text) ? +m.text : -1
+    if (k < 0) r.corrupt++
+    else if (k === next) next++
+    else if (k < next) r.dups++
+    else { r.gaps.push([next, k]); next = k + 1 }
+    if (ll.sessionId !== r.sids[r.sids.length - 1]) r.sids.push(ll.sessionId)
+  })
+  const t0 = performance.now()
+  for (; sent < n && r.closed === null; sent++) {
+    const at = t0 + sent * paceMs
+    if (performance.now() < at) await sleep(at - performance.now())
+    ll.send(JSON.stringify({ type: 'say', text: String(sent) }))
+  }
+  const deadline = performance.now() + timeoutMs
+  while (next < n && r.closed === null && performance.now() < deadline) await sleep(20)
+  r.timedOut = next < n
+  sample()
+  clearInterval(sampler)
+  r.nodes = [...nodes].sort()
+  r.final = ll.transport
+  return r
 }
