@@ -93,12 +93,12 @@ lab-deps:
 	if [ -n "$$missing" ] || [ $(LAB)/package-lock.json -nt $(LAB)/node_modules/.package-lock.json ]; then \
 		echo "npm ci in $(LAB)"; cd $(LAB) && npm ci --no-audit --no-fund; fi
 
-LABFLAGS := -tags integration -race -count=1 -timeout 15m -run '^TestLab'
-lab: lab-deps
+LABFLAGS := -tags integration -race -count=1 -timeout 20m -run '^TestLab'
+lab: lab-deps cluster-deps
 	$(GO) test $(LABFLAGS) ./integration/...
 
 # Runs the lab and writes docs/compatibility.md from a passing run.
-compat: lab-deps
+compat: lab-deps cluster-deps
 	LIFELINE_COMPAT=$(CURDIR)/docs/compatibility.md $(GO) test $(LABFLAGS) ./integration/...
 
 # In-process benchmarks, then the server measured as a separate process (bench/).
