@@ -196,24 +196,28 @@ const fetchNode = (url, init) => fetch(url, init).then(res => {
 })
 
 // NodeSocket is a WebSocket that learns which node accepted it: its URL names it
-// (?conn=), and the server's handshake sets the cookie chat-node-<conn>, which may
-// land a little after open (until then, each message looks again).
+// (?conn=), and in a cluster the server's handshake sets the cookie chat-node-<conn>,
+// which may land a little after open: until then the next few messages look again
+// (on one node there is none to find). The cookie is deleted once read.
 const tab = Math.random().toString(36).slice(2, 10)
 let conns = 0
 let asking = ''   // the cookie of the latest WebSocket, until it was found
+let looks = 0     // how many more times to look for it
 class NodeSocket extends WebSocket {
   constructor(url, protocols) {
     const conn = tab + ++conns
     super(url + (url.includes('?') ? '&' : '?') + 'conn=' + conn, protocols)
-    this.addEventListener('open', () => { asking = 'chat-node-' + conn + '='; look() })
+    this.addEventListener('open', () => { asking = 'chat-node-' + conn; looks = 20; look() })
   }
 }
 
 function look() {
-  const c = asking && document.cookie.split('; ').find(c => c.startsWith(asking))
-  if (c) {
+  if (!asking) return
+  const c = document.cookie.split('; ').find(c => c.startsWith(asking + '='))
+  if (c || !--looks) {
+    if (c) document.cookie = asking + '=; Max-Age=0; Path=/; SameSite=Strict'
     asking = ''
-    saw(c.slice(c.indexOf('=') + 1))
+    saw(c?.slice(c.indexOf('=') + 1))
   }
 }
 
