@@ -67,11 +67,12 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 // reset replaces g, whose session the server could not resume, with a fresh session,
 // and prepares the ResetError that Read returns once (g's unread messages first).
 func (c *Conn) reset(g *gen, code closecode.Code, reason string) *gen {
-	ng := newGen(c.opts.sessionConfig())
+	ng := c.newGen()
 	g.next = ng
 	g.resetting.Store(true)
 	c.mu.Lock()
 	c.g = ng
+	ng.s.OnRequest(c.answer) // an OnRequest since newGen
 	c.mu.Unlock()
 	g.s.PeerClosed(code, reason)
 	g.wmu.Lock() // no Write is between queueing a message and counting it
