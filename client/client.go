@@ -82,7 +82,6 @@ type gen struct {
 	conn    atomic.Uint64 // the last connection number used; 0 is the creating one
 	acked   atomic.Uint64 // the highest ack from the server
 	written atomic.Uint64 // messages accepted by Write
-	wmu     sync.RWMutex  // held shared by Write, exclusively to count Unsent
 
 	resetting  atomic.Bool
 	resetReady chan struct{} // closed once reset and next are set
@@ -261,12 +260,10 @@ func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) err
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(c.off.writeWaker(), cancel)
-		g.wmu.RLock()
 		err := g.s.Write(wctx, typ, p)
 		if err == nil {
 			g.written.Add(1)
 		}
-		g.wmu.RUnlock()
 		stop()
 		cancel()
 		if errors.Is(err, context.Canceled) && ctx.Err() == nil && wctx.Err() != nil {

@@ -146,7 +146,8 @@ func TestRequestPending(t *testing.T) {
 
 // TestRequestReset: the server loses the session. A request that went out on it
 // fails with the ResetError; requests made while the server could not be reached,
-// never sent, go on the fresh session and are answered there.
+// never sent, go on the fresh session and are answered there. The ResetError counts
+// the messages lost, not the requests.
 func TestRequestReset(t *testing.T) {
 	for _, tr := range transports {
 		t.Run("transport="+tr, func(t *testing.T) {
@@ -163,7 +164,18 @@ func TestRequestReset(t *testing.T) {
 			})
 			p.setRefuse(true)
 			p.cut()
-			waitFor(t, "the connection's loss seen", func() bool { return !c.current().s.Attached() })
+			// No connection for 100 ms: one under way at the cut may still have got
+			// through (it is cut again), and a request must not go out on it.
+			connects := c.Stats().Connects
+			for quiet := time.Now(); time.Since(quiet) < 100*time.Millisecond; time.Sleep(time.Millisecond) {
+				if ctx.Err() != nil {
+					t.Fatal("the session kept a connection through the proxy")
+				}
+				if c.current().s.Attached() || c.Stats().Connects != connects {
+					p.cut()
+					connects, quiet = c.Stats().Connects, time.Now()
+				}
+			}
 			type result struct {
 				reply string
 				err   error
@@ -176,12 +188,17 @@ func TestRequestReset(t *testing.T) {
 				}()
 			}
 			waitFor(t, "three requests queued", func() bool { return c.current().s.Unacked() == 3 })
+			for _, m := range []string{"lost", "too"} {
+				if err := c.Write(ctx, session.Text, []byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			p.setBackend(hostOf(second))
 			p.setRefuse(false)
 			err := <-sent
 			var re *ResetError
-			if !errors.As(err, &re) || !errors.Is(err, ErrReset) || re.Code != 4404 {
-				t.Fatalf("the sent request = %v, want the ResetError", err)
+			if !errors.As(err, &re) || !errors.Is(err, ErrReset) || re.Code != 4404 || re.Unsent != 2 {
+				t.Fatalf("the sent request = %v (%+v), want the ResetError with 2 unsent", err, re)
 			}
 			got := map[string]bool{}
 			for range 3 {

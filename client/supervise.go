@@ -75,10 +75,7 @@ func (c *Conn) reset(g *gen, code closecode.Code, reason string) *gen {
 	ng.s.OnRequest(c.answer) // an OnRequest since newGen
 	c.mu.Unlock()
 	g.s.PeerClosed(code, reason)
-	g.wmu.Lock() // no Write is between queueing a message and counting it
-	written, acked := g.written.Load(), g.acked.Load()
-	g.wmu.Unlock()
-	g.reset = &ResetError{Code: code, Reason: reason, Unsent: int(written - min(acked, written))}
+	g.reset = &ResetError{Code: code, Reason: reason, Unsent: g.s.UnackedMessages()}
 	close(g.resetReady)
 	c.stats.resets.Add(1)
 	sid, _ := g.ids()

@@ -268,3 +268,25 @@ func (s *Session) endCallsLocked() {
 func callText(f transport.Frame) []byte {
 	return transport.AppendCall(nil, f.Type, f.Num, f.Data)
 }
+
+// UnackedMessages returns how many messages (requests, replies and failures not
+// counted) written to the session the peer has not acknowledged; once the session has
+// ended, how many there were when it ended: what was lost with it.
+func (s *Session) UnackedMessages() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateClosed {
+		return s.lost
+	}
+	return s.unackedMessagesLocked()
+}
+
+func (s *Session) unackedMessagesLocked() int {
+	n := 0
+	for _, m := range s.out[s.outHead:] {
+		if m.Type != typeCall {
+			n++
+		}
+	}
+	return n
+}

@@ -221,7 +221,14 @@ func TestRequestSessionEnd(t *testing.T) {
 	unsent := async(func() error { _, err := a.Request(context.Background(), []byte("two")); return err })
 	waitFor(t, func() bool { return a.Unacked() == 2 }, "the second request queued")
 	stillBlocked(t, sent, "a pending request")
+	write(t, a, "a message")
+	if n, m := a.Unacked(), a.UnackedMessages(); n != 3 || m != 1 {
+		t.Errorf("Unacked, UnackedMessages = %d, %d; want 3, 1 (requests are no messages)", n, m)
+	}
 	a.CloseNow(closecode.Shutdown, "bye")
+	if m := a.UnackedMessages(); m != 1 {
+		t.Errorf("UnackedMessages after the end = %d, want the 1 lost", m)
+	}
 	err := returned(t, sent, "the sent request")
 	var ce *session.CloseError
 	var ns *NotSentError

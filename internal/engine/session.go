@@ -149,6 +149,7 @@ type Session struct {
 	answerCtx  context.Context // ends with the session
 	answerStop context.CancelFunc
 	pulled     uint64 // the highest message number any link has pulled
+	lost       int    // messages unacknowledged when the session ended
 
 	link     *Link
 	lastConn uint64 // number and name of the last attached connection
@@ -462,6 +463,7 @@ func (s *Session) finishLocked(ce *session.CloseError) {
 	s.state = stateClosed
 	s.giveLocked(s.inBytes + s.outBytes)
 	s.budgeted = false // what the handler still reads was given back just now
+	s.lost = s.unackedMessagesLocked()
 	clear(s.out)
 	s.out, s.outHead, s.outBytes = nil, 0, 0
 	if s.ackTimer != nil {
