@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/server"
@@ -101,5 +102,35 @@ func TestRequestProtocolErrors(t *testing.T) {
 		if res.StatusCode != 400 || len(fs) != 1 || fs[0].Num != 4400 || !strings.Contains(string(fs[0].Data), "request") {
 			t.Errorf("send %q: %d %+v, want 400 and C4400 naming the request", bad, res.StatusCode, fs)
 		}
+	}
+}
+
+// TestRequestPendingAtEnd: the handler's requests that the client never answers fail
+// with their ctx's end, then with the session's end when the client closes it.
+func TestRequestPendingAtEnd(t *testing.T) {
+	errs := make(chan error, 2)
+	_, base := start(t, server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := s.Request(short, []byte("first"))
+		errs <- err
+		_, err = s.Request(ctx, []byte("second"))
+		errs <- err
+	}), nil)
+	c := wsDial(t, base, transport.ResumeReq{}, nil)
+	wsHello(t, c)
+	wsSend(t, c, "A0")
+	for _, want := range []string{"S1", "Q1 first", "Q2 second"} {
+		if got := frameText(wsNext(t, c)); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	wsSend(t, c, "S1", "Y1 too late", "C1000 bye")
+	if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the first request = %v, want DeadlineExceeded", err)
+	}
+	var ce *session.CloseError
+	if err := <-errs; !errors.As(err, &ce) || !ce.Remote || ce.Code != closecode.Normal || ce.Reason != "bye" {
+		t.Errorf("the second request = %v, want the client's close", err)
 	}
 }
