@@ -107,6 +107,10 @@ var silentStreamCuts = map[string]string{
 // the last echo, timing each to its echo: the round trip a user waits for.
 const labPings = 50
 
+// labPollStart is when the clients' race starts poll by default (ms): the JS client's
+// pollStart and the Go client's Options.PollStart.
+const labPollStart = 300
+
 // seed for the random cuts: LAB_SEED, or the time; it is logged and reported.
 var cutSeed = func() int64 {
 	if s, err := strconv.ParseInt(os.Getenv("LAB_SEED"), 10, 64); err == nil {
@@ -345,7 +349,13 @@ func checkOutcome(t *testing.T, label, client string, o outcome, sc scenario, fo
 		open, final = forced, forced
 	}
 	if !slices.Contains(strings.Split(open, "|"), o.Transport) {
-		fail("opened on %q, want %q", o.Transport, open)
+		if forced == "" && o.Transport == "poll" && o.OpenMs >= labPollStart && o.Final == "websocket" {
+			// The race starts poll at pollStart: on a loaded machine a WebSocket that
+			// has not answered by then loses to it, correctly, and the upgrade follows.
+			t.Logf("%s: opened on poll after %.0f ms (the race's poll start), then upgraded: %v", label, o.OpenMs, o.Transports)
+		} else {
+			fail("opened on %q, want %q", o.Transport, open)
+		}
 	}
 	if final == open && o.Final == o.Transport {
 		final = o.Final // one of the alternatives, kept to the end
