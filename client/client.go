@@ -44,6 +44,7 @@ type Conn struct {
 	g         *gen // the session written to
 	rg        *gen // the session Read reads from: g, or one that was reset
 	transport string
+	answer    func(context.Context, []byte) ([]byte, error) // answers requests: OnRequest
 
 	closing  atomic.Bool
 	shutOnce sync.Once
@@ -81,7 +82,6 @@ type gen struct {
 	conn    atomic.Uint64 // the last connection number used; 0 is the creating one
 	acked   atomic.Uint64 // the highest ack from the server
 	written atomic.Uint64 // messages accepted by Write
-	wmu     sync.RWMutex  // held shared by Write, exclusively to count Unsent
 
 	resetting  atomic.Bool
 	resetReady chan struct{} // closed once reset and next are set
@@ -89,8 +89,13 @@ type gen struct {
 	next       *gen
 }
 
-func newGen(cfg engine.Config) *gen {
-	return &gen{s: engine.New("", "", cfg), resetReady: make(chan struct{})}
+// newGen returns a fresh session, whose requests the current answerer answers.
+func (c *Conn) newGen() *gen {
+	g := &gen{s: engine.New("", "", c.opts.sessionConfig()), resetReady: make(chan struct{})}
+	c.mu.Lock()
+	g.s.OnRequest(c.answer)
+	c.mu.Unlock()
+	return g
 }
 
 // setHello records a hello of this session: the first one names it.
@@ -155,10 +160,11 @@ func Dial(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{})}
+	c := &Conn{opts: o, mount: m, log: o.Logger, cands: make(chan *candidate), shut: make(chan struct{}),
+		answer: o.OnRequest}
 	c.off.init()
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	g := newGen(o.sessionConfig())
+	g := c.newGen()
 	c.g, c.rg = g, g
 	// A race whose attempts all failed is run again, after a backoff, while a failure
 	// may not recur (a connection cut during its handshake, say) and ctx allows: a
@@ -254,12 +260,10 @@ func (c *Conn) Write(ctx context.Context, typ session.MessageType, p []byte) err
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(c.off.writeWaker(), cancel)
-		g.wmu.RLock()
 		err := g.s.Write(wctx, typ, p)
 		if err == nil {
 			g.written.Add(1)
 		}
-		g.wmu.RUnlock()
 		stop()
 		cancel()
 		if errors.Is(err, context.Canceled) && ctx.Err() == nil && wctx.Err() != nil {
@@ -366,4 +370,45 @@ func (c *Conn) auth(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("lifeline: credentials: %w", err)
 	}
 	return a, nil
+}
+
+// Request sends p to the server as a request and returns its reply (docs/protocol.md
+// §16). The request travels in the session's ordered, exactly-once stream like a
+// message, so the server answers it once, across cuts and transport changes. Request
+// blocks while the replay buffer is full, then until the reply arrives. It fails with
+// ctx.Err() when ctx is done first (a later reply is ignored), a *session.RequestError
+// when the server answered with an error, a *session.CloseError when the session ends
+// first, session.ErrTooLarge over the server's message limit and session.ErrNotUTF8
+// when p is not UTF-8. When the server could not resume the session (a reset), a
+// request that had gone out on it fails with the *ResetError that Read returns
+// (errors.Is(err, ErrReset)); one still queued goes on the fresh session.
+func (c *Conn) Request(ctx context.Context, p []byte) ([]byte, error) {
+	for {
+		g := c.current()
+		r, err := g.s.RequestWithin(ctx, p, g.maxMessage())
+		if err == nil || ctx.Err() != nil || !g.resetting.Load() {
+			return r, err
+		}
+		<-g.resetReady
+		var ns *engine.NotSentError
+		if !errors.As(err, &ns) {
+			return nil, g.reset
+		}
+		// Never sent on the lost session: ask again on the fresh one.
+	}
+}
+
+// OnRequest sets the function that answers the server's requests (docs/protocol.md
+// §16), for this session and the fresh ones after a reset; nil removes it. Until it is
+// set, requests are answered with an error, "no request handler": set
+// Options.OnRequest to answer from the start. Each request runs fn on a goroutine of
+// its own, at most 16 at a time (more wait, in order); ctx ends when the session ends
+// (Close, CloseNow, a reset), and fn should return then. fn's reply goes back to the
+// server; an error goes back as a *session.RequestError with err.Error() (cut to 1024
+// bytes).
+func (c *Conn) OnRequest(fn func(ctx context.Context, req []byte) ([]byte, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.answer = fn
+	c.g.s.OnRequest(fn) // under c.mu: a reset's fresh session gets the same (see reset)
 }

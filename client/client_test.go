@@ -213,7 +213,7 @@ func TestResponseError(t *testing.T) {
 // by one S frame, resent from the first unacknowledged message after a partial ack.
 func TestUplinkBuild(t *testing.T) {
 	ctx := context.Background()
-	g := newGen(engine.Config{})
+	g := (&Conn{}).newGen()
 	l, _, err := g.s.Attach(nameStream, 0, 0, true)
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,8 @@ type ResetError struct {
 	Code   closecode.Code // the close code
 	Reason string         // the server's reason
 	// Unsent counts the messages written on the lost session that the server had not
-	// acknowledged; they were discarded.
+	// acknowledged; they were discarded. Requests are not counted: each fails on its
+	// own, or goes on the fresh session (Conn.Request).
 	Unsent int
 }
 

@@ -80,3 +80,40 @@ func ExampleDial() {
 		fmt.Printf("%s\n", p)
 	}
 }
+
+// A client that answers the server's requests from the start (Options.OnRequest), and
+// asks the server.
+func ExampleConn_Request() {
+	srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		s.OnRequest(func(ctx context.Context, req []byte) ([]byte, error) {
+			return append([]byte("server got "), req...), nil
+		})
+		reply, err := s.Request(ctx, []byte("who are you?"))
+		if err == nil {
+			s.Write(ctx, session.Text, reply)
+		}
+		<-ctx.Done()
+	}), &server.Options{Logger: slog.New(slog.DiscardHandler)})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	defer srv.Shutdown(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, ts.URL, &client.Options{
+		OnRequest: func(ctx context.Context, req []byte) ([]byte, error) {
+			return []byte("a Go client"), nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	reply, err := c.Request(ctx, []byte(`{"op":"time"}`))
+	fmt.Println(string(reply), err)
+	_, p, _ := c.Read(ctx) // the server's request was answered: it sends the reply back
+	fmt.Println(string(p))
+	// Output:
+	// server got {"op":"time"} <nil>
+	// a Go client
+}

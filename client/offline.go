@@ -156,7 +156,7 @@ func (c *Conn) watchOffline(err error) *offClock {
 		err := k.last
 		k.mu.Unlock()
 		g := c.current()
-		oe := &OfflineError{For: d, Unsent: g.s.Unacked(), Err: err}
+		oe := &OfflineError{For: d, Unsent: g.s.UnackedMessages(), Err: err}
 		c.off.begin(oe)
 		sid, _ := g.ids()
 		c.log.Info("lifeline: server unreachable", "session", sid, "for", d, "unsent", oe.Unsent, "err", err)

@@ -81,6 +81,11 @@ type Options struct {
 	// received and not yet read. Default 1 MiB.
 	MaxQueuedBytes int
 
+	// OnRequest answers the server's requests (docs/protocol.md §16), as
+	// Conn.OnRequest does; set here, it answers from the session's first frame on.
+	// Default none: requests are answered with an error, "no request handler".
+	OnRequest func(ctx context.Context, req []byte) ([]byte, error)
+
 	// Logger receives a line when the session resets or stops (Info) and when the
 	// transport changes (Debug). Default slog.Default().
 	Logger *slog.Logger

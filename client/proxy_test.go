@@ -66,6 +66,12 @@ func (p *proxy) serve() {
 		}
 		pr := &pair{client: c, server: s}
 		p.mu.Lock()
+		if p.refuse { // refused while dialling: a cut meanwhile did not see this pair
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			continue
+		}
 		p.pairs[pr] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)

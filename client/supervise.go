@@ -67,17 +67,15 @@ func (c *Conn) start(g *gen, name string, conn uint64, car carrier, h *transport
 // reset replaces g, whose session the server could not resume, with a fresh session,
 // and prepares the ResetError that Read returns once (g's unread messages first).
 func (c *Conn) reset(g *gen, code closecode.Code, reason string) *gen {
-	ng := newGen(c.opts.sessionConfig())
+	ng := c.newGen()
 	g.next = ng
 	g.resetting.Store(true)
 	c.mu.Lock()
 	c.g = ng
+	ng.s.OnRequest(c.answer) // an OnRequest since newGen
 	c.mu.Unlock()
 	g.s.PeerClosed(code, reason)
-	g.wmu.Lock() // no Write is between queueing a message and counting it
-	written, acked := g.written.Load(), g.acked.Load()
-	g.wmu.Unlock()
-	g.reset = &ResetError{Code: code, Reason: reason, Unsent: int(written - min(acked, written))}
+	g.reset = &ResetError{Code: code, Reason: reason, Unsent: g.s.UnackedMessages()}
 	close(g.resetReady)
 	c.stats.resets.Add(1)
 	sid, _ := g.ids()

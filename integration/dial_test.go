@@ -3,13 +3,10 @@ package integration
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifelinehq/lifeline/client"
-	"github.com/lifelinehq/lifeline/integration/faultproxy"
 	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
 )
@@ -33,18 +30,7 @@ func TestDialThroughCuts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := server.New(lltest.Echo, &server.Options{Heartbeat: time.Second, HeartbeatTimeout: time.Second,
 				ShutdownDrain: -1})
-			ts := httptest.NewServer(srv)
-			defer ts.Close()
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				srv.Shutdown(ctx)
-			}()
-			px, err := faultproxy.New(strings.TrimPrefix(ts.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer px.Close()
+			px := serveFaulty(t, srv)
 			px.SetDown(true)
 			px.CutAfter(1, 30*time.Millisecond, 300*time.Millisecond)
 

@@ -78,6 +78,36 @@ func truncate(p []byte) []byte {
 	return p
 }
 
+// serveFaulty serves srv on 127.0.0.1 behind a fault proxy; both stop at the end of
+// the test.
+func serveFaulty(t *testing.T, srv *server.Server) *faultproxy.Proxy {
+	t.Helper()
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	px, err := faultproxy.New(strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	return px
+}
+
+// faultyOptions are the client options of the tests under faults: no keep-alive (a
+// cut ends one request's connection), quick backoffs and re-probes.
+func faultyOptions(transports []string) *client.Options {
+	return &client.Options{
+		Transports: transports, HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		ReprobeMin: 100 * time.Millisecond, ReprobeMax: 400 * time.Millisecond,
+		ConnectTimeout: 500 * time.Millisecond, WebSocketDeadline: 2 * time.Second,
+	}
+}
+
 func exchange(t *testing.T, transports []string, switching bool) {
 	var cutsDone atomic.Int64
 	serverDone := make(chan error, 1)
@@ -105,28 +135,11 @@ func exchange(t *testing.T, transports []string, switching bool) {
 		serverDone <- nil
 		<-ctx.Done()
 	}), &server.Options{Heartbeat: 2 * time.Second, HeartbeatTimeout: time.Second})
-	ts := httptest.NewServer(http.StripPrefix("", srv))
-	defer ts.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}()
-	px, err := faultproxy.New(strings.TrimPrefix(ts.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer px.Close()
+	px := serveFaulty(t, srv)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	c, err := client.Dial(ctx, "http://"+px.Addr()+"/ll", &client.Options{
-		Transports: transports, HTTPClient: hc,
-		BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		ReprobeMin: 100 * time.Millisecond, ReprobeMax: 400 * time.Millisecond,
-		ConnectTimeout: 500 * time.Millisecond, WebSocketDeadline: 2 * time.Second,
-	})
+	c, err := client.Dial(ctx, "http://"+px.Addr()+"/ll", faultyOptions(transports))
 	if err != nil {
 		t.Fatal(err)
 	}

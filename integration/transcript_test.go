@@ -35,10 +35,12 @@ func TestSpecTranscript(t *testing.T) {
 	app := make(chan appStep)
 	ended := make(chan error, 1)
 	srv := server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+		a := &appState{ctx: ctx, asked: make(chan question), got: make(chan answer, 1)}
+		s.OnRequest(a.answer)
 		for {
 			select {
 			case st := <-app:
-				st.done <- st.run(ctx, s)
+				st.done <- st.run(ctx, s, a)
 			case <-ctx.Done():
 				// The session is over: Read returns its end, not one more message.
 				if typ, p, err := s.Read(context.Background()); err == nil {
@@ -354,17 +356,57 @@ func (r *replay) match(l docLine, want, got string) {
 
 // appStep is one step of the application, run by the handler.
 type appStep struct {
-	op     string // "writes", "reads", "closes"
+	op     string // "writes", "reads", "closes", "answers", "asks", "gets"
 	typ    session.MessageType
 	data   []byte
+	reply  []byte // what answers replies
 	code   int
 	reason string
 	done   chan error
 }
 
-var appLine = regexp.MustCompile(`^\* app (writes|reads|closes) (binary |(\d+) )?("(?:[^"\\]|\\.)*")$`)
+// appState is what the application's requests share between steps: the requests its
+// answerer received (each waits for an answers step) and the outcome of its own
+// request (asks starts it, gets checks it).
+type appState struct {
+	ctx   context.Context // the handler's
+	asked chan question
+	got   chan answer
+}
 
-// parseApp parses `* app writes|reads [binary] "quoted"` and `* app closes code "reason"`.
+type question struct {
+	req   []byte
+	reply chan []byte
+}
+
+type answer struct {
+	p   []byte
+	err error
+}
+
+// answer is the application's answerer: it hands each request to the next answers
+// step and replies what the step says.
+func (a *appState) answer(ctx context.Context, req []byte) ([]byte, error) {
+	q := question{req, make(chan []byte, 1)}
+	select {
+	case a.asked <- q:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case p := <-q.reply:
+		return p, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+const quoted = `("(?:[^"\\]|\\.)*")`
+
+var appLine = regexp.MustCompile(`^\* app (writes|reads|closes|answers|asks|gets) (binary |(\d+) )?` + quoted + `( with ` + quoted + `)?$`)
+
+// parseApp parses `* app writes|reads [binary] "quoted"`, `* app closes code
+// "reason"`, `* app answers "request" with "reply"` and `* app asks|gets "quoted"`.
 func parseApp(t *testing.T, l docLine) appStep {
 	m := appLine.FindStringSubmatch(l.text)
 	if m == nil {
@@ -375,6 +417,16 @@ func parseApp(t *testing.T, l docLine) appStep {
 		t.Fatalf("%s: %v", l, err)
 	}
 	st := appStep{op: m[1], typ: session.Text, data: []byte(q), done: make(chan error, 1)}
+	if (m[1] == "answers") != (m[5] != "") {
+		t.Fatalf("%s: answers, and only answers, takes a reply", l)
+	}
+	if m[1] == "answers" {
+		reply, err := strconv.Unquote(m[6])
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		st.reply = []byte(reply)
+	}
 	switch {
 	case m[1] == "closes":
 		if m[3] == "" {
@@ -382,8 +434,10 @@ func parseApp(t *testing.T, l docLine) appStep {
 		}
 		st.code, _ = strconv.Atoi(m[3])
 		st.reason = q
-	case m[2] == "binary ":
+	case m[2] == "binary " && (m[1] == "writes" || m[1] == "reads"):
 		st.typ = session.Binary
+	case m[2] == "binary ":
+		t.Fatalf("%s: requests are text", l)
 	case m[2] != "":
 		t.Fatalf("%s: only closes takes a code", l)
 	}
@@ -391,10 +445,34 @@ func parseApp(t *testing.T, l docLine) appStep {
 }
 
 // run carries out the step in the handler.
-func (st appStep) run(ctx context.Context, s *session.Session) error {
+func (st appStep) run(ctx context.Context, s *session.Session, a *appState) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	switch st.op {
+	case "answers":
+		select {
+		case q := <-a.asked:
+			q.reply <- st.reply
+			if string(q.req) != string(st.data) {
+				return fmt.Errorf("asked %q, want %q", q.req, st.data)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("no request came: %w", ctx.Err())
+		}
+	case "asks":
+		go func() { // its reply comes later in the transcript
+			p, err := s.Request(a.ctx, st.data)
+			a.got <- answer{p, err}
+		}()
+	case "gets":
+		select {
+		case r := <-a.got:
+			if r.err != nil || string(r.p) != string(st.data) {
+				return fmt.Errorf("the request got %q, %v; want %q", r.p, r.err, st.data)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("no reply came: %w", ctx.Err())
+		}
 	case "writes":
 		return s.Write(ctx, st.typ, st.data)
 	case "closes":

@@ -185,6 +185,7 @@ func (o *Options) sessionConfig() engine.Config {
 		MaxQueued:        o.MaxQueuedBytes,
 		ResumeWindow:     o.ResumeWindow,
 		HandshakeTimeout: o.HandshakeTimeout,
+		HoldRequests:     true, // requests wait for the handler's OnRequest
 	}
 	if o.QueuedBytesBudget > 0 {
 		c.Budget = engine.NewBudget(o.QueuedBytesBudget)

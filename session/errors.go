@@ -12,7 +12,18 @@ var (
 	ErrClosed    = errors.New("lifeline: session closed")
 	ErrQueueFull = errors.New("lifeline: session queue full")
 	ErrTooLarge  = errors.New("lifeline: message over the size limit")
+	ErrNotUTF8   = errors.New("lifeline: request or reply is not UTF-8")
 )
+
+// RequestError is how a request fails when the peer answered it with an error (an X
+// frame, docs/protocol.md §16): Message is the error's text, as the peer gave it (the
+// Go side cuts it to 1024 bytes). A peer with no answerer gives "no request handler".
+// Read it with errors.As.
+type RequestError struct {
+	Message string
+}
+
+func (e *RequestError) Error() string { return "lifeline: request failed: " + e.Message }
 
 // CloseError says how a session ended: its close code (docs/protocol.md §7), the
 // reason, and whether the peer closed it. Read it with errors.As.

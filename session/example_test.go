@@ -107,3 +107,42 @@ func ExampleSession_TryWrite() {
 	}, func(ctx context.Context, c *client.Conn) {})
 	// Output: queue full after a MiB or more: true
 }
+
+// A handler answers the client's requests, and asks the client in turn (this client
+// has no answerer: its Options.OnRequest is not set).
+func ExampleSession_Request() {
+	run(func(ctx context.Context, s *session.Session) {
+		s.OnRequest(func(ctx context.Context, req []byte) ([]byte, error) {
+			if len(req) == 0 {
+				return nil, errors.New("empty request")
+			}
+			return append([]byte("you said "), req...), nil
+		})
+		if _, _, err := s.Read(ctx); err != nil { // "ask me"
+			return
+		}
+		_, err := s.Request(ctx, []byte(`{"op":"version"}`))
+		var re *session.RequestError
+		if errors.As(err, &re) {
+			s.Write(ctx, session.Text, []byte("the client answered: "+re.Message))
+		}
+		for {
+			if _, _, err := s.Read(ctx); err != nil {
+				return
+			}
+		}
+	}, func(ctx context.Context, c *client.Conn) {
+		reply, err := c.Request(ctx, []byte("hello"))
+		fmt.Println(string(reply), err)
+		_, err = c.Request(ctx, nil)
+		fmt.Println(err)
+		c.Write(ctx, session.Text, []byte("ask me"))
+		_, p, _ := c.Read(ctx)
+		fmt.Println(string(p))
+		c.Close(closecode.Normal, "")
+	})
+	// Output:
+	// you said hello <nil>
+	// lifeline: request failed: empty request
+	// the client answered: no request handler
+}

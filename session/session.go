@@ -44,6 +44,8 @@ type core interface {
 	CloseNow(code closecode.Code, reason string)
 	Done() <-chan struct{}
 	Err() error
+	Request(ctx context.Context, p []byte) ([]byte, error)
+	OnRequest(fn func(ctx context.Context, req []byte) ([]byte, error))
 }
 
 func init() {
@@ -101,3 +103,26 @@ func (s *Session) Done() <-chan struct{} { return s.c.Done() }
 
 // Err returns how the session ended (a *CloseError), or nil while it is open.
 func (s *Session) Err() error { return s.c.Err() }
+
+// Request sends p to the peer as a request and returns its reply (docs/protocol.md
+// §16). The request travels in the session's ordered, exactly-once stream like a
+// message, so it is answered once, across cuts and transport changes. Request blocks
+// while the outbound queue is full, then until the reply arrives. It fails with
+// ctx.Err() when ctx is done first (a later reply is ignored), a *RequestError when
+// the peer answered with an error, the session's *CloseError when it ends first,
+// ErrTooLarge when the request is over the message limit, and ErrNotUTF8 when p is
+// not UTF-8 (payloads are text: put JSON in them).
+func (s *Session) Request(ctx context.Context, p []byte) ([]byte, error) {
+	return s.c.Request(ctx, p)
+}
+
+// OnRequest sets the function that answers the peer's requests; call it once, early
+// in the handler. Requests that arrive before it is set wait for it, in order,
+// counted against the inbound queue. Each request runs fn on a goroutine of its own,
+// at most 16 at a time per session (more wait, in order); ctx ends when the session
+// ends. fn's reply goes back to the requester; an error goes back as a *RequestError
+// with err.Error() (cut to 1024 bytes). A reply that is not UTF-8 or is over the
+// message limit goes back as an error saying so.
+func (s *Session) OnRequest(fn func(ctx context.Context, req []byte) ([]byte, error)) {
+	s.c.OnRequest(fn)
+}

@@ -83,6 +83,8 @@ var roundTripFrames = []string{
 	// Lines beginning with a space, as in pretty-printed JSON: Reader drops one space
 	// after "data:", so AppendEvent must write one more.
 	"Mtwo\n lines", "M{\n  \"a\": 1\n}", "M\n ", "M\n\n  ",
+	// Request frames: the space after the id, and text with lines of its own.
+	"Q1 ", "Q2 {\"a\":1}", "Q3  lead", "Y1 two\n lines", "Y" + maxNum + " ", "X1 no request handler", "X2 \n",
 }
 
 func TestEventRoundTrip(t *testing.T) {

@@ -25,12 +25,21 @@ const (
 	FrameAck    = 'A' // cumulative ack
 	FramePing   = 'P' // heartbeat
 	FrameClose  = 'C' // close with code and reason
+
+	// Request frames (docs/protocol.md §16): data frames, numbered by S like M and B.
+	FrameRequest = 'Q' // a request: id, SP, payload
+	FrameReply   = 'Y' // the reply to a request: id, SP, payload
+	FrameFailure = 'X' // a request failed: id, SP, error message
 )
 
 var strictBase64 = base64.StdEncoding.Strict()
 
 // MaxReasonBytes bounds the reason of a close frame, as in WebSocket close frames.
 const MaxReasonBytes = 123
+
+// MaxFailureBytes bounds the error message of an X frame as the Go side writes it
+// (Failure cuts longer ones); a reader accepts any length within the message limit.
+const MaxFailureBytes = 1024
 
 // MaxNum is the largest number a peer may send (docs/protocol.md §10): 2^53-1, the
 // largest integer a JavaScript number holds exactly. Nothing the protocol counts comes
@@ -52,8 +61,9 @@ func ValidCloseCode(code closecode.Code) bool {
 var ErrMalformed = errors.New("lifeline: malformed frame")
 
 // Frame is one decoded frame. Which fields are set depends on Type:
-// Num for A, S and C (the code); Data for M, B (decoded bytes), H and R (JSON) and C
-// (the reason). Data may alias the input it was parsed from.
+// Num for A, S, C (the code) and Q, Y, X (the request id); Data for M, B (decoded
+// bytes), H and R (JSON), C (the reason) and Q, Y, X (the payload or error message).
+// Data may alias the input it was parsed from.
 type Frame struct {
 	Type byte
 	Num  uint64
@@ -114,6 +124,22 @@ func ParseFrame(b []byte) (Frame, error) {
 				return Frame{}, fmt.Errorf("%w: close reason too long or not UTF-8", ErrMalformed)
 			}
 		}
+	case FrameRequest, FrameReply, FrameFailure:
+		sp := bytes.IndexByte(rest, ' ')
+		if sp < 0 {
+			return Frame{}, fmt.Errorf("%w: %c frame needs an id and a space", ErrMalformed, f.Type)
+		}
+		id, err := ParseNum(rest[:sp])
+		if err != nil {
+			return Frame{}, err
+		}
+		if id == 0 {
+			return Frame{}, fmt.Errorf("%w: request ids start at 1", ErrMalformed)
+		}
+		if !utf8.Valid(rest[sp+1:]) {
+			return Frame{}, fmt.Errorf("%w: %c frame's text is not UTF-8", ErrMalformed, f.Type)
+		}
+		f.Num, f.Data = id, rest[sp+1:]
 	case FrameHello, FrameResume:
 		f.Data = rest
 	default:
@@ -159,15 +185,30 @@ func AppendNum(dst []byte, t byte, n uint64) []byte {
 	return strconv.AppendUint(dst, n, 10)
 }
 
+// AppendCall appends a request frame of type t (Q, Y or X) for request id with its
+// text: a payload, or for X an error message (see Failure). The text must be UTF-8.
+func AppendCall(dst []byte, t byte, id uint64, text []byte) []byte {
+	dst = append(dst, t)
+	dst = strconv.AppendUint(dst, id, 10)
+	dst = append(dst, ' ')
+	return append(dst, text...)
+}
+
+// Failure cuts an X frame's error message to MaxFailureBytes on a UTF-8 boundary.
+func Failure(msg string) string { return cut(msg, MaxFailureBytes) }
+
 // Reason cuts a close reason to MaxReasonBytes on a UTF-8 boundary.
-func Reason(reason string) string {
-	if len(reason) > MaxReasonBytes {
-		reason = reason[:MaxReasonBytes]
-		for !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
+func Reason(reason string) string { return cut(reason, MaxReasonBytes) }
+
+// cut cuts s to at most n bytes on a UTF-8 boundary.
+func cut(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
 		}
 	}
-	return reason
+	return s
 }
 
 // AppendClose appends a close frame. A reason longer than MaxReasonBytes is cut.

@@ -22,6 +22,8 @@ func encodeFrame(f Frame) []byte {
 		return AppendNum(nil, f.Type, f.Num)
 	case FrameClose:
 		return AppendClose(nil, closecode.Code(f.Num), string(f.Data))
+	case FrameRequest, FrameReply, FrameFailure:
+		return AppendCall(nil, f.Type, f.Num, f.Data)
 	}
 	return append([]byte{f.Type}, f.Data...) // P, H, R
 }
@@ -73,6 +75,15 @@ var parseFrameCases = []struct {
 	{in: "C4400 bad  frame ", want: Frame{Type: 'C', Num: 4400, Data: []byte("bad  frame ")}, ok: true},
 	{in: "C4503 arrêt", want: Frame{Type: 'C', Num: 4503, Data: []byte("arrêt")}, ok: true},
 	{in: "C1000 " + reason123, want: Frame{Type: 'C', Num: 1000, Data: []byte(reason123)}, ok: true},
+	{in: `Q1 {"op":"sum","args":[1,2]}`, want: Frame{Type: 'Q', Num: 1, Data: []byte(`{"op":"sum","args":[1,2]}`)}, ok: true},
+	{in: "Q7 ", want: Frame{Type: 'Q', Num: 7}, ok: true},
+	{in: "Q" + maxNum + " x", want: Frame{Type: 'Q', Num: MaxNum, Data: []byte("x")}, ok: true},
+	{in: "Y1 3", want: Frame{Type: 'Y', Num: 1, Data: []byte("3")}, ok: true},
+	{in: "Y2  two\nlines \r", want: Frame{Type: 'Y', Num: 2, Data: []byte(" two\nlines \r")}, ok: true},
+	{in: "Y9 ", want: Frame{Type: 'Y', Num: 9}, ok: true},
+	{in: "X3 no request handler", want: Frame{Type: 'X', Num: 3, Data: []byte("no request handler")}, ok: true},
+	{in: "X4 ", want: Frame{Type: 'X', Num: 4}, ok: true},
+	{in: "X5 arrêt 世界", want: Frame{Type: 'X', Num: 5, Data: []byte("arrêt 世界")}, ok: true},
 
 	// Bad frames.
 	{in: ""},
@@ -145,6 +156,28 @@ var parseFrameCases = []struct {
 	{in: "C1000 " + reason123 + "r"},       // reason of 124 bytes
 	{in: "C1000 \xff"},                     // reason not UTF-8
 	{in: "C1000 " + reason123[:122] + "é"}, // 124 bytes
+	{in: "Q"},                              // no id, no space
+	{in: "Q1"},                             // no space: the SP is always there
+	{in: "Q "},                             // no id
+	{in: "Q0 x"},                           // ids start at 1
+	{in: "Q01 x"},                          // leading zero
+	{in: "Q-1 x"},                          // sign
+	{in: "Q" + overNum + " x"},             // over 2^53-1
+	{in: "Q1\tx"},                          // tab is not the space
+	{in: "Q1\nx"},                          // LF is not the space
+	{in: "Q1 \xff"},                        // payload not UTF-8
+	{in: "Y"},
+	{in: "Y1"},
+	{in: "Y0 "},
+	{in: "Yx "},
+	{in: "Y1 \xed\xa0\x80"}, // surrogate
+	{in: "X"},
+	{in: "X1"},
+	{in: "X0 why"},
+	{in: "X 1 why"},
+	{in: "X1 \xc0\x80"}, // overlong
+	{in: "q1 x"},
+	{in: "y1 x"},
 }
 
 func TestParseFrame(t *testing.T) {
@@ -169,7 +202,7 @@ func TestParseFrame(t *testing.T) {
 }
 
 func TestParseFrameDataAliasesInput(t *testing.T) {
-	for _, in := range []string{"Mhello", `H{"v":1}`, `R{"v":1}`, "C4400 why"} {
+	for _, in := range []string{"Mhello", `H{"v":1}`, `R{"v":1}`, "C4400 why", "Q1 ask", "Y1 yes", "X1 no"} {
 		b := []byte(in)
 		f, err := ParseFrame(b)
 		if err != nil {
@@ -271,6 +304,10 @@ func TestAppendRoundTrip(t *testing.T) {
 		{Frame{Type: 'C', Num: 4409, Data: []byte("superseded")}, "C4409 superseded"},
 		{Frame{Type: 'C', Num: 4400, Data: []byte(reason123)}, "C4400 " + reason123},
 		{Frame{Type: 'P'}, "P"},
+		{Frame{Type: 'Q', Num: 1}, "Q1 "},
+		{Frame{Type: 'Q', Num: 12, Data: []byte(`{"a":1}`)}, `Q12 {"a":1}`},
+		{Frame{Type: 'Y', Num: MaxNum, Data: []byte("two\nlines")}, "Y" + maxNum + " two\nlines"},
+		{Frame{Type: 'X', Num: 3, Data: []byte("no request handler")}, "X3 no request handler"},
 	}
 	for _, tc := range frames {
 		b := encodeFrame(tc.f)
@@ -290,6 +327,7 @@ func TestAppendKeepsPrefix(t *testing.T) {
 		"AppendBinary": func(b []byte) []byte { return AppendBinary(b, []byte("x")) },
 		"AppendNum":    func(b []byte) []byte { return AppendNum(b, FrameAck, 5) },
 		"AppendClose":  func(b []byte) []byte { return AppendClose(b, 1000, "x") },
+		"AppendCall":   func(b []byte) []byte { return AppendCall(b, FrameRequest, 7, []byte("x")) },
 		"AppendHello":  func(b []byte) []byte { return AppendHello(b, &Hello{V: 1, SessionID: "s"}) },
 		"AppendResume": func(b []byte) []byte { return AppendResume(b, &ResumeReq{V: 1}) },
 		"AppendEvent":  func(b []byte) []byte { return AppendEvent(b, []byte("P")) },
@@ -347,6 +385,23 @@ func TestAppendCloseCutsReason(t *testing.T) {
 		}
 		if got != want || !strings.HasPrefix(reason, got) || len(got) < MaxReasonBytes-3 {
 			t.Errorf("offset %d: reason cut to %d bytes %q, want %q", off, len(got), got, want)
+		}
+	}
+}
+
+func TestFailureCuts(t *testing.T) {
+	long := strings.Repeat("a", MaxFailureBytes-1) + "é" + strings.Repeat("b", 50)
+	for _, tc := range []struct{ msg, want string }{
+		{"", ""},
+		{"boom", "boom"},
+		{strings.Repeat("x", MaxFailureBytes), strings.Repeat("x", MaxFailureBytes)},
+		{strings.Repeat("x", MaxFailureBytes+1), strings.Repeat("x", MaxFailureBytes)},
+		{long, strings.Repeat("a", MaxFailureBytes-1)}, // é straddles the limit
+	} {
+		got := Failure(tc.msg)
+		f, err := ParseFrame(AppendCall(nil, FrameFailure, 9, []byte(got)))
+		if got != tc.want || err != nil || f.Num != 9 || string(f.Data) != tc.want {
+			t.Errorf("Failure(%d bytes) = %d bytes, which parses to %v, %v; want %d bytes", len(tc.msg), len(got), f, err, len(tc.want))
 		}
 	}
 }

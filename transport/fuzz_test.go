@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/lifelinehq/lifeline/closecode"
 )
@@ -47,10 +48,16 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatalf("ParseFrame(%q) = %v: number over MaxNum", in, fr)
 		}
 		switch fr.Type {
-		case FrameText, FrameAck, FrameSeq, FramePing, FrameHello, FrameResume:
+		case FrameText, FrameAck, FrameSeq, FramePing, FrameHello, FrameResume, FrameRequest, FrameReply, FrameFailure:
 			// These have one spelling: the input is the encoding.
 			if b := encodeFrame(fr); !bytes.Equal(b, in) {
 				t.Fatalf("ParseFrame(%q) = %v, which encodes as %q", in, fr, b)
+			}
+		}
+		switch fr.Type {
+		case FrameRequest, FrameReply, FrameFailure:
+			if fr.Num == 0 || !utf8.Valid(fr.Data) {
+				t.Fatalf("ParseFrame(%q) = %v: id 0 or text not UTF-8", in, fr)
 			}
 		case FrameClose:
 			if !ValidCloseCode(closecode.Code(fr.Num)) || len(fr.Data) > MaxReasonBytes {

@@ -15,9 +15,13 @@ func AppendBatch(dst, scratch []byte, b *Batch, next *uint64) ([]byte, []byte) {
 		dst = transport.AppendEvent(dst, scratch)
 	}
 	for _, m := range b.Msgs {
-		if m.Type == session.Binary {
+		switch m.Type {
+		case session.Binary:
 			scratch = transport.AppendBinary(scratch[:0], m.Data)
-		} else {
+		case typeCall:
+			dst = transport.AppendEvent(dst, m.Data) // the frame's whole text
+			continue
+		default:
 			scratch = transport.AppendText(scratch[:0], m.Data)
 		}
 		dst = transport.AppendEvent(dst, scratch)

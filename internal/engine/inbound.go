@@ -95,6 +95,8 @@ func (in *Inbound) Frame(ctx context.Context, f transport.Frame) (bool, error) {
 		return in.Data(ctx, session.Text, f.Data)
 	case transport.FrameBinary:
 		return in.Data(ctx, session.Binary, f.Data)
+	case transport.FrameRequest, transport.FrameReply, transport.FrameFailure:
+		return in.Data(ctx, typeCall, callText(f)) // a copy: f.Data may be the reader's
 	case transport.FrameAck:
 		ack := in.Ack
 		if ack == nil {
@@ -114,6 +116,7 @@ func (in *Inbound) Frame(ctx context.Context, f transport.Frame) (bool, error) {
 }
 
 // Data delivers one message numbered by the last S frame; p becomes the session's.
+// A request frame (Q, Y, X) is delivered by Frame.
 func (in *Inbound) Data(ctx context.Context, typ session.MessageType, p []byte) (bool, error) {
 	in.Heard()
 	if in.next == 0 {
@@ -130,7 +133,8 @@ func (in *Inbound) Data(ctx context.Context, typ session.MessageType, p []byte) 
 	in.busy.Store(false)
 	in.Heard()
 	if err != nil {
-		if errors.Is(err, ErrProtocol) {
+		var pe *ProtocolError
+		if errors.Is(err, ErrProtocol) && !errors.As(err, &pe) {
 			return false, Protocolf("message %d out of sequence", in.next)
 		}
 		return false, err

@@ -189,6 +189,7 @@ func (l *Link) Pull(b *Batch, maxMsgs, maxBytes int, forceAck bool) {
 			bytes += len(m.Data)
 		}
 		l.next += uint64(len(b.Msgs))
+		s.pulled = max(s.pulled, l.next-1)
 	}
 	if l.acks && (s.ackDue || forceAck) && s.inSeq > s.ackSent {
 		b.Ack, b.HasAck = s.inSeq, true

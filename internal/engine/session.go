@@ -60,6 +60,10 @@ type Config struct {
 	// HandshakeTimeout is how long a session may stay unconfirmed (docs/protocol.md §3)
 	// before it ends with code 4410. Zero: forever.
 	HandshakeTimeout time.Duration
+	// HoldRequests makes requests from the peer that arrive before OnRequest wait for
+	// it, in order, counted against MaxQueued (the server's handler sets its answerer
+	// once it runs). False: they are answered with an X frame, NoHandler.
+	HoldRequests bool
 	// Budget, when set, bounds what all the sessions sharing it hold queued together:
 	// a message waits to be queued, in either direction, until it fits in both
 	// MaxQueued and the budget. Nil: no budget.
@@ -132,6 +136,20 @@ type Session struct {
 	// closePing: a graceful close began with messages unacknowledged; the next Pull
 	// that has sent them all asks the transport for a P.
 	closePing bool
+
+	// requests (request.go): ids this side issued and received, pending requests,
+	// received requests waiting for an answerer (asks[asksHead:], counted in inBytes)
+	reqSent    uint64
+	reqRecv    uint64
+	pending    map[uint64]*call
+	asks       []Message
+	asksHead   int
+	answering  int // answerer goroutines running
+	answer     func(context.Context, []byte) ([]byte, error)
+	answerCtx  context.Context // ends with the session
+	answerStop context.CancelFunc
+	pulled     uint64 // the highest message number any link has pulled
+	lost       int    // messages unacknowledged when the session ended
 
 	link     *Link
 	lastConn uint64 // number and name of the last attached connection
@@ -322,6 +340,12 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 	if m.Type != session.Text && m.Type != session.Binary {
 		return ErrProtocol
 	}
+	return s.enqueue(ctx, m, block, nil)
+}
+
+// enqueue queues m for the peer, or, when c is set, c's request (m is then made under
+// the lock, since the request id goes in the frame).
+func (s *Session) enqueue(ctx context.Context, m Message, block bool, c *call) error {
 	if len(m.Data) > s.cfg.MaxMessage {
 		return session.ErrTooLarge
 	}
@@ -332,10 +356,20 @@ func (s *Session) write(ctx context.Context, m Message, block bool) error {
 			s.mu.Unlock()
 			return err
 		}
+		if c != nil {
+			var err error
+			if m, err = s.callFrameLocked(c); err != nil {
+				s.mu.Unlock()
+				return err
+			}
+		}
 		fits, budget := s.roomLocked(s.outHead == len(s.out), s.outBytes, len(m.Data))
 		if fits {
 			push(&s.out, &s.outHead, m)
 			s.outBytes += len(m.Data)
+			if c != nil {
+				s.issueLocked(c)
+			}
 			l := s.link
 			// A blocking write may go out on the caller's goroutine, unless so much is
 			// unacknowledged that the peer may not be reading (the socket's buffers
@@ -429,6 +463,7 @@ func (s *Session) finishLocked(ce *session.CloseError) {
 	s.state = stateClosed
 	s.giveLocked(s.inBytes + s.outBytes)
 	s.budgeted = false // what the handler still reads was given back just now
+	s.lost = s.unackedMessagesLocked()
 	clear(s.out)
 	s.out, s.outHead, s.outBytes = nil, 0, 0
 	if s.ackTimer != nil {
@@ -437,6 +472,7 @@ func (s *Session) finishLocked(ce *session.CloseError) {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
+	s.endCallsLocked()
 	kick(s.ready)
 	signal(&s.space)
 	signal(&s.inSpace)
@@ -515,12 +551,30 @@ func (s *Session) Deliver(ctx context.Context, seq uint64, m Message, wait bool)
 			s.mu.Unlock()
 			return false, err
 		}
-		fits, budget := s.roomLocked(s.inHead == len(s.in), s.inBytes, len(m.Data))
+		var call transport.Frame
+		if m.Type == typeCall {
+			var err error
+			if call, err = s.checkCallLocked(m); err != nil {
+				s.mu.Unlock()
+				return false, err
+			}
+		}
+		fits, budget := true, chan struct{}(nil)
+		if call.Type != transport.FrameReply && call.Type != transport.FrameFailure {
+			fits, budget = s.roomLocked(s.inHead == len(s.in) && s.asksHead == len(s.asks), s.inBytes, len(m.Data))
+		}
 		if fits {
-			push(&s.in, &s.inHead, m)
-			s.inBytes += len(m.Data)
+			switch call.Type {
+			case 0:
+				push(&s.in, &s.inHead, m)
+				s.inBytes += len(m.Data)
+				kick(s.ready)
+			case transport.FrameRequest:
+				s.askLocked(call, m)
+			default:
+				s.settleLocked(call)
+			}
 			s.inSeq = seq
-			kick(s.ready)
 			l := s.ackPolicyLocked()
 			s.mu.Unlock()
 			if l != nil {
