@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,15 +84,16 @@ func labRequestRun(t *testing.T, e *labEnv, transport string, seed int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(px.Close)
-	px.CutAfter(seed, 300*time.Millisecond, 1500*time.Millisecond)
-	// Besides the random lifetimes, cut everything now and then, every other time with
-	// the network down for a moment, so that the resume itself fails first (a browser
-	// retries a request on a fresh connection when a kept-alive one was cut idle, so the
-	// cuts alone may go unseen on poll).
+	// Once the page has loaded the client (cut calls for it), the proxy cuts each new
+	// connection after a random lifetime and, besides, every connection now and then,
+	// every other time with the network down for a moment, so that the resume itself
+	// fails first (a browser retries a request on a fresh connection when a kept-alive
+	// one was cut idle, so the cuts alone may go unseen on poll).
 	stop := make(chan struct{})
 	cutter := make(chan struct{})
-	go func() {
+	cut := func() {
 		defer close(cutter)
+		px.CutAfter(seed, 300*time.Millisecond, 1500*time.Millisecond)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -103,7 +105,7 @@ func labRequestRun(t *testing.T, e *labEnv, transport string, seed int64) {
 			time.Sleep(100 * time.Millisecond)
 			px.SetDown(false)
 		}
-	}()
+	}
 	base := "http://" + px.Addr()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -115,10 +117,17 @@ func labRequestRun(t *testing.T, e *labEnv, transport string, seed int64) {
 		Events    []string
 		Transport string
 	}
-	err = e.drivers["chromium"].call(ctx, map[string]any{"op": "requests", "page": base + "/", "mount": base + "/lifeline",
-		"transport": transport, "n": labRequests, "paceMs": 20, "timeoutMs": 60000}, &res)
+	var cutting atomic.Bool // (onEvent runs on the driver's goroutine)
+	err = e.drivers["chromium"].callEvents(ctx, map[string]any{"op": "requests", "page": base + "/", "mount": base + "/lifeline",
+		"transport": transport, "n": labRequests, "paceMs": 20, "timeoutMs": 60000}, &res, func(ev string) {
+		if ev == "loaded" && cutting.CompareAndSwap(false, true) {
+			go cut()
+		}
+	})
 	close(stop)
-	<-cutter
+	if cutting.Load() {
+		<-cutter
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

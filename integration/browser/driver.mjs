@@ -14,7 +14,9 @@
 //   {"id":3,"op":"release","token":T}                  came, {"id":2,"event":"open"} (its
 //                                                      session opened), {"id":2,"result":{...}}
 //   {"id":4,"op":"chat","base":URL,...}              → {"id":4,"result":{...}}
-//   {"id":5,"op":"requests","page":URL,...}          → {"id":5,"result":{...}}
+//   {"id":5,"op":"requests","page":URL,...}          → {"id":5,"event":"loaded"} (the page
+//                                                      and the client's modules), then
+//                                                      {"id":5,"result":{...}}
 //   any failure                                      → {"id":N,"error":"..."}
 //
 // Each exchange and chat runs in fresh tabs: a fresh browser context (Chromium,
@@ -566,11 +568,14 @@ async function pageLog({ total, timeoutMs }) {
 
 // requests opens req.page (a page of a server that answers requests "re:<request>" and,
 // on the message "ask N", asks N requests of its own, then writes "asked N: ..."),
-// runs pageRequests there and returns its result.
+// loads the client's modules (then reports the event loaded: the lab may start cutting
+// connections), runs pageRequests there and returns its result.
 async function requests(req) {
   const tab = await engine.open({})
   try {
     await tab.goto(req.page)
+    await tab.run(async (mount) => { await import(mount + '/request.js'); await import(mount + '/lifeline.js') }, req.mount)
+    reply({ id: req.id, event: 'loaded' })
     return await tab.run(pageRequests, {
       mount: req.mount, transport: req.transport, n: req.n, paceMs: req.paceMs ?? 20, timeoutMs: req.timeoutMs ?? 60000,
     })
@@ -587,7 +592,7 @@ async function requests(req) {
 async function pageRequests({ mount, transport, n, paceMs, timeoutMs }) {
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms))
   const deadline = performance.now() + timeoutMs
-  await import(mount + '/request.js')
+  await import(mount + '/request.js') // (loaded already: the same modules)
   const { Lifeline } = await import(mount + '/lifeline.js')
   const ll = new Lifeline(mount, { transports: [transport], backoffMax: 1000 })
   const answered = {}, bad = [], events = []
