@@ -1,7 +1,7 @@
 // Builds dist/ from src/ with esbuild: dist/lifeline.mjs (an ES module) and
 // dist/lifeline.min.js (a minified script exposing the global Lifeline), and the same
 // two of the request module: dist/request.mjs and dist/request.min.js. Internal
-// properties (named _x) are shortened in both. The script is minified by terser, which
+// properties (named _x) are shortened in each. The script is minified by terser, which
 // makes it about 150 bytes (3 %) smaller after gzip than esbuild's own minifier.
 // test/dist.test.mjs checks that the committed dist/ is what this builds.
 import * as esbuild from 'esbuild'
