@@ -145,6 +145,21 @@ export declare class Lifeline extends EventTarget {
    */
   close(code?: number, reason?: string): void
 
+  /**
+   * Present once `lifeline-client/request` (or the server's `request.js`) was imported
+   * before this Lifeline was constructed. Sends `data` to the server as a request and
+   * resolves with its reply, exactly once across reconnects. Rejects with a
+   * LifelineRequestError (reason 'timeout' after `timeout` ms, default 30000, 0 for
+   * none; 'reset', 'closed', 'remote'), or throws like send (too big, queue full).
+   */
+  request?(data: string, options?: { timeout?: number }): Promise<string>
+  /**
+   * With the request module: answers the server's requests. Its return value (or what
+   * its promise resolves to) is the reply; a throw or rejection fails the request with
+   * the error's message. Null: the server's requests fail with 'no request handler'.
+   */
+  onrequest?: ((data: string) => string | Promise<string>) | null
+
   onopen: ((ev: Event) => any) | null
   onmessage: ((ev: LifelineMessageEvent) => any) | null
   onclose: ((ev: LifelineCloseEvent) => any) | null

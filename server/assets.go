@@ -18,6 +18,9 @@ import (
 var (
 	moduleAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("lifeline.mjs") })
 	scriptAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("lifeline.min.js") })
+	// The request module (request/response), apart from the core: an ES module and a script.
+	requestModuleAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("request.mjs") })
+	requestScriptAsset = sync.OnceValue(func() http.HandlerFunc { return assetHandler("request.min.js") })
 )
 
 // assetHandler serves one file of the browser client (docs/protocol.md §1) from

@@ -10,7 +10,8 @@ import (
 	clientjs "github.com/lifelinehq/lifeline/client-js"
 )
 
-// TestAssets checks that the browser client is served from the mount: the committed
+// TestAssets checks that the browser client (the core and the request module, each as
+// an ES module and a script) is served from the mount: the committed
 // dist files, byte for byte, gzip-encoded on request, revalidated by ETag (304), on
 // GET and HEAD only, and refused to a foreign origin like every endpoint.
 func TestAssets(t *testing.T) {
@@ -34,7 +35,10 @@ func TestAssets(t *testing.T) {
 		}
 		return resp, b
 	}
-	for path, file := range map[string]string{"/lifeline.js": "dist/lifeline.mjs", "/lifeline.min.js": "dist/lifeline.min.js"} {
+	for path, file := range map[string]string{
+		"/lifeline.js": "dist/lifeline.mjs", "/lifeline.min.js": "dist/lifeline.min.js",
+		"/request.js": "dist/request.mjs", "/request.min.js": "dist/request.min.js",
+	} {
 		want, err := clientjs.Dist.ReadFile(file)
 		if err != nil || len(want) < 1000 {
 			t.Fatalf("embedded %s: %d bytes, %v", file, len(want), err)

@@ -85,6 +85,8 @@ func New(h Handler, opts *Options) *Server {
 
 		"/lifeline.js":     {"", moduleAsset()},
 		"/lifeline.min.js": {"", scriptAsset()},
+		"/request.js":      {"", requestModuleAsset()},
+		"/request.min.js":  {"", requestScriptAsset()},
 	}
 	srv.initInspector() // inspect.go
 	srv.sessions.init()

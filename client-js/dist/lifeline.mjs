@@ -2,15 +2,15 @@
 
 // src/websocket.js
 function websocket(s, req) {
-  const ws = new (s.j.WebSocket || WebSocket)(s.p("ws"));
+  const ws = new (s.j.WebSocket || WebSocket)(s.o("ws"));
   let next = 0, seq, closing;
   const send = (f) => {
     ws.send(f);
     s.k();
   };
   const c = {
-    q: (r) => send("R" + JSON.stringify(r)),
-    r: () => {
+    p: (r) => send("R" + JSON.stringify(r)),
+    q: () => {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       ws.close();
     },
@@ -20,13 +20,9 @@ function websocket(s, req) {
     g: () => {
       const [q, base, close] = s.h(), end = base + q.length;
       if (next < base) next = base;
-      if (next < end) {
+      for (; next < end; seq = ++next) {
         if (next != seq) send("S" + next);
-        while (next < end) {
-          const d = q[next++ - base][0];
-          send(typeof d == "string" ? "M" + d : d);
-        }
-        seq = next;
+        send(q[next - base][0]);
       }
       s.k(next - 1);
       const a = s.f();
@@ -35,7 +31,7 @@ function websocket(s, req) {
     }
   };
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => c.q(req);
+  ws.onopen = () => c.p(req);
   ws.onmessage = (e) => s.m(typeof e.data == "string" ? e.data : new Uint8Array(e.data));
   ws.onclose = ws.onerror = (e) => s.a(e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
   return c;
@@ -43,35 +39,31 @@ function websocket(s, req) {
 
 // src/frame.js
 var now = () => Date.now();
-var num = (s) => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1;
+var num = (s) => /^(0|[1-9]\d{0,15})$/.test(s) && s <= 2 ** 53 - 1 ? +s : -1;
 var te = new TextEncoder();
 var utf8 = (s) => te.encode(s).length;
-var event = (f) => "data: " + f.split("\n").join("\ndata: ") + "\n\n";
+var event = (f) => "data: " + f.replaceAll("\n", "\ndata: ") + "\n\n";
 var parser = (emit, limit = 4e6) => {
-  let buf = "", ev = null;
+  let buf = "", ev;
   return (chunk) => {
-    buf += chunk;
-    let p = 0, i;
-    while ((i = buf.indexOf("\n", p)) >= 0) {
-      let line = buf.slice(p, i);
-      p = i + 1;
+    const lines = (buf + chunk).split("\n");
+    buf = lines.pop();
+    for (let line of lines) {
       if (!line) {
         if (ev != null) emit(ev);
         ev = null;
-      } else if (line.startsWith("data:")) {
-        line = line.slice(line[5] == " " ? 6 : 5);
+      } else if (line != (line = line.replace(/^data: ?/, ""))) {
         ev = ev == null ? line : ev + "\n" + line;
         if (ev.length > limit) throw Error("too large");
       }
     }
-    buf = buf.slice(p);
     if (buf.length > limit + 6) throw Error("too large");
   };
 };
 var closeOf = (f) => /^C(\d+) ?([^]*)$/.exec(f);
 var b64 = (u) => {
   let s = "";
-  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192));
+  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192));
   return btoa(s);
 };
 var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -80,14 +72,14 @@ var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ?
 
 // src/http.js
 var conn = (s, name) => {
-  const ac = new AbortController(), me = { s, z: name, t: ac.signal };
-  return [{ r: () => ac.abort(), g: (idle) => uplink(me, idle) }, me.t];
+  const ac = new AbortController(), me = { r: s, z: name, s: ac.signal };
+  return [{ q: () => ac.abort(), g: (idle) => uplink(me, idle) }, me.s];
 };
 async function request(s, endpoint, r, signal, body, keepalive) {
   const o = s.j, headers = {};
   for (const k in r) if (k != "v" && (r[k] ?? "") !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
   if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
-  const res = await (o.fetch || fetch)(s.p(endpoint), {
+  const res = await (o.fetch || fetch)(s.o(endpoint), {
     method: body ? "POST" : "GET",
     headers,
     body,
@@ -120,19 +112,19 @@ async function read(s, signal, res) {
   }
 }
 async function uplink(me, idle) {
-  const u = me.s.A;
+  const u = me.r.A;
   u.B = me;
-  if (u.u) return;
-  u.u = 1;
+  if (u.t) return;
+  u.t = 1;
   try {
     for (let n = 0; ; idle = 0) {
-      const { s, z: name, t: sig } = u.B;
+      const { r: s, z: name, s: sig } = u.B;
       if (sig.aborted) return;
       const [q, base, , h] = s.h(), had = q.length, [body, closing, k] = batch(s, name, idle);
       if (!body) return;
       s.k(base + k - 1);
       try {
-        const res = await request(s, "send", s.w(), AbortSignal.timeout(h.hb + h.hbt), body, closing);
+        const res = await request(s, "send", s.u(), AbortSignal.timeout(h.hb + h.hbt), body, closing);
         const text = await res.text();
         parser((f) => f[0] == "A" && s.C(num(f.slice(1))))(text);
         if (closing) return s.a(1e3);
@@ -144,22 +136,19 @@ async function uplink(me, idle) {
       }
     }
   } finally {
-    u.u = 0;
+    u.t = 0;
   }
 }
 var sleep = (s, n) => new Promise((r) => setTimeout(r, backoff(s.j, n)));
 function batch(s, name, idle) {
   const [q, base, close, h] = s.h();
-  let b = "", k = 0, size = 0;
-  if (q.length) {
-    b = event("S" + base);
-    for (const [d] of q) {
-      const f = event(typeof d == "string" ? "M" + d : "B" + b64(d)), n = utf8(f);
-      if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break;
-      b += f;
-      size += n;
-      k++;
-    }
+  let b = q.length ? event("S" + base) : "", k = 0, size = 0;
+  for (const [d] of q) {
+    const f = event(typeof d == "string" ? d : "B" + b64(d)), n = utf8(f);
+    if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break;
+    b += f;
+    size += n;
+    k++;
   }
   const a = name == "stream" && s.f();
   if (a) b += event(a);
@@ -189,13 +178,14 @@ function poll(s, req) {
       if (sig.aborted) return;
       if (!greeted) throw Error("no hello");
       s.f();
-      r = { ...s.w(1), conn: req.conn || 0 };
+      r = { ...s.u(1), conn: req.conn || 0 };
     }
   })().catch((e) => s.a(e.i || 0, e.message));
   return c;
 }
 
 // src/lifeline.js
+var HOOK = "LifelineHook";
 var transports = { websocket, stream, poll };
 var EVENTS = "open message close error transport reconnecting reconnected reset".split(" ");
 var PAGE = "online offline visibilitychange resume pageshow pagehide".split(" ");
@@ -261,26 +251,26 @@ var Lifeline = class extends EventTarget {
       return { v: 1, sid, token: tok, ack: rx, conn: ++conn2, auth };
     };
     const start = (name, req, deadline, failed) => {
-      const c = { name, d: req, x: failed };
+      const c = { name, d: req, w: failed };
       c.c = transports[name](
         {
           j: o,
           A: up,
-          p: ep,
+          o: ep,
           m: (f) => rcv(c, f),
           b: (fresh2) => {
             c.b = now();
-            if (fresh2) c.n = 0;
+            if (fresh2) c.x = 0;
           },
           a: (code, reason) => end(c, code, reason),
           h: () => [q, base, closing, hello],
           k: (n) => {
-            c.o = now();
+            c.n = now();
             if (n > sent) sent = n;
           },
           f: takeAck,
           C: (n) => c.e || ack(n),
-          w: (a) => ({ sid, token: tok, ack: a && rx })
+          u: (a) => ({ sid, token: tok, ack: a && rx })
         },
         req
       );
@@ -294,7 +284,7 @@ var Lifeline = class extends EventTarget {
       clearTimeout(c.y);
       clearTimeout(c.D);
       race.delete(c);
-      c.c.r();
+      c.c.q();
     };
     const dropAll = () => {
       for (const c of [cur, ...race]) drop(c);
@@ -303,7 +293,7 @@ var Lifeline = class extends EventTarget {
     const end = (c, code, reason = "") => {
       if (c.e) return;
       drop(c);
-      if (c != cur) return c.x?.(code, reason);
+      if (c != cur) return c.w?.(code, reason);
       cur = null;
       lost(code, reason);
     };
@@ -350,7 +340,7 @@ var Lifeline = class extends EventTarget {
       if (c.name != "websocket" || c.E) return drop(c);
       c.E = 1;
       creds().then(
-        (a) => c.e || !sid || c.c.q(c.d = rreq(a)),
+        (a) => c.e || !sid || c.c.p(c.d = rreq(a)),
         () => drop(c)
       );
     };
@@ -365,12 +355,12 @@ var Lifeline = class extends EventTarget {
       }
       att = null;
       probe = late;
-      if (late) late.x = (code) => probed(0, code);
+      if (late) late.w = (code) => probed(0, code);
       drop(cur);
       cur = c;
       hello = h;
       if (c.d.sid) told = c.d.ack;
-      c.o = now();
+      c.n = now();
       c.D = setInterval(() => tick(c), Math.min(1e3, h.hb / 4));
       fails = 0;
       if (c.name == "websocket") pd = o.reprobeMin, pl = 0;
@@ -402,7 +392,7 @@ var Lifeline = class extends EventTarget {
     const tick = (c) => {
       const h = hello, t = now();
       if (t - c.b > h.hb + h.hbt) end(c, 0, "silent");
-      else if (t - c.o >= h.hb / 2) c.c.l?.();
+      else if (t - c.n >= h.hb / 2) c.c.l?.();
     };
     const lost = (code, reason) => {
       if (gone(code, reason)) return;
@@ -468,12 +458,14 @@ var Lifeline = class extends EventTarget {
     };
     const reset = (code, reason) => {
       const lost2 = q.splice(0, sent - base + 1);
-      for (const [, n] of lost2) qb -= n;
+      ext?.(lost2);
+      qb = 0;
+      for (const [, n] of q) qb += n;
       dropAll();
       clearTimeout(pt);
       takeAck();
       reconn();
-      fire("reset", { code, reason, unsent: lost2.map((m) => m[0]) });
+      fire("reset", { code, reason, unsent: lost2.map(([d]) => typeof d == "string" ? d.slice(1) : d) });
       fresh(code);
     };
     const finish = (code, reason, clean) => {
@@ -503,26 +495,27 @@ var Lifeline = class extends EventTarget {
         if (!s) data(c, f);
         else if (t == "M") data(c, v);
         else if (t == "B") data(c, unb64(v));
-        else if (t == "S" && num(v) > 0) c.n = num(v);
+        else if ("QYX".includes(t)) data(c, f, 1);
+        else if (t == "S" && num(v) > 0) c.x = num(v);
         else if (t == "A") {
           if (!ack(num(v))) throw Error("bad ack");
         } else if (t == "P") {
-          if (rx > told || now() - c.o >= hello.hb / 2) c.c.l?.();
+          if (rx > told || now() - c.n >= hello.hb / 2) c.c.l?.();
         } else throw Error("bad frame");
       } catch (e) {
         end(c, c == cur ? 4400 : 0, e.message);
       }
     };
-    const data = (c, d) => {
-      const s = c.n;
+    const data = (c, d, typed) => {
+      const s = c.x++;
       if (!s) throw Error("no S frame");
-      c.n++;
       if (s <= rx) return;
       if (s > rx + 1) throw Error("bad sequence");
       rx = s;
       rxb += d.length;
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush();
-      else at ||= setTimeout(() => flush(), 1e3);
+      else at ||= setTimeout(flush, 1e3);
+      if (typed) return ext?.(d);
       if (typeof d != "string") d = ll.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
       fire("message", { data: d });
     };
@@ -540,25 +533,25 @@ var Lifeline = class extends EventTarget {
       if (rx > told) {
         told = rx;
         rxb = 0;
-        clearTimeout(at);
-        at = 0;
+        at = clearTimeout(at);
         return "A" + rx;
       }
     };
     const flush = () => {
       cur?.c.g();
     };
-    ll.send = (d) => {
-      if (ll.readyState > 1) throw fail("InvalidStateError", "closed");
-      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice();
-      else if (d instanceof Blob) throw TypeError("Lifeline: send blob.arrayBuffer()");
-      else d = String(d);
-      const n = typeof d == "string" ? utf8(d) : d.length;
+    const put = (d, n) => {
       if (n > (hello?.msg || 65536)) throw RangeError("Lifeline: message too big");
       if (qb + n > o.maxQueued) throw fail("QuotaExceededError", "send queue full");
       q.push([d, n]);
       qb += n;
       flush();
+    };
+    ll.send = (d) => {
+      if (ll.readyState > 1) throw fail("InvalidStateError", "closed");
+      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) put(d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice(), d.length);
+      else if (d instanceof Blob) throw TypeError("Lifeline: send blob.arrayBuffer()");
+      else put("M" + (d = String(d)), utf8(d));
     };
     ll.close = (code, reason = "") => {
       if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
@@ -586,6 +579,7 @@ var Lifeline = class extends EventTarget {
     };
     PAGE.map((t) => page.addEventListener?.(t, hint, true));
     ll.F = finish;
+    const ext = globalThis[HOOK]?.(ll, q, put);
     fresh();
   }
 };

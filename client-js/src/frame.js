@@ -5,7 +5,7 @@ export const now = () => Date.now()
 
 // num parses a frame's decimal number: no sign, no leading zeros, and (in
 // JavaScript) at most 2^53-1. It returns -1 for anything else.
-export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= Number.MAX_SAFE_INTEGER ? +s : -1
+export const num = s => /^(0|[1-9]\d{0,15})$/.test(s) && s <= 2 ** 53 - 1 ? +s : -1
 
 // utf8 is the length of s in UTF-8 bytes (a lone surrogate is sent as U+FFFD: 3).
 const te = new TextEncoder()
@@ -13,29 +13,26 @@ export const utf8 = s => te.encode(s).length
 
 // event writes one frame as an event of the SSE line format. A single space after
 // "data:" is dropped by the reader, so writing one always keeps leading spaces.
-export const event = f => 'data: ' + f.split('\n').join('\ndata: ') + '\n\n'
+export const event = f => 'data: ' + f.replaceAll('\n', '\ndata: ') + '\n\n'
 
 // parser returns a function that takes a body chunk by chunk (text) and calls emit
 // with each complete frame. Lines other than "data:" ones are ignored. It throws when
 // a line or frame grows past limit characters.
 export const parser = (emit, limit = 4e6) => {
-  let buf = '', ev = null
+  let buf = '', ev // (null or undefined: no event under way)
   return chunk => {
-    buf += chunk
-    let p = 0, i
-    while ((i = buf.indexOf('\n', p)) >= 0) {
-      let line = buf.slice(p, i)
-      p = i + 1
+    const lines = (buf + chunk).split('\n')
+    buf = lines.pop() // the line not ended yet
+    for (let line of lines) {
       if (!line) {
         if (ev != null) emit(ev)
         ev = null
-      } else if (line.startsWith('data:')) {
-        line = line.slice(line[5] == ' ' ? 6 : 5)
+      } else if (line != (line = line.replace(/^data: ?/, ''))) {
+        // (a data line: its field name is gone)
         ev = ev == null ? line : ev + '\n' + line
         if (ev.length > limit) throw Error('too large')
       }
     }
-    buf = buf.slice(p)
     if (buf.length > limit + 6) throw Error('too large')
   }
 }
@@ -46,7 +43,7 @@ export const closeOf = f => /^C(\d+) ?([^]*)$/.exec(f)
 // b64 and unb64 are the base64 of B frames (standard alphabet, padded).
 export const b64 = u => {
   let s = ''
-  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192))
+  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192))
   return btoa(s)
 }
 export const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))

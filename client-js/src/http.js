@@ -103,16 +103,13 @@ const sleep = (s, n) => new Promise(r => setTimeout(r, backoff(s._o, n)))
 // means nothing to send.
 function batch(s, name, idle) {
   const [q, base, close, h] = s._out()
-  let b = '', k = 0, size = 0
-  if (q.length) {
-    b = event('S' + base)
-    for (const [d] of q) {
-      const f = event(typeof d == 'string' ? 'M' + d : 'B' + b64(d)), n = utf8(f)
-      if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break
-      b += f
-      size += n
-      k++
-    }
+  let b = q.length ? event('S' + base) : '', k = 0, size = 0
+  for (const [d] of q) {
+    const f = event(typeof d == 'string' ? d : 'B' + b64(d)), n = utf8(f)
+    if (k && (k + 3 > h.batch || size + n + 300 > h.body)) break
+    b += f
+    size += n
+    k++
   }
   const a = name == 'stream' && s._ack()
   if (a) b += event(a)

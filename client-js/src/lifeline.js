@@ -17,9 +17,11 @@
 //                        are numbered by its own S frame)
 //   _end(code, reason)   the connection ended: a close code, 0 for a network failure, -1
 //                        for a stream the server recycled; 1000 once a close was sent
-//   _out()               [queue, base, close, hello]: the messages not acknowledged yet
-//                        ([data, bytes] each, the first numbered base), the application's
-//                        close ([code, reason]) if it asked for one, the hello's limits
+//   _out()               [queue, base, close, hello]: the data frames not acknowledged
+//                        yet ([frame, bytes] each, the first numbered base; a frame is the
+//                        whole text of an M, Q, Y or X frame, or a binary message as a
+//                        Uint8Array), the application's close ([code, reason]) if it asked
+//                        for one, the hello's limits
 //   _wrote(n)            something was written now; n: the highest message number
 //                        written, if any
 //   _ack()               the ack frame due ('A<n>'), counted as sent; undefined if none
@@ -41,6 +43,16 @@ import { websocket } from './websocket.js'
 import { stream } from './stream.js'
 import { poll } from './poll.js'
 import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
+
+// The request module (request.js) hooks in through this global function, which every
+// Lifeline calls once, in its constructor, with itself, its send queue (see _out) and
+// put(frame, bytes), which queues a data frame like send (it throws like send). The
+// function it returns is called with each Q, Y or X frame that arrives (a string), in
+// order, exactly once; and at a reset with lost, the frames taken out of the queue
+// because they were ever written: it takes its own frames out of lost, and may change
+// or remove those of its frames still in the queue (the client then recounts the
+// queue's bytes). Without the module, Q, Y and X frames are acknowledged and dropped.
+const HOOK = 'LifelineHook'
 
 const transports = { websocket, stream, poll }
 const EVENTS = 'open message close error transport reconnecting reconnected reset'.split(' ')
@@ -93,7 +105,7 @@ export class Lifeline extends EventTarget {
 
     // The state of the client, private to this constructor's closure.
     const key = 'lifeline:' + u.href // the sessionStorage key of the remembered transport
-    let q = [], // messages not acknowledged by the server: [data, bytes], the first numbered base
+    let q = [], // data frames not acknowledged by the server: [frame, bytes], the first numbered base (never reassigned: the hook holds it)
       qb = 0, // the bytes of q
       fails = 0, // failed attempts in a row
       race = new Set(), // connections waiting for their hello
@@ -410,12 +422,15 @@ export class Lifeline extends EventTarget {
       // The messages ever written to a connection may or may not have arrived; the
       // ones queued after them go on the new session.
       const lost = q.splice(0, sent - base + 1)
-      for (const [, n] of lost) qb -= n
+      ext?.(lost)
+      qb = 0
+      for (const [, n] of q) qb += n
       dropAll()
       clearTimeout(pt)
       takeAck() // cancels the ack timer
       reconn()
-      fire('reset', { code, reason, unsent: lost.map(m => m[0]) })
+      // unsent: the messages (the hook took its frames out of lost).
+      fire('reset', { code, reason, unsent: lost.map(([d]) => (typeof d == 'string' ? d.slice(1) : d)) })
       fresh(code)
     }
 
@@ -455,6 +470,7 @@ export class Lifeline extends EventTarget {
         if (!s) data(c, f)
         else if (t == 'M') data(c, v)
         else if (t == 'B') data(c, unb64(v))
+        else if ('QYX'.includes(t)) data(c, f, 1)
         else if (t == 'S' && num(v) > 0) c._seq = num(v)
         else if (t == 'A') {
           if (!ack(num(v))) throw Error('bad ack')
@@ -469,17 +485,17 @@ export class Lifeline extends EventTarget {
       }
     }
 
-    // data delivers one message numbered by c's last S frame.
-    const data = (c, d) => {
-      const s = c._seq
+    // data delivers one message (or Q, Y, X frame: typed) numbered by c's last S frame.
+    const data = (c, d, typed) => {
+      const s = c._seq++ // (a throw ends c)
       if (!s) throw Error('no S frame')
-      c._seq++
       if (s <= rx) return
       if (s > rx + 1) throw Error('bad sequence')
       rx = s
       rxb += d.length
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush()
-      else at ||= setTimeout(() => flush(), 1000)
+      else at ||= setTimeout(flush, 1000)
+      if (typed) return ext?.(d)
       if (typeof d != 'string') d = ll.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
       fire('message', { data: d })
     }
@@ -502,8 +518,7 @@ export class Lifeline extends EventTarget {
       if (rx > told) {
         told = rx
         rxb = 0
-        clearTimeout(at)
-        at = 0
+        at = clearTimeout(at)
         return 'A' + rx
       }
     }
@@ -512,17 +527,20 @@ export class Lifeline extends EventTarget {
       cur?._t._flush()
     }
 
-    ll.send = d => {
-      if (ll.readyState > 1) throw fail('InvalidStateError', 'closed')
-      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()
-      else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
-      else d = String(d)
-      const n = typeof d == 'string' ? utf8(d) : d.length
+    // put queues a data frame of n bytes (a message counts its data).
+    const put = (d, n) => {
       if (n > (hello?.msg || 65536)) throw RangeError('Lifeline: message too big')
       if (qb + n > o.maxQueued) throw fail('QuotaExceededError', 'send queue full')
       q.push([d, n])
       qb += n
       flush()
+    }
+
+    ll.send = d => {
+      if (ll.readyState > 1) throw fail('InvalidStateError', 'closed')
+      if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) put((d = new Uint8Array(d.buffer || d, d.byteOffset, d.byteLength).slice()), d.length)
+      else if (d instanceof Blob) throw TypeError('Lifeline: send blob.arrayBuffer()')
+      else put('M' + (d = String(d)), utf8(d))
     }
 
     ll.close = (code, reason = '') => {
@@ -566,6 +584,7 @@ export class Lifeline extends EventTarget {
     PAGE.map(t => page.addEventListener?.(t, hint, true))
 
     ll._finish = finish
+    const ext = globalThis[HOOK]?.(ll, q, put)
     fresh()
   }
 }

@@ -24,13 +24,9 @@ export function websocket(s, req) {
     _flush: () => {
       const [q, base, close] = s._out(), end = base + q.length
       if (next < base) next = base
-      if (next < end) {
+      for (; next < end; seq = ++next) {
         if (next != seq) send('S' + next)
-        while (next < end) {
-          const d = q[next++ - base][0]
-          send(typeof d == 'string' ? 'M' + d : d)
-        }
-        seq = next
+        send(q[next - base][0])
       }
       s._wrote(next - 1)
       const a = s._ack()

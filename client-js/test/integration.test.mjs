@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import vm from 'node:vm'
 import { Lifeline } from '../src/lifeline.js'
+import { LifelineRequestError } from '../src/request.js' // (every Lifeline here can make requests)
 
 const root = fileURLToPath(new URL('../..', import.meta.url)) // the Go module
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
@@ -378,6 +379,89 @@ describe('cuts mid-traffic', () => {
       await echo(ll, ['after the cuts', bytes(3)])
     })
   }
+})
+
+// ---- requests both ways (the test server answers "re:<request>" and asks on "ask N")
+
+describe('requests', () => {
+  // rpc opens a Lifeline on transport whose onrequest answers "re:<request>" and counts
+  // the calls per request in ll.asked.
+  const rpc = (url, forced, options) => {
+    const ll = open(url, { transports: [forced], ...options })
+    ll.asked = new Map()
+    ll.onrequest = d => (ll.asked.set(d, (ll.asked.get(d) || 0) + 1), 're:' + d)
+    return ll
+  }
+
+  for (const forced of TRANSPORTS)
+    test(`${forced}: requests each way, a refusal, no handler`, { timeout: 20000 }, async () => {
+      const srv = await server()
+      const ll = rpc(srv.direct, forced)
+      await opened(ll)
+      assert.equal(await ll.request('hello'), 're:hello')
+      assert.equal(await ll.request(''), 're:')
+      assert.equal(await ll.request('ünï\ncödé 🎉'), 're:ünï\ncödé 🎉')
+      const e = await ll.request('fail now').catch(e => e)
+      assert.ok(e instanceof LifelineRequestError, String(e))
+      assert.equal(e.reason, 'remote')
+      assert.equal(e.message, 'refused: fail now')
+      ll.send('ask 20')
+      await until(() => ll.got.includes('asked 20: ok'), 10000, () => 'the server\'s 20 requests: ' + ll.got)
+      assert.deepEqual([...ll.asked.keys()].sort(), Array.from({ length: 20 }, (_, i) => 's' + (i + 1)).sort())
+      assert.ok([...ll.asked.values()].every(n => n == 1))
+      ll.onrequest = null
+      ll.send('ask 1')
+      await until(() => ll.got.some(m => m.startsWith('asked 1:')), 10000, 'the answer without a handler')
+      assert.match(ll.got.find(m => m.startsWith('asked 1:')), /no request handler/)
+      assert.ok(!ll.got.some(m => m.startsWith('dup ')), ll.got.join(','))
+      assert.equal(ll.transport, forced)
+    })
+
+  const seed = Number(process.env.LIFELINE_SEED) || Date.now() % 1e9
+  for (const forced of TRANSPORTS)
+    test(`${forced}: 100 requests each way through random cuts, each answered once`, { timeout: 60000 }, async t => {
+      const s = seed + 10 + TRANSPORTS.indexOf(forced)
+      t.diagnostic(`cut seed ${s} (LIFELINE_SEED=${seed})`)
+      const srv = await server()
+      const ll = rpc(srv.proxy, forced, { backoffMax: 1000, wsDeadline: WS_DEADLINE })
+      await opened(ll)
+      assert.equal(await ll.request('before the cuts'), 're:before the cuts')
+      await srv.cmd(`cut ${s} 100 600`)
+      let cutting = true
+      const cuts = (async () => {
+        for (let i = 0; cutting; i++) {
+          await sleep(300)
+          await srv.cmd('cutall')
+        }
+      })()
+      try {
+        // Both ways at once, paced over about 3 s so that the cuts land among them.
+        ll.send('ask 100 30')
+        const replies = []
+        for (let i = 1; i <= 100; i++) {
+          replies.push(ll.request('c' + i, { timeout: 50000 }))
+          await sleep(30)
+        }
+        assert.deepEqual(await within(Promise.all(replies), 55000, 'the replies'), Array.from({ length: 100 }, (_, i) => 're:c' + (i + 1)))
+        await until(() => ll.got.some(m => m.startsWith('asked 100:')), 50000, () => `the server's 100 requests (${ll.asked.size} answered)`)
+      } catch (e) {
+        e.message += ` [seed ${s}, events ${ll.times.join(' ')}]`
+        throw e
+      } finally {
+        cutting = false
+        await cuts
+      }
+      await srv.cmd('cut 0 0 0')
+      assert.equal(ll.got.find(m => m.startsWith('asked 100:')), 'asked 100: ok')
+      assert.equal(ll.asked.size, 100)
+      assert.ok([...ll.asked.values()].every(n => n == 1), 'the page answered each request once')
+      assert.ok(!ll.got.some(m => m.startsWith('dup ')), 'the server answered each request once: ' + ll.got.filter(m => m.startsWith('dup ')))
+      const st = await srv.stats()
+      t.diagnostic(`cuts ${st.Cuts}, reconnects ${ll.count('reconnected')}, resumes ${st.Resumes}`)
+      assert.ok(st.Cuts >= 3, `the proxy cut connections (${st.Cuts})`)
+      assert.equal(ll.count('reset'), 0, 'no reset')
+      assert.equal(ll.transport, forced)
+    })
 })
 
 // ---- 5. reset after the resume window

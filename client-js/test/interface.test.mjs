@@ -26,7 +26,7 @@ const frames = body => {
 // (a throw inside a transport's promise chain may be swallowed: the list is what counts).
 function fakeHost(o) {
   const calls = [], bad = []
-  const state = { q: [['a', 1], ['b', 1]], base: 1, close: undefined, rx: 0, ack: 'A0' }
+  const state = { q: [['Ma', 1], ['Mb', 1]], base: 1, close: undefined, rx: 0, ack: 'A0' }
   const impl = {
     _o: { backoffMin: 1, backoffMax: 5, ...o },
     _up: {},

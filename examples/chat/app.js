@@ -1,5 +1,6 @@
-// The chat page: one Lifeline session carrying the JSON messages that main.go lists.
-// User text only ever reaches the page through textContent.
+// The chat page: one Lifeline session carrying the JSON messages that main.go lists;
+// joining a room is a request (request.min.js), answered with the room's members and
+// history. User text only ever reaches the page through textContent.
 'use strict'
 
 const $ = id => document.getElementById(id)
@@ -163,9 +164,27 @@ function send(m) {
   }
 }
 
+// joining: while a join request is on its way, the messages that arrive meanwhile (what
+// is said in the new room after the server took the history: they follow the reply).
+let joining = null
+let joins = Promise.resolve() // one join at a time, so that the replies come in order
+
 function join(to) {
   if (to !== undefined) $('room').value = to
-  send({ type: 'join', room: $('room').value.trim(), name: $('name').value.trim() })
+  const m = { type: 'join', room: $('room').value.trim(), name: $('name').value.trim() }
+  joins = joins.then(async () => {
+    if (!ll || ll.readyState > 1) return system('not connected: reload the page to reconnect', 'error')
+    const held = (joining = [])
+    try {
+      handlers.joined(JSON.parse(await ll.request(JSON.stringify(m))))
+    } catch (e) {
+      // A reset joins again on the new session; a close says so itself.
+      if (e.reason !== 'reset' && e.reason !== 'closed') system(e.reason === 'remote' ? e.message : `could not join: ${e.message}`, 'error')
+    } finally {
+      joining = null
+      held.forEach(handle)
+    }
+  })
 }
 
 // In a cluster: node owns the session (from "joined"); served is the node that
@@ -332,9 +351,14 @@ function connect() {
       system('the server sent something that is not JSON', 'error')
       return
     }
-    const h = Object.hasOwn(handlers, m.type) && handlers[m.type]
-    if (h) h(m)
+    if (joining) joining.push(m)
+    else handle(m)
   }
+}
+
+function handle(m) {
+  const h = Object.hasOwn(handlers, m.type) && handlers[m.type]
+  if (h) h(m)
 }
 
 // --- the controls ---

@@ -9,9 +9,14 @@
 // read a handshake's headers), which the page's corner shows beside the transport.
 //
 // The page (index.html, app.js, style.css) uses the browser client that the server
-// serves at /lifeline/lifeline.min.js. Page and server speak JSON text messages:
+// serves at /lifeline/lifeline.min.js, with its request module (request.min.js). Page
+// and server speak JSON text: the page joins a room with a request, answered with the
+// "joined" message (its members and recent history), or failing with the reason; the
+// rest are messages:
 //
-//	page → server  {"type":"join","room":R,"name":N}  (leaves the current room)
+//	page → server  request {"type":"join","room":R,"name":N}  (leaves the current room)
+//	               {"type":"join","room":R,"name":N}  (the same as a message: the
+//	               server answers with a "joined" or an "error" message)
 //	               {"type":"say","text":T}
 //	server → page  {"type":"joined","room","name","members","history","rooms","node"}
 //	               {"type":"say","room","name","text","at"}       to the room
@@ -158,10 +163,45 @@ func metricsHandler(srv *server.Server) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// ServeSession reads one person's messages until the session ends.
+// ServeSession reads one person's messages until the session ends, and answers their
+// join requests.
 func (c *chat) ServeSession(ctx context.Context, s *session.Session) {
-	var room, name string // where s is; "" until it joins
-	defer func() { c.leave(s, room, name) }()
+	var (
+		mu         sync.Mutex // guards room, name and gone: requests run on goroutines of their own
+		room, name string     // where s is; "" until it joins
+		gone       bool       // the session ended: a request still running joins nothing
+	)
+	// join joins s to the room asked for; reply gets the "joined" message (under the
+	// chat's lock, so that it comes before what is said in the room after it).
+	join := func(m msg, reply func(msg)) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if gone {
+			return errors.New("the session ended")
+		}
+		r, n, err := c.join(s, room, name, m.Room, m.Name, reply)
+		if err == nil {
+			room, name = r, n
+		}
+		return err
+	}
+	s.OnRequest(func(ctx context.Context, req []byte) ([]byte, error) {
+		var m msg
+		if err := json.Unmarshal(req, &m); err != nil || m.Type != "join" {
+			return nil, errors.New(`ask to join: {"type":"join","room":"lobby","name":"you"}`)
+		}
+		var joined msg
+		if err := join(m, func(j msg) { joined = j }); err != nil {
+			return nil, err
+		}
+		return json.Marshal(joined)
+	})
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		gone = true
+		c.leave(s, room, name)
+	}()
 	for {
 		typ, p, err := s.Read(ctx)
 		if err != nil {
@@ -178,11 +218,14 @@ func (c *chat) ServeSession(ctx context.Context, s *session.Session) {
 		}
 		switch m.Type {
 		case "join":
-			if r, n, ok := c.join(s, room, name, m.Room, m.Name); ok {
-				room, name = r, n
+			if err := join(m, func(j msg) { c.send(s, j) }); err != nil {
+				c.fail(s, err.Error())
 			}
 		case "say":
-			c.say(s, room, name, m.Text)
+			mu.Lock()
+			r, n := room, name
+			mu.Unlock()
+			c.say(s, r, n, m.Text)
 		default:
 			c.fail(s, fmt.Sprintf("unknown message type %q: use join or say", m.Type))
 		}
@@ -190,28 +233,25 @@ func (c *chat) ServeSession(ctx context.Context, s *session.Session) {
 }
 
 // join moves s from room old (if any) to the room asked for, under a name no one
-// else there has. It reports where s is now, or false if it stays where it was.
-func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName string) (string, string, bool) {
+// else there has, and gives reply the "joined" message. It returns where s is now, or
+// why it stays where it was.
+func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName string, reply func(msg)) (string, string, error) {
 	roomName, err := clean(askedRoom, "lobby")
 	if err != nil {
-		c.fail(s, "bad room name: "+err.Error())
-		return "", "", false
+		return "", "", errors.New("bad room name: " + err.Error())
 	}
 	name, err := clean(askedName, "guest")
 	if err != nil {
-		c.fail(s, "bad name: "+err.Error())
-		return "", "", false
+		return "", "", errors.New("bad name: " + err.Error())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.rooms[roomName]
 	switch {
 	case r == nil && len(c.rooms) >= maxRooms:
-		c.fail(s, fmt.Sprintf("too many rooms (%d): join one of the list", maxRooms))
-		return "", "", false
+		return "", "", fmt.Errorf("too many rooms (%d): join one of the list", maxRooms)
 	case r != nil && roomName != old && len(r.members) >= maxMembers:
-		c.fail(s, fmt.Sprintf("room %q is full (%d people)", roomName, maxMembers))
-		return "", "", false
+		return "", "", fmt.Errorf("room %q is full (%d people)", roomName, maxMembers)
 	}
 	if old != "" {
 		c.leaveLocked(s, old, oldName)
@@ -225,10 +265,10 @@ func (c *chat) join(s *session.Session, old, oldName, askedRoom, askedName strin
 	r.members[s] = name
 	c.broadcast(group(roomName), msg{Type: "presence", Room: roomName, Name: name, Text: "joined", Members: r.names()})
 	c.srv.Join(group(roomName), s) // after the presence, which s does not need
-	c.send(s, msg{Type: "joined", Room: roomName, Name: name, Members: r.names(),
+	reply(msg{Type: "joined", Room: roomName, Name: name, Members: r.names(),
 		History: append([]msg{}, r.history...), Rooms: c.list(), Node: c.node})
 	c.broadcast("", msg{Type: "rooms", Rooms: c.list()})
-	return roomName, name, true
+	return roomName, name, nil
 }
 
 // say sends text to the room of s.

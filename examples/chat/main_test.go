@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,6 +50,50 @@ func TestChat(t *testing.T) {
 	bob.expect(msg{Type: "say", Room: "kitchen", Name: "ann", Text: "bye"})
 	eve.say("hello?")
 	eve.expect(msg{Type: "say", Room: "garden", Name: "eve", Text: "hello?"})
+}
+
+// TestJoinRequest: joining as a request (what the page does) is answered with the
+// "joined" message, members and history included; a bad join fails with the reason
+// and leaves the person where they were; what is said after the join follows it.
+func TestJoinRequest(t *testing.T) {
+	_, url := start(t)
+	ann := dial(t, url, "ann", "websocket")
+	ann.join("kitchen")
+	ann.say("before")
+	ann.until("say")
+	bob := dial(t, url, "bob", "poll")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := bob.c.Request(ctx, encode(msg{Type: "join", Room: "kitchen", Name: "bob"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got msg
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Type != "joined" || got.Room != "kitchen" || got.Name != "bob" || !slices.Equal(got.Members, []string{"ann", "bob"}) ||
+		len(got.History) != 1 || got.History[0].Text != "before" {
+		t.Fatalf("join request answered %+v", got)
+	}
+	ann.say("after")
+	ann.until("say")
+	if m := bob.until("say"); m.Text != "after" {
+		t.Fatalf("bob heard %+v, want the message said after the join", m)
+	}
+	_, err = bob.c.Request(ctx, encode(msg{Type: "join", Room: "bad\nroom", Name: "bob"}))
+	var re *session.RequestError
+	if !errors.As(err, &re) || !strings.HasPrefix(re.Message, "bad room name") {
+		t.Fatalf("a bad join request: %v, want a RequestError saying bad room name", err)
+	}
+	_, err = bob.c.Request(ctx, []byte(`{"type":"say","text":"hi"}`))
+	if !errors.As(err, &re) || !strings.Contains(re.Message, "join") {
+		t.Fatalf("a say as a request: %v", err)
+	}
+	bob.say("still here")
+	if m := ann.until("say"); m.Text != "still here" || m.Name != "bob" {
+		t.Fatalf("ann heard %+v", m)
+	}
 }
 
 // TestPresence: joins, leaves and moves are told to the room with its members.

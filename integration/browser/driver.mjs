@@ -16,6 +16,9 @@
 //   {"id":4,"op":"chat","base":URL,...}              → {"id":4,"result":{...}}
 //   {"id":5,"op":"cluster","base":URL,...}           → {"id":5,"event":"joined [sids]"},
 //                                                      then {"id":5,"result":[...]}
+//   {"id":5,"op":"requests","page":URL,...}          → {"id":5,"event":"loaded"} (the page
+//                                                      and the client's modules), then
+//                                                      {"id":5,"result":{...}}
 //   any failure                                      → {"id":N,"error":"..."}
 //
 // Each exchange and chat runs in fresh tabs: a fresh browser context (Chromium,
@@ -58,6 +61,7 @@ const ops = {
   exchange,
   chat,
   cluster,
+  requests,
   release: async (req) => { releases.get(req.token)?.(); return true },
 }
 
@@ -654,3 +658,53 @@ async function pageCluster({ n, paceMs, timeoutMs }) {
   r.final = ll.transport
   return r
 }
+// requests opens req.page (a page of a server that answers requests "re:<request>" and,
+// on the message "ask N", asks N requests of its own, then writes "asked N: ..."),
+// loads the client's modules (then reports the event loaded: the lab may start cutting
+// connections), runs pageRequests there and returns its result.
+async function requests(req) {
+  const tab = await engine.open({})
+  try {
+    await tab.goto(req.page)
+    await tab.run(async (mount) => { await import(mount + '/request.js'); await import(mount + '/lifeline.js') }, req.mount)
+    reply({ id: req.id, event: 'loaded' })
+    return await tab.run(pageRequests, {
+      mount: req.mount, transport: req.transport, n: req.n, paceMs: req.paceMs ?? 20, timeoutMs: req.timeoutMs ?? 60000,
+    })
+  } finally {
+    await tab.close()
+  }
+}
+
+// pageRequests (in the page) imports the served client and its request module, opens
+// a Lifeline on transport, and makes n requests ("c1".."cN", one every paceMs) while the
+// server makes n of its own. It returns how often the page answered each of the
+// server's requests, the replies to its own that were wrong or failed, the server's
+// "asked" line, the events and the transport at the end.
+async function pageRequests({ mount, transport, n, paceMs, timeoutMs }) {
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms))
+  const deadline = performance.now() + timeoutMs
+  await import(mount + '/request.js') // (loaded already: the same modules)
+  const { Lifeline } = await import(mount + '/lifeline.js')
+  const ll = new Lifeline(mount, { transports: [transport], backoffMax: 1000 })
+  const answered = {}, bad = [], events = []
+  let replies = 0, asked = ''
+  ll.onrequest = (d) => ((answered[d] = (answered[d] || 0) + 1), 're:' + d)
+  ll.onmessage = (e) => { if (String(e.data).startsWith('asked ')) asked = e.data }
+  for (const t of ['reconnecting', 'reconnected', 'reset', 'close']) ll.addEventListener(t, () => events.push(t))
+  ll.send('ask ' + n)
+  const all = []
+  for (let i = 1; i <= n; i++) {
+    all.push(ll.request('c' + i, { timeout: timeoutMs }).then(
+      (r) => { replies++; if (r !== 're:c' + i) bad.push(`c${i}: ${r}`) },
+      (e) => bad.push(`c${i}: ${e.reason} ${e.message}`),
+    ))
+    await sleep(paceMs)
+  }
+  await Promise.all(all)
+  while (!asked && performance.now() < deadline) await sleep(20)
+  const final = ll.transport
+  ll.close()
+  return { answered, replies, bad, asked, events, transport: final }
+}
+

@@ -1,5 +1,6 @@
 // Command server is the Lifeline server that the client-js tests run against: the
-// echo handler mounted at /lifeline, reachable directly and through a fault proxy
+// echo handler (with requests, see handler) mounted at /lifeline, reachable directly
+// and through a fault proxy
 // (integration/faultproxy) that the test steers with commands on stdin, one per line:
 //
 //	ws pass|refuse|hang|silent   what the proxy does with WebSocket handshakes
@@ -17,6 +18,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -25,13 +27,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lifelinehq/lifeline/integration/faultproxy"
-	"github.com/lifelinehq/lifeline/internal/lltest"
 	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
 )
 
 func main() {
@@ -41,7 +44,7 @@ func main() {
 	max := flag.Duration("max", 5*time.Minute, "exit after this long")
 	flag.Parse()
 
-	srv := server.New(lltest.Echo, &server.Options{ResumeWindow: *resume, Heartbeat: *hb, HeartbeatTimeout: *hbt})
+	srv := server.New(handler, &server.Options{ResumeWindow: *resume, Heartbeat: *hb, HeartbeatTimeout: *hbt})
 	r := chi.NewRouter()
 	r.Mount("/lifeline", srv)
 
@@ -154,4 +157,80 @@ func serve(h http.Handler) (net.Listener, *http.Server) {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	return ln, hs
+}
+
+// handler writes every message back, like lltest.Echo, and answers requests: "re:" and
+// the request, or the error "refused: <request>" for one starting with "fail". A request
+// answered twice on one session (the same text) makes it write "dup <request>". The
+// message "ask N [MS]" is not echoed: the handler asks the client N requests ("s1" to
+// "sN", 8 at a time, starting one every MS milliseconds), each to be answered
+// "re:s<i>", and then writes "asked N: ok" or the first thing that went wrong.
+var handler = server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	s.OnRequest(func(ctx context.Context, req []byte) ([]byte, error) {
+		mu.Lock()
+		dup := seen[string(req)]
+		seen[string(req)] = true
+		mu.Unlock()
+		if dup {
+			s.Write(ctx, session.Text, []byte("dup "+string(req)))
+		}
+		if strings.HasPrefix(string(req), "fail") {
+			return nil, errors.New("refused: " + string(req))
+		}
+		return append([]byte("re:"), req...), nil
+	})
+	for {
+		typ, p, err := s.Read(ctx)
+		if err != nil {
+			return
+		}
+		if args, ok := strings.CutPrefix(string(p), "ask "); ok && typ == session.Text {
+			go ask(ctx, s, args)
+		} else if s.Write(ctx, typ, p) != nil {
+			return
+		}
+	}
+})
+
+// ask asks the client the requests of args ("N [MS]"), and writes the outcome.
+func ask(ctx context.Context, s *session.Session, args string) {
+	n, pace, _ := strings.Cut(args, " ")
+	count, _ := strconv.Atoi(n)
+	ms, _ := strconv.Atoi(pace)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	slots := make(chan struct{}, 8)
+	for i := 1; i <= count; i++ {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			req := fmt.Sprintf("s%d", i)
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			reply, err := s.Request(rctx, []byte(req))
+			if err == nil && string(reply) != "re:"+req {
+				err = fmt.Errorf("reply %q to %s", reply, req)
+			}
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%s: %w", req, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	outcome := "ok"
+	if first != nil {
+		outcome = first.Error()
+	}
+	s.Write(ctx, session.Text, []byte("asked "+n+": "+outcome))
 }
