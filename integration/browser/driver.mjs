@@ -658,6 +658,7 @@ async function pageCluster({ n, paceMs, timeoutMs }) {
   r.final = ll.transport
   return r
 }
+
 // requests opens req.page (a page of a server that answers requests "re:<request>" and,
 // on the message "ask N", asks N requests of its own, then writes "asked N: ..."),
 // loads the client's modules (then reports the event loaded: the lab may start cutting
