@@ -1,19 +1,26 @@
-// Command bench measures a Lifeline server the way docs/protocol.md's peers are
-// compared: the server runs as a child process; this process drives it over loopback
-// and reads the child's CPU time and resident memory from /proc.
+// Command bench measures a Lifeline server beside its baselines: each server runs as
+// a child process of its own (pinned to the last core with taskset where there are two
+// or more; this process, the clients, on the others); this process drives it over
+// loopback and reads the child's CPU time and resident memory from /proc.
 //
-//	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
+//	go run .                       # the table of docs/performance.md (make bench)
+//	go run . -quick                # the same, reduced (make bench BENCHFLAGS=-quick)
+//	go run . -mode echo -transport websocket -sessions 1000 -time 10s
 //	go run . -mode idle -transport poll -sessions 10000
+//	go run . -mode broadcast -transport stream -sessions 10000 -count 20 -rate 10
 //	go run . -mode soak -sessions 1000 -duration 10m
-//	go run . -mode broadcast -transport websocket -sessions 10000 -count 20 -rate 10
 //
-// Transports: websocket, stream, poll, and the baselines bare (a bare coder/websocket
-// echo server) and barehttp (net/http answering each POST with its body: one request
-// per echo, where a long-poll echo takes two). echo reports server CPU per echoed 100-byte message; idle reports
-// resident memory and goroutines per idle session; broadcast (websocket and bare)
-// reports the delivery delay's p50 and p99 of 100-byte broadcasts to every session;
-// soak (soak.go) runs -sessions Go clients on each of -transports for -duration, and prints each server's resident
-// memory and goroutines every -sample.
+// Targets (-transport): Lifeline's websocket, stream and poll, and the baselines tcp
+// (a raw TCP echo server, tcp.go), bare (a bare coder/websocket server), barehttp
+// (net/http answering each POST with its body), sio-ws and sio-poll (Socket.IO 4.8 on
+// WebSocket and on long-polling: socketio/server.js, installed with npm ci when
+// missing, driven by the Engine.IO client of socketio.go). echo reports server CPU per
+// echoed 100-byte message, echoes/s and the round trip's p50 and p99; idle the
+// server's resident memory per idle session; broadcast (broadcast.go) the delivery
+// delay's p50 and p99 of 100-byte broadcasts to every session, the share delivered
+// and the server's CPU per delivery; table (table.go) all of them for every target;
+// soak (soak.go) runs -sessions Go clients on each of -transports for -duration, and
+// prints each server's resident memory and goroutines every -sample.
 package main
 
 import (
