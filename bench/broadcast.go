@@ -153,18 +153,23 @@ func (f *fanout) broadcast(count int, rate float64) bcastResult {
 	c0 := cpu(f.pid)
 	every := time.Duration(float64(time.Second) / rate)
 	next := time.Now()
+	var asks sync.WaitGroup
 	for range count {
 		time.Sleep(time.Until(next))
 		next = next.Add(every)
+		asks.Add(1)
 		go func() { // a slow fan-out must not hold the next broadcast back
-			res, err := http.Get(trig)
+			defer asks.Done()
+			res, err := trigger.Get(trig)
 			if err != nil {
-				log.Fatal(err)
+				log.Printf("broadcast %s: %v", f.tr, err)
+				return
 			}
 			io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 		}()
 	}
+	defer asks.Wait() // none outlives the run (nor the server, stopped after it)
 	want := f.sessions * count
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		f.mu.Lock()
@@ -186,6 +191,9 @@ func (f *fanout) broadcast(count int, rate float64) bcastResult {
 		cpu: float64(d.Microseconds()) / float64(max(len(ds), 1)),
 	}
 }
+
+// trigger asks for broadcasts; a fan-out that takes longer than its timeout has failed.
+var trigger = &http.Client{Timeout: time.Minute}
 
 // pct returns the q quantile of sorted ds.
 func pct(ds []time.Duration, q float64) time.Duration {
