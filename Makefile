@@ -103,7 +103,7 @@ compat: lab-deps cluster-deps
 
 # One table (docs/performance.md): raw TCP, bare coder/websocket, Socket.IO 4.8 (npm ci
 # in bench/socketio when missing) and Lifeline on each transport, each server a process
-# of its own pinned to a core; about 15 minutes. make bench BENCHFLAGS=-quick: about 4.
+# of its own pinned to a core; about 8 minutes. make bench BENCHFLAGS=-quick: about 2.
 BENCHFLAGS ?=
 bench:
 	cd bench && $(GO) run . -mode table $(BENCHFLAGS)
