@@ -334,7 +334,11 @@ function connect() {
     system('reset: some messages may be missing', 'warn')
     const said = e.unsent.filter(u => typeof u === 'string' && u.startsWith('{"type":"say"'))
     if (said.length) system(`${said.length} of your messages may not have arrived`, 'warn')
-    join() // a new session: join again
+    // A new session: join again, with a join message rather than a request. Messages
+    // are read in order, so what is said from now on lands in the room; a request is
+    // answered on a goroutine of its own, and the messages queued behind it during the
+    // reconnect could be read before it and refused ("join a room first").
+    send({ type: 'join', room: $('room').value.trim(), name: $('name').value.trim() })
   }
   ll.onclose = e => {
     $('status').textContent = 'closed ' + e.code
