@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet gotest cluster-deps cluster-demo fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench soak chat
+.PHONY: test fmt-check vet gotest cluster-deps cluster-demo fuzz-short fuzz js-deps js-test js-build lab-deps lab compat bench bench-micro soak chat
 
 test: fmt-check vet gotest js-test fuzz-short lab
 
@@ -101,13 +101,17 @@ lab: lab-deps cluster-deps
 compat: lab-deps cluster-deps
 	LIFELINE_COMPAT=$(CURDIR)/docs/compatibility.md $(GO) test $(LABFLAGS) ./integration/...
 
-# In-process benchmarks, then the server measured as a separate process (bench/).
+# One table (docs/performance.md): raw TCP, bare coder/websocket, Socket.IO 4.8 (npm ci
+# in bench/socketio when missing) and Lifeline on each transport, each server a process
+# of its own pinned to a core; about 8 minutes. make bench BENCHFLAGS=-quick: about 2.
+BENCHFLAGS ?=
 bench:
+	cd bench && $(GO) run . -mode table $(BENCHFLAGS)
+
+# The in-process micro benchmarks (allocations per message), then the browser client's
+# open times.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	cd bench && for t in bare websocket barehttp poll stream; do \
-		$(GO) run . -mode echo -transport $$t -sessions 1000 -messages 200000 -window 10 || exit 1; done
-	cd bench && for t in bare websocket poll; do \
-		$(GO) run . -mode idle -transport $$t -sessions 10000 || exit 1; done
 	$(MAKE) js-deps
 	cd $(JS) && node --experimental-websocket bench/open.mjs 20
 

@@ -3,20 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
-	"github.com/lifelinehq/lifeline/transport"
 )
 
 // The broadcast mode: every session joins one group; the parent asks the child
@@ -93,86 +92,125 @@ func broadcastHandlers(tr string) (sessions, trigger http.Handler) {
 	return mux, trigger
 }
 
-// broadcast runs the broadcast mode against the child.
-func broadcast(pid int, base, tr string, sessions, count int, rate float64) {
-	var mu sync.Mutex
-	var delays []time.Duration
-	var got atomic.Int64
-	var ready sync.WaitGroup
+// fanout is the sessions of the idle and broadcast measurements: sessions clients of
+// one target, each listening for broadcasts (a WebSocket read, a stream read, a poll
+// or a Socket.IO GET held) and noting each one's delay.
+type fanout struct {
+	pid      int
+	base, tr string
+	sessions int
+	cancel   context.CancelFunc
+
+	mu     sync.Mutex
+	delays []time.Duration
+}
+
+// openFanout opens sessions sessions, at most 64 handshakes at a time (a burst of
+// unconfirmed sessions beyond the server's budget for them would be refused,
+// docs/protocol.md §8), and waits for them all.
+func openFanout(pid int, base, tr string, sessions int) *fanout {
+	f := &fanout{pid: pid, base: base, tr: tr, sessions: sessions}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sem := make(chan struct{}, 200) // handshakes in flight
+	f.cancel = cancel
+	on := func(p []byte) {
+		d := time.Since(payloadTime(p))
+		f.mu.Lock()
+		f.delays = append(f.delays, d)
+		f.mu.Unlock()
+	}
+	sem := make(chan struct{}, 64)
+	var ready sync.WaitGroup
 	for range sessions {
 		ready.Add(1)
 		sem <- struct{}{}
 		go func() {
-			c := openWS(base, tr == "bare")
-			if tr != "bare" {
-				c.c.Write(ctx, websocket.MessageText, []byte("P")) // confirms the session
-			}
+			c := open(base, tr)
 			<-sem
 			ready.Done()
-			n := uint64(0)
-			var ack []byte
-			for {
-				_, p, err := c.c.Read(ctx)
-				if err != nil {
-					return
-				}
-				if tr != "bare" {
-					if len(p) == 0 || p[0] != transport.FrameText {
-						continue
-					}
-					p = p[1:]
-					if n++; n%32 == 0 {
-						ack = transport.AppendNum(ack[:0], transport.FrameAck, n)
-						c.c.Write(ctx, websocket.MessageText, ack)
-					}
-				}
-				d := time.Since(payloadTime(p))
-				got.Add(1)
-				mu.Lock()
-				delays = append(delays, d)
-				mu.Unlock()
-			}
+			c.listen(ctx, on)
 		}()
 	}
 	ready.Wait()
-	time.Sleep(time.Second) // let the handshakes' stragglers settle
-	trig := strings.TrimSuffix(base, "/ll") + "/broadcast"
-	c0 := cpu(pid)
+	return f
+}
+
+func (f *fanout) close() { f.cancel() }
+
+// bcastResult is one broadcast run's outcome.
+type bcastResult struct {
+	delivered float64 // % of sessions x count
+	p50, p99  time.Duration
+	cpu       float64 // server CPU per delivery, us
+}
+
+// broadcast asks the child for count broadcasts at rate per second and waits up to
+// 10 s after the last for their deliveries.
+func (f *fanout) broadcast(count int, rate float64) bcastResult {
+	f.mu.Lock()
+	f.delays = f.delays[:0]
+	f.mu.Unlock()
+	trig := strings.TrimSuffix(f.base, "/ll") + "/broadcast"
+	c0 := cpu(f.pid)
 	every := time.Duration(float64(time.Second) / rate)
 	next := time.Now()
-	reached := 0
+	var asks sync.WaitGroup
 	for range count {
 		time.Sleep(time.Until(next))
 		next = next.Add(every)
-		res, err := http.Get(trig)
-		if err != nil {
-			log.Fatal(err)
-		}
-		var n int
-		fmt.Fscan(res.Body, &n)
-		res.Body.Close()
-		reached += n
+		asks.Add(1)
+		go func() { // a slow fan-out must not hold the next broadcast back
+			defer asks.Done()
+			res, err := trigger.Get(trig)
+			if err != nil {
+				log.Printf("broadcast %s: %v", f.tr, err)
+				return
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}()
 	}
-	want := int64(sessions * count)
-	for deadline := time.Now().Add(10 * time.Second); got.Load() < want && time.Now().Before(deadline); {
+	defer asks.Wait() // none outlives the run (nor the server, stopped after it)
+	want := f.sessions * count
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		f.mu.Lock()
+		n := len(f.delays)
+		f.mu.Unlock()
+		if n >= want {
+			break
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	d := cpu(pid) - c0
-	mu.Lock()
-	ds := slices.Clone(delays)
-	mu.Unlock()
+	d := cpu(f.pid) - c0
+	f.mu.Lock()
+	ds := slices.Clone(f.delays)
+	f.mu.Unlock()
 	slices.Sort(ds)
-	pct := func(q float64) time.Duration {
-		if len(ds) == 0 {
-			return 0
-		}
-		return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+	return bcastResult{
+		delivered: 100 * float64(len(ds)) / float64(want),
+		p50:       pct(ds, 0.5), p99: pct(ds, 0.99),
+		cpu: float64(d.Microseconds()) / float64(max(len(ds), 1)),
 	}
-	fmt.Printf("broadcast %-9s sessions %5d  %d at %g/s  delivered %6.2f %%  p50 %7.2f ms  p99 %7.2f ms  server CPU %5.2f us/delivery\n",
-		tr, sessions, count, rate, 100*float64(len(ds))/float64(want),
-		float64(pct(0.5).Microseconds())/1000, float64(pct(0.99).Microseconds())/1000,
-		float64(d.Microseconds())/float64(max(len(ds), 1)))
 }
+
+// trigger asks for broadcasts; a fan-out that takes longer than its timeout has failed.
+var trigger = &http.Client{Timeout: time.Minute}
+
+// pct returns the q quantile of sorted ds.
+func pct(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))]
+}
+
+// broadcastMode runs the broadcast mode against the child.
+func broadcastMode(pid int, base, tr string, sessions, count int, rate float64) {
+	f := openFanout(pid, base, tr, sessions)
+	defer f.close()
+	time.Sleep(time.Second) // let the handshakes' stragglers settle
+	r := f.broadcast(count, rate)
+	fmt.Printf("broadcast %-9s sessions %5d  %d at %g/s  delivered %6.2f %%  p50 %7.2f ms  p99 %7.2f ms  server CPU %5.2f us/delivery\n",
+		tr, sessions, count, rate, r.delivered, ms(r.p50), ms(r.p99), r.cpu)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -14,8 +17,22 @@ import (
 )
 
 // client is one raw-protocol session: echo sends n messages and waits for their n
-// echoes.
-type client interface{ echo(n int) }
+// echoes; listen passes each message's payload to on until ctx ends, holding the
+// session open as an idle client of its transport does.
+type client interface {
+	echo(n int)
+	listen(ctx context.Context, on func([]byte))
+}
+
+// HTTP clients: hold carries the requests held open (streams, polls), send the rest.
+// The fan-out runs bound send's connections (10,000 held requests are already as many
+// connections) by setting it to sendBounded.
+var (
+	hold = &http.Client{Transport: &http.Transport{MaxIdleConns: 1 << 16, MaxIdleConnsPerHost: 1 << 16}}
+	send = hold
+
+	sendBounded = &http.Client{Transport: &http.Transport{MaxConnsPerHost: 256, MaxIdleConnsPerHost: 256}}
+)
 
 func open(base, tr string) client {
 	switch tr {
@@ -25,6 +42,12 @@ func open(base, tr string) client {
 		return openHTTP(base, tr)
 	case "barehttp":
 		return &bareHTTP{url: base + "/echo"}
+	case "tcp":
+		return openTCP(base)
+	case "sio-ws":
+		return openSioWS(base)
+	case "sio-poll":
+		return openSioPoll(base, hold, send)
 	}
 	log.Fatalf("unknown transport %q", tr)
 	return nil
@@ -48,6 +71,7 @@ func openWS(base string, bare bool) *wsClient {
 		log.Fatal(err)
 	}
 	w := &wsClient{c: c, bare: bare, msg: []byte("M" + payload)}
+	c.SetReadLimit(1 << 20)
 	if !bare {
 		c.Write(ctx, websocket.MessageText, transport.AppendResume(nil, &transport.ResumeReq{V: 1}))
 		if _, _, err := c.Read(ctx); err != nil {
@@ -82,15 +106,63 @@ func (w *wsClient) echo(n int) {
 	}
 }
 
+// listen reads until ctx ends, acknowledging as the Go client does (acker).
+func (w *wsClient) listen(ctx context.Context, on func([]byte)) {
+	defer w.c.CloseNow()
+	a := &acker{send: func(n uint64) { w.c.Write(ctx, websocket.MessageText, transport.AppendNum(nil, transport.FrameAck, n)) }}
+	a.got.Store(uint64(w.got))
+	for {
+		_, p, err := w.c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if !w.bare {
+			if len(p) == 0 || p[0] != transport.FrameText {
+				continue
+			}
+			p = p[1:]
+			a.received()
+		}
+		on(p)
+	}
+}
+
+// acker acknowledges received messages as the Go client does by default
+// (docs/protocol.md §5): 1 s after the first unacknowledged one, or at once at 32,
+// one ack at a time.
+type acker struct {
+	got, acked atomic.Uint64
+	armed      atomic.Bool
+	send       func(n uint64)
+}
+
+func (a *acker) received() {
+	if n := a.got.Add(1); n-a.acked.Load() >= 32 {
+		if !a.armed.Swap(true) {
+			go a.fire()
+		}
+	} else if !a.armed.Swap(true) {
+		time.AfterFunc(time.Second, a.fire)
+	}
+}
+
+func (a *acker) fire() {
+	n := a.got.Load()
+	a.send(n)
+	a.acked.Store(n)
+	a.armed.Store(false)
+}
+
 type httpClient struct {
 	base, tr   string
 	sid, token string
 	sent, got  uint64
 	stream     *transport.Reader
+	body       io.Closer // the stream's
 }
 
 func openHTTP(base, tr string) *httpClient {
-	res, err := http.Get(base + "/" + tr)
+	res, err := hold.Get(base + "/" + tr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -105,7 +177,7 @@ func openHTTP(base, tr string) *httpClient {
 	}
 	c := &httpClient{base: base, tr: tr, sid: h.SessionID, token: h.Token}
 	if tr == "stream" {
-		c.stream = rd
+		c.stream, c.body = rd, res.Body
 	} else {
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
@@ -119,7 +191,11 @@ func (c *httpClient) do(method, path, body string, discard bool) *http.Response 
 	r.Header.Set(transport.HeaderSession, c.sid)
 	r.Header.Set(transport.HeaderToken, c.token)
 	r.Header.Set(transport.HeaderAck, strconv.FormatUint(c.got, 10))
-	res, err := http.DefaultClient.Do(r)
+	hc := send
+	if method == "GET" {
+		hc = hold
+	}
+	res, err := hc.Do(r)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -169,6 +245,60 @@ func (c *httpClient) echo(n int) {
 	}
 }
 
+// listen holds the stream, or a poll after another, until ctx ends. Poll responses
+// are acknowledged by the next poll's header; a stream's messages by acker.
+func (c *httpClient) listen(ctx context.Context, on func([]byte)) {
+	if c.stream != nil {
+		a := &acker{send: func(n uint64) {
+			r, _ := http.NewRequestWithContext(ctx, "POST", c.base+"/send", bytes.NewReader(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, n))))
+			r.Header.Set(transport.HeaderSession, c.sid)
+			r.Header.Set(transport.HeaderToken, c.token)
+			if res, err := send.Do(r); err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		}}
+		a.got.Store(c.got)
+		stop := context.AfterFunc(ctx, func() { c.body.Close() })
+		defer stop()
+		for {
+			f, err := c.stream.Next()
+			if err != nil {
+				return
+			}
+			if f.Type == transport.FrameText {
+				a.received()
+				on(f.Data)
+			}
+		}
+	}
+	for ctx.Err() == nil {
+		r, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/poll", nil)
+		r.Header.Set(transport.HeaderSession, c.sid)
+		r.Header.Set(transport.HeaderToken, c.token)
+		r.Header.Set(transport.HeaderAck, strconv.FormatUint(c.got, 10))
+		res, err := hold.Do(r)
+		if err != nil {
+			return
+		}
+		rd := transport.NewReader(res.Body, 1<<20)
+		for {
+			f, err := rd.Next()
+			if err != nil {
+				break
+			}
+			if f.Type == transport.FrameText {
+				c.got++
+				on(f.Data)
+			}
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return
+		}
+	}
+}
+
 // bareHTTP posts a message and reads it back from the response.
 type bareHTTP struct{ url string }
 
@@ -180,3 +310,5 @@ func (b *bareHTTP) echo(n int) {
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 }
+
+func (b *bareHTTP) listen(ctx context.Context, on func([]byte)) { <-ctx.Done() }

@@ -1,19 +1,26 @@
-// Command bench measures a Lifeline server the way docs/protocol.md's peers are
-// compared: the server runs as a child process; this process drives it over loopback
-// and reads the child's CPU time and resident memory from /proc.
+// Command bench measures a Lifeline server beside its baselines: each server runs as
+// a child process of its own (pinned to the last core with taskset where there are two
+// or more; this process, the clients, on the others); this process drives it over
+// loopback and reads the child's CPU time and resident memory from /proc.
 //
-//	go run . -mode echo -transport websocket -sessions 1000 -messages 200000
+//	go run .                       # the table of docs/performance.md (make bench)
+//	go run . -quick                # the same, reduced (make bench BENCHFLAGS=-quick)
+//	go run . -mode echo -transport websocket -sessions 1000 -time 10s
 //	go run . -mode idle -transport poll -sessions 10000
+//	go run . -mode broadcast -transport stream -sessions 10000 -count 20 -rate 10
 //	go run . -mode soak -sessions 1000 -duration 10m
-//	go run . -mode broadcast -transport websocket -sessions 10000 -count 20 -rate 10
 //
-// Transports: websocket, stream, poll, and the baselines bare (a bare coder/websocket
-// echo server) and barehttp (net/http answering each POST with its body: one request
-// per echo, where a long-poll echo takes two). echo reports server CPU per echoed 100-byte message; idle reports
-// resident memory and goroutines per idle session; broadcast (websocket and bare)
-// reports the delivery delay's p50 and p99 of 100-byte broadcasts to every session;
-// soak (soak.go) runs -sessions Go clients on each of -transports for -duration, and prints each server's resident
-// memory and goroutines every -sample.
+// Targets (-transport): Lifeline's websocket, stream and poll, and the baselines tcp
+// (a raw TCP echo server, tcp.go), bare (a bare coder/websocket server), barehttp
+// (net/http answering each POST with its body), sio-ws and sio-poll (Socket.IO 4.8 on
+// WebSocket and on long-polling: socketio/server.js, installed with npm ci when
+// missing, driven by the Engine.IO client of socketio.go). echo reports server CPU per
+// echoed 100-byte message, echoes/s and the round trip's p50 and p99; idle the
+// server's resident memory per idle session; broadcast (broadcast.go) the delivery
+// delay's p50 and p99 of 100-byte broadcasts to every session, the share delivered
+// and the server's CPU per delivery; table (table.go) all of them for every target;
+// soak (soak.go) runs -sessions Go clients on each of -transports for -duration, and
+// prints each server's resident memory and goroutines every -sample.
 package main
 
 import (
@@ -28,12 +35,15 @@ import (
 	pprofhttp "net/http/pprof"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -44,10 +54,12 @@ import (
 
 func main() {
 	serve := flag.String("serve", "", "internal: run the server for this transport")
-	mode := flag.String("mode", "echo", "echo, idle or soak")
-	tr := flag.String("transport", "websocket", "websocket, stream, poll or bare")
+	mode := flag.String("mode", "table", "table, echo, idle, broadcast or soak")
+	tr := flag.String("transport", "websocket", "websocket, stream, poll; baselines tcp, bare, barehttp, sio-ws, sio-poll")
+	quick := flag.Bool("quick", false, "table mode: a reduced run (fewer sessions, shorter runs)")
+	pin := flag.Bool("pin", true, "pin the server to the last core and this process to the others (taskset)")
 	sessions := flag.Int("sessions", 1000, "concurrent sessions")
-	messages := flag.Int("messages", 100000, "echoes in all (echo mode)")
+	echoTime := flag.Duration("time", 10*time.Second, "how long an echo run measures, after a fifth as long to warm up (echo mode)")
 	window := flag.Int("window", 1, "messages in flight per session (echo mode)")
 	duration := flag.Duration("duration", 10*time.Minute, "how long to run (soak mode)")
 	interval := flag.Duration("interval", time.Second, "time between a session's messages (soak mode)")
@@ -60,30 +72,44 @@ func main() {
 		runServer(*serve)
 		return
 	}
-	if *mode == "soak" {
+	raiseNoFile()
+	if *pin {
+		pinSelf()
+	}
+	switch *mode {
+	case "table":
+		table(*quick)
+		return
+	case "soak":
 		if !soak(strings.Split(*soakTransports, ","), *sessions, *duration, *interval, *sample) {
 			os.Exit(1)
 		}
 		return
 	}
-	os.Setenv("LLBENCH_MODE", *mode) // the child serves what the mode needs
-	child, addr, err := startChild(*tr)
+	childMode := "echo"
+	if *mode == "broadcast" || *mode == "idle" {
+		childMode, send = "broadcast", sendBounded
+	}
+	c, err := startChild(*tr, childMode)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer child.Process.Kill()
-	base := "http://" + addr + "/ll"
-	if *tr == "bare" || *tr == "barehttp" {
-		base = "http://" + addr
-	}
-	http.DefaultTransport.(*http.Transport).MaxIdleConnsPerHost = *sessions + 10
+	defer c.stop()
 	switch *mode {
 	case "echo":
-		echo(child.Process.Pid, base, *tr, *sessions, *messages, *window)
+		r := echoRun(c.pid, c.base, *tr, *sessions, *window, *echoTime)
+		fmt.Printf("echo %-9s sessions %5d  window %3d  echoes %7d  server CPU %6.2f us/echo  %7.0f echoes/s  p50 %7.2f ms  p99 %7.2f ms\n",
+			*tr, *sessions, *window, r.n, r.cpu, r.rate, ms(r.p50), ms(r.p99))
 	case "idle":
-		idle(child.Process.Pid, base, *tr, *sessions)
+		f, kib := idleRun(c, *sessions)
+		g := ""
+		if goServer(*tr) {
+			g = fmt.Sprintf("  goroutines %.2f/session", float64(goroutines(c.base))/float64(*sessions))
+		}
+		f.close()
+		fmt.Printf("idle %-9s sessions %5d  server RSS %6.2f KiB/session%s\n", *tr, *sessions, kib, g)
 	case "broadcast":
-		broadcast(child.Process.Pid, base, *tr, *sessions, *count, *rate)
+		broadcastMode(c.pid, c.base, *tr, *sessions, *count, *rate)
 	default:
 		log.Fatalf("unknown mode %q", *mode)
 	}
@@ -106,6 +132,11 @@ func runServer(tr string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
+	}
+	if tr == "tcp" {
+		fmt.Println(ln.Addr().String())
+		serveTCP(ln)
+		return
 	}
 	var h, trigger http.Handler
 	if os.Getenv("LLBENCH_MODE") == "broadcast" {
@@ -149,18 +180,94 @@ func runServer(tr string) {
 	log.Fatal(http.Serve(ln, mux))
 }
 
-func startChild(tr string) (*exec.Cmd, string, error) {
-	cmd := exec.Command(os.Args[0], "-serve", tr)
+// child is a server process.
+type child struct {
+	cmd  *exec.Cmd
+	tr   string
+	pid  int
+	base string // the URL clients open (Lifeline's mount, or the server's root)
+}
+
+// pinCPU is the core the servers are pinned to; -1 when they are not pinned.
+var pinCPU = -1
+
+// startChild starts the server of target tr (this program with -serve, or the
+// Socket.IO server under node) for mode (echo or broadcast), pinned to pinCPU.
+func startChild(tr, mode string) (*child, error) {
+	args := []string{os.Args[0], "-serve", tr}
+	if strings.HasPrefix(tr, "sio-") {
+		args = []string{"node", filepath.Join(ensureSocketIO(), "server.js"), mode}
+	}
+	if pinCPU >= 0 {
+		args = append([]string{"taskset", "-c", strconv.Itoa(pinCPU)}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...) // taskset execs the server: one pid
+	cmd.Env = append(os.Environ(), "LLBENCH_MODE="+mode)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
-	return cmd, strings.TrimSpace(line), err
+	c := &child{cmd: cmd, tr: tr, pid: cmd.Process.Pid, base: "http://" + strings.TrimSpace(line)}
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("bench: %s server: %w", tr, err)
+	}
+	if goServer(tr) && tr != "bare" && tr != "barehttp" {
+		c.base += "/ll"
+	}
+	return c, nil
+}
+
+// stop kills the server by its pid and reaps it.
+func (c *child) stop() {
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+// goServer reports whether tr's server is this program's net/http server (which
+// answers /goroutines).
+func goServer(tr string) bool { return tr != "tcp" && !strings.HasPrefix(tr, "sio-") }
+
+// raiseNoFile raises the open-files limit (10,000 sessions take as many descriptors
+// on each side) to the hard limit, and the hard limit too where allowed (root); the
+// servers inherit it.
+func raiseNoFile() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
+		return
+	}
+	if r.Max < 1<<17 {
+		up := syscall.Rlimit{Cur: 1 << 17, Max: 1 << 17}
+		if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &up) == nil {
+			return
+		}
+	}
+	r.Cur = r.Max
+	syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r)
+	if r.Cur < 12000 {
+		fmt.Fprintf(os.Stderr, "bench: open files limited to %d: 10,000 sessions need about 10,500 in each process\n", r.Cur)
+	}
+}
+
+// pinSelf pins this process (every thread) to all cores but the last, and sets
+// pinCPU to the last for the servers, when taskset exists and there are 2 cores or
+// more.
+func pinSelf() {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return
+	}
+	if exec.Command("taskset", "-a", "-p", "-c", fmt.Sprintf("0-%d", n-2), strconv.Itoa(os.Getpid())).Run() == nil {
+		pinCPU = n - 1
+	}
 }
 
 // cpu returns the child's user+system CPU time.
@@ -203,51 +310,79 @@ func goroutines(base string) int {
 
 var payload = strings.Repeat("m", 100)
 
-func echo(pid int, base, tr string, sessions, messages, window int) {
-	per := messages / sessions / window
+type echoResult struct {
+	n        int64
+	cpu      float64 // server CPU per echo, us
+	rate     float64 // echoes/s
+	p50, p99 time.Duration
+}
+
+// echoRun opens sessions sessions, then each echoes window messages at a time: for
+// d/5 to warm up, then for d measured. Each round trip of window messages is one
+// latency sample.
+func echoRun(pid int, base, tr string, sessions, window int, d time.Duration) echoResult {
 	clients := make([]client, sessions)
-	for i := range clients {
-		clients[i] = open(base, tr)
-	}
-	var done atomic.Int64
+	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
-	c0, t0 := cpu(pid), time.Now()
+	for i := range clients {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			clients[i] = open(base, tr)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	var done atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	start := time.Now()
+	t0, t1 := start.Add(d/5), start.Add(d/5+d)
 	for _, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range per {
+			var mine []time.Duration
+			for {
+				s := time.Now()
+				if s.After(t1) {
+					break
+				}
 				c.echo(window)
-				done.Add(int64(window))
+				e := time.Now()
+				if s.After(t0) && e.Before(t1) {
+					mine = append(mine, e.Sub(s))
+					done.Add(int64(window))
+				}
 			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
 		}()
 	}
+	time.Sleep(time.Until(t0))
+	c0 := cpu(pid)
+	time.Sleep(time.Until(t1))
+	used := cpu(pid) - c0
 	wg.Wait()
-	d, el := cpu(pid)-c0, time.Since(t0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range clients {
+		go c.listen(ctx, func([]byte) {}) // with ctx done: closes the connection
+	}
+	slices.Sort(lat)
 	n := done.Load()
-	fmt.Printf("echo %-9s sessions %5d  window %3d  echoes %7d  server CPU %6.2f us/echo  %7.0f echoes/s\n",
-		tr, sessions, window, n, float64(d.Microseconds())/float64(n), float64(n)/el.Seconds())
+	return echoResult{n: n, cpu: float64(used.Microseconds()) / float64(max(n, 1)), rate: float64(n) / d.Seconds(),
+		p50: pct(lat, 0.5), p99: pct(lat, 0.99)}
 }
 
-func idle(pid int, base, tr string, sessions int) {
+// idleRun opens sessions idle sessions (those of the broadcast measurement) and
+// returns them with the server's resident memory per session once they have settled.
+func idleRun(c *child, sessions int) (*fanout, float64) {
 	time.Sleep(300 * time.Millisecond)
-	g0, r0 := goroutines(base), rss(pid)
-	clients := make([]client, sessions)
-	for i := range clients {
-		clients[i] = open(base, tr)
-	}
+	r0 := rss(c.pid)
+	f := openFanout(c.pid, c.base, c.tr, sessions)
 	time.Sleep(3 * time.Second) // past the writer linger and the handshake backlog
-	g1, r1 := goroutines(base), rss(pid)
-	if p := os.Getenv("LLBENCH_PROFILE"); p != "" {
-		res, err := http.Get(strings.TrimSuffix(base, "/ll") + "/debug/pprof/" + os.Getenv("LLBENCH_PROFILE_KIND"))
-		if err == nil {
-			f, _ := os.Create(p)
-			io.Copy(f, res.Body)
-			f.Close()
-			res.Body.Close()
-		}
-	}
-	fmt.Printf("idle %-9s sessions %5d  server RSS %6.2f KiB/session  goroutines %.2f/session\n",
-		tr, sessions, float64(r1-r0)/1024/float64(sessions), float64(g1-g0)/float64(sessions))
-	runtime.KeepAlive(clients)
+	return f, float64(rss(c.pid)-r0) / 1024 / float64(sessions)
 }

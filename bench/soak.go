@@ -25,7 +25,7 @@ import (
 func soak(transports []string, sessions int, d, interval, sample time.Duration) (ok bool) {
 	type run struct {
 		name    string
-		child   interface{ Kill() error }
+		child   *child
 		pid     int
 		base    string
 		conns   []*llclient.Conn
@@ -38,17 +38,17 @@ func soak(transports []string, sessions int, d, interval, sample time.Duration) 
 	quiet := slog.New(slog.DiscardHandler)
 	runs := make([]*run, len(transports))
 	for i, tr := range transports {
-		child, addr, err := startChild(tr)
+		c, err := startChild(tr, "echo")
 		if err != nil {
 			log.Fatal(err)
 		}
-		r := &run{name: tr, child: child.Process, pid: child.Process.Pid, base: "http://" + addr + "/ll"}
+		r := &run{name: tr, child: c, pid: c.pid, base: c.base}
 		r.g0, r.r0 = goroutines(r.base), rss(r.pid)
 		runs[i] = r
 	}
 	defer func() {
 		for _, r := range runs {
-			r.child.Kill()
+			r.child.stop()
 		}
 	}()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: sessions + 10, MaxIdleConns: 4 * sessions}}

@@ -131,12 +131,19 @@ func TestClusterOwnerGoneMidRequest(t *testing.T) {
 		conns = append(conns, c)
 	}
 	victim := tc.owner(conns[0].SessionID())
+	// Whose session is whose is settled before the kill: a session of the dead node
+	// may be reset (and its Conn go on with a fresh session elsewhere) within
+	// milliseconds of it.
+	mine := make([]bool, len(conns))
+	for i, c := range conns {
+		mine[i] = tc.owner(c.SessionID()) == victim
+	}
 	killed := time.Now()
 	tc.kill(victim)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(conns))
-	for _, c := range conns {
-		mine := tc.owner(c.SessionID()) == victim
+	for i, c := range conns {
+		mine := mine[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
