@@ -29,6 +29,13 @@ export interface LifelineOptions {
   /** WebSocket re-probes while on a fallback: first after reprobeMin, doubling up to reprobeMax (ms). Defaults 10000 and 300000. */
   reprobeMin?: number
   reprobeMax?: number
+  /**
+   * How long (ms) the client tries to reach the server, with no connection carrying the
+   * session (from the loss of the connection, or from the start while none opened),
+   * before it fires `offline`, once per outage. It keeps trying meanwhile. Default
+   * 30000; 0 or less: never.
+   */
+  offlineAfter?: number
   /** Bytes sent but not yet acknowledged by the server (bufferedAmount) beyond which send throws QuotaExceededError. Default 1048576. */
   maxQueued?: number
   /**
@@ -96,6 +103,14 @@ export interface LifelineEventMap {
    */
   reconnected: Event
   reset: LifelineResetEvent
+  /**
+   * No connection has carried the session for offlineAfter: the server is unreachable.
+   * Once per outage; `open` or `reconnected` ends it. The client keeps trying, and what
+   * is sent meanwhile stays queued (at most maxQueued bytes, then send throws): it is
+   * delivered once the session resumes, or listed in the `reset` event's unsent if
+   * the server lost the session. (The Go client instead refuses writes while offline.)
+   */
+  offline: Event
 }
 
 export declare class Lifeline extends EventTarget {
@@ -168,6 +183,7 @@ export declare class Lifeline extends EventTarget {
   onreconnecting: ((ev: Event) => any) | null
   onreconnected: ((ev: Event) => any) | null
   onreset: ((ev: LifelineResetEvent) => any) | null
+  onoffline: ((ev: Event) => any) | null
 
   addEventListener<K extends keyof LifelineEventMap>(
     type: K,

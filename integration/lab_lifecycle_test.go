@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,9 +56,17 @@ func TestLabLifecycle(t *testing.T) {
 // runLifecycle runs one scenario of browser/lifecycle.mjs and decodes its result.
 func runLifecycle(t *testing.T, base, scenario, transport string, v any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	runScript(t, 90*time.Second, v, "lifecycle.mjs", scenario, base, transport)
+}
+
+// runScript runs node on a script of browser/ (one that drives a browser of its own
+// and prints its result as one JSON value) with args, within timeout, and decodes
+// what it printed into v. The script's stderr is the failure.
+func runScript(t *testing.T, timeout time.Duration, v any, script string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "lifecycle.mjs", scenario, base, transport)
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
 	cmd.Dir = "browser"
 	out, err := cmd.Output()
 	if err != nil {
@@ -65,9 +74,9 @@ func runLifecycle(t *testing.T, base, scenario, transport string, v any) {
 		if ee, ok := err.(*exec.ExitError); ok {
 			msg = string(ee.Stderr)
 		}
-		t.Fatalf("lifecycle.mjs %s %s: %s", scenario, transport, msg)
+		t.Fatalf("%s %s: %s", script, strings.Join(args, " "), msg)
 	}
 	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("lifecycle.mjs %s %s: %v: %q", scenario, transport, err, out)
+		t.Fatalf("%s %s: %v: %q", script, strings.Join(args, " "), err, out)
 	}
 }

@@ -58,9 +58,9 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf)
 }
 
-// pollBatch waits up to a heartbeat for something to send and appends it to buf (a
-// hello, when the poll opens a run, is there already): a poll is answered at once when
-// buf holds more than held bytes. It reports false when the request is answered
+// pollBatch waits up to a heartbeat (shorter while the session is busy: PollHold) for
+// something to send and appends it to buf (a hello, when the poll opens a run, is there
+// already): a poll is answered at once when buf holds more than held bytes. It reports false when the request is answered
 // already, or gone.
 func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.Link, buf, scratch []byte, held int) ([]byte, bool) {
 	o := &srv.opts
@@ -107,8 +107,10 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 		case <-timer.C:
 			buf = append(buf, engine.PingEvent...)
 			srv.stats.out(0, len(engine.PingEvent))
+			l.Session().PollAnswered(false)
+			return buf, true
 		}
-		break
 	}
+	l.Session().PollAnswered(true)
 	return buf, true
 }

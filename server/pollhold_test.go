@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,5 +69,70 @@ func TestPollHoldLearnsProxyTimeout(t *testing.T) {
 	}
 	if s := c.Stats(); s.Resets != 0 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestPollHoldWhileBusy: a held poll keeps one of the browser's six connections per
+// host busy, so after a poll answer that carried something the server holds the next
+// poll only 500 ms, doubling for each quiet answer up to the heartbeat (issue 10, point
+// 8; docs/protocol.md §6). With a 20 s heartbeat: after an echo the next quiet polls
+// are answered after about 0.5 s, 1 s, 2 s, never the full heartbeat. (The margins are
+// wide: this checks the protocol's rule, not speed.)
+func TestPollHoldWhileBusy(t *testing.T) {
+	_, base := start(t, echo, &server.Options{Heartbeat: 20 * time.Second})
+	u, _ := url.Parse(base)
+	var mu sync.Mutex
+	var quiet []time.Duration // how long each poll answered with a P alone was held
+	rp := httputil.NewSingleHostReverseProxy(u)
+	px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/poll") {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		t0 := time.Now()
+		rp.ServeHTTP(rec, r)
+		if rec.Body.String() == "data:P\n\n" {
+			mu.Lock()
+			quiet = append(quiet, time.Since(t0))
+			mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer px.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, px.URL, &client.Options{Transports: []string{"poll"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, session.Text, []byte("busy")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.Read(ctx); err != nil || string(p) != "busy" {
+		t.Fatalf("echo %q %v", p, err)
+	}
+	mu.Lock()
+	quiet = nil // the quiet polls from the echo on
+	mu.Unlock()
+	// Three quiet answers: 0.5 + 1 + 2 s after the echo (and its ack), were the rule
+	// kept; a 20 s heartbeat would give none.
+	time.Sleep(6 * time.Second)
+	mu.Lock()
+	got := slices.Clone(quiet)
+	mu.Unlock()
+	if len(got) < 3 {
+		t.Fatalf("quiet polls held %v in the 6 s after a busy one: want at least 3 (0.5 s, 1 s, 2 s)", got)
+	}
+	for i, want := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		if got[i] < want-100*time.Millisecond || got[i] > want+time.Second {
+			t.Errorf("quiet poll %d after a busy one held %v, want about %v (all: %v)", i+1, got[i], want, got)
+		}
 	}
 }

@@ -61,11 +61,7 @@ var parser = (emit, limit = 4e6) => {
   };
 };
 var closeOf = (f) => /^C(\d+) ?([^]*)$/.exec(f);
-var b64 = (u) => {
-  let s = "";
-  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192));
-  return btoa(s);
-};
+var b64 = (u) => btoa(u.reduce((s, b) => s + String.fromCharCode(b), ""));
 var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 var backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n);
 var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ? "reconnect" : /^4(404|410|429|440|50[37])$/.test(code) ? "reset" : "stop";
@@ -78,9 +74,9 @@ var conn = (s, name) => {
 async function request(s, endpoint, r, signal, body, keepalive) {
   const o = s.j, headers = {};
   for (const k in r) if (k != "v" && (r[k] ?? "") !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
-  if (body) headers["Content-Type"] = "text/plain;charset=utf-8";
   const res = await (o.fetch || fetch)(s.o(endpoint), {
-    method: body ? "POST" : "GET",
+    method: body && "POST",
+    // (else fetch's default, GET)
     headers,
     body,
     signal,
@@ -89,7 +85,8 @@ async function request(s, endpoint, r, signal, body, keepalive) {
     cache: "no-store",
     // The request carrying the close outlives the page (it may be closing on pagehide).
     keepalive,
-    credentials: o.withCredentials ? "include" : "same-origin"
+    credentials: o.withCredentials ? "include" : void 0
+    // (else fetch's default, same-origin)
   });
   if (res.ok) return res;
   let code = 0, reason = "HTTP " + res.status;
@@ -172,11 +169,10 @@ function poll(s, req) {
     for (let r = req, greeted; ; ) {
       const res = await request(s, "poll", r, sig);
       const body = await res.text();
-      if (sig.aborted) return;
       s.b(1);
       parser((f) => (greeted = 1, s.m(f)))(body);
       if (sig.aborted) return;
-      if (!greeted) throw Error("no hello");
+      if (!greeted) throw 0;
       s.f();
       r = { ...s.u(1), conn: req.conn || 0 };
     }
@@ -187,7 +183,7 @@ function poll(s, req) {
 // src/lifeline.js
 var HOOK = "LifelineHook";
 var transports = { websocket, stream, poll };
-var EVENTS = "open message close error transport reconnecting reconnected reset".split(" ");
+var EVENTS = "open message close error transport reconnecting reconnected reset offline".split(" ");
 var PAGE = "online offline visibilitychange resume pageshow pagehide".split(" ");
 var STATES = "CONNECTING OPEN CLOSING CLOSED".split(" ");
 var DEFAULTS = {
@@ -200,9 +196,9 @@ var DEFAULTS = {
   backoffMax: 1e4,
   reprobeMin: 1e4,
   reprobeMax: 3e5,
+  offlineAfter: 3e4,
   maxQueued: 1 << 20,
-  remember: 6e5,
-  withCredentials: false
+  remember: 6e5
 };
 var fail = (name, msg) => new DOMException(msg, name);
 var Lifeline = class extends EventTarget {
@@ -230,7 +226,7 @@ var Lifeline = class extends EventTarget {
       ll.addEventListener(t, (e) => ll["on" + t]?.(e));
     }
     const key = "lifeline:" + u.href;
-    let q = [], qb = 0, fails = 0, race = /* @__PURE__ */ new Set(), up = {}, pd = o.reprobeMin, pl, sid, tok, conn2, base, sent, rx, told, rxb, hello, cur, att, probe, idx, closing, bt, rt, pt, at, ct;
+    let q = [], qb = 0, fails = 0, race = /* @__PURE__ */ new Set(), up = {}, pd = o.reprobeMin, pl, sid, tok, conn2, base, sent, rx, told, rxb, hello, cur, att, probe, idx, closing, bt, rt, pt, at, ct, ot;
     const fresh = (code) => {
       sid = tok = "";
       base = 1;
@@ -274,7 +270,7 @@ var Lifeline = class extends EventTarget {
         },
         req
       );
-      c.y = setTimeout(() => end(c, 0, "no hello"), deadline);
+      c.y = setTimeout(() => end(c, 0), deadline);
       race.add(c);
       return c;
     };
@@ -314,17 +310,19 @@ var Lifeline = class extends EventTarget {
         clearTimeout(rt);
         if (sid || ll.readyState > 1) return;
         if (started == order.length) return failed == started && retry(...first);
-        start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
+        const name = order[started++];
+        start(name, { v: 1, auth }, o.wsDeadline, (code, reason) => {
           if (!first || code > 0 && !(first[0] > 0)) first = [code, reason];
           if (++failed == started) next();
         });
+        if (name == "poll") for (const x of race) x.name == "stream" && end(x, 0);
         if (started < order.length) rt = setTimeout(next, starts[started] - (now() - t0));
       };
       next();
     };
     const retry = (code, reason) => {
       if (action(code) == "stop") return finish(code, reason, false);
-      bt = setTimeout(() => create(), backoff(o, fails++));
+      bt = setTimeout(create, backoff(o, fails++));
     };
     const greet = (c, h) => {
       if (c == cur) return;
@@ -372,6 +370,7 @@ var Lifeline = class extends EventTarget {
       const was = ll.transport;
       ll.transport = c.name;
       if (was != c.name) fire("transport");
+      ot = clearTimeout(ot);
       if (!ll.readyState) {
         ll.readyState = 1;
         fire("open");
@@ -391,7 +390,7 @@ var Lifeline = class extends EventTarget {
     };
     const tick = (c) => {
       const h = hello, t = now();
-      if (t - c.b > h.hb + h.hbt) end(c, 0, "silent");
+      if (t - c.b > h.hb + h.hbt) end(c, 0);
       else if (t - c.n >= h.hb / 2) c.c.l?.();
     };
     const lost = (code, reason) => {
@@ -413,8 +412,10 @@ var Lifeline = class extends EventTarget {
       if (!ll.reconnecting && ll.readyState == 1) {
         ll.reconnecting = true;
         fire("reconnecting");
+        down();
       }
     };
+    const down = () => o.offlineAfter > 0 && (ot = setTimeout(() => fire("offline"), o.offlineAfter));
     const resume = async () => {
       if (cur || att || ll.readyState > 2 || !sid) return;
       const name = o.transports[idx];
@@ -424,7 +425,7 @@ var Lifeline = class extends EventTarget {
         if (gone(code, reason)) return;
         reconn();
         idx = (idx + 1) % o.transports.length;
-        bt = setTimeout(() => resume(), backoff(o, fails++));
+        bt = setTimeout(resume, backoff(o, fails++));
       };
       let a;
       try {
@@ -472,7 +473,7 @@ var Lifeline = class extends EventTarget {
       if (ll.readyState == 3) return;
       ll.readyState = 3;
       dropAll();
-      for (const t of [bt, pt, at, ct, rt]) clearTimeout(t);
+      for (const t of [bt, pt, at, ct, rt, ot]) clearTimeout(t);
       PAGE.map((t) => page.removeEventListener?.(t, hint, true));
       ll.reconnecting = false;
       if (!clean) fire("error");
@@ -491,7 +492,7 @@ var Lifeline = class extends EventTarget {
           const m = closeOf(f);
           return end(c, m ? +m[1] : 4400, m ? m[2] : "bad frame");
         }
-        if (c != cur) return end(c, 0, "no hello");
+        if (c != cur) return end(c, 0);
         if (!s) data(c, f);
         else if (t == "M") data(c, v);
         else if (t == "B") data(c, unb64(v));
@@ -554,7 +555,7 @@ var Lifeline = class extends EventTarget {
       else put("M" + (d = String(d)), utf8(d));
     };
     ll.close = (code, reason = "") => {
-      if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code <= 4999))
+      if (code !== void 0 && code != 1e3 && !(code >= 3e3 && code < 5e3))
         throw fail("InvalidAccessError", "close code " + code);
       if (utf8(reason) > 123) throw fail("SyntaxError", "reason too long");
       if (ll.readyState > 1) return;
@@ -574,12 +575,13 @@ var Lifeline = class extends EventTarget {
     const page = o.page ?? globalThis, hint = (e) => {
       const t = e.type;
       if (t == "pagehide") e.persisted || ll.close();
-      else if (cur) (t == "offline" || e.persisted || now() - cur.b > hello.hb) && end(cur, 0, t);
+      else if (cur) (t == "offline" || e.persisted || now() - cur.b > hello.hb) && end(cur, 0);
       else if (sid && !att) clearTimeout(bt), resume();
     };
     PAGE.map((t) => page.addEventListener?.(t, hint, true));
     ll.F = finish;
     const ext = globalThis[HOOK]?.(ll, q, put);
+    down();
     fresh();
   }
 };

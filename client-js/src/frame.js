@@ -41,11 +41,7 @@ export const parser = (emit, limit = 4e6) => {
 export const closeOf = f => /^C(\d+) ?([^]*)$/.exec(f)
 
 // b64 and unb64 are the base64 of B frames (standard alphabet, padded).
-export const b64 = u => {
-  let s = ''
-  for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode(...u.subarray(i, i + 8192))
-  return btoa(s)
-}
+export const b64 = u => btoa(u.reduce((s, b) => s + String.fromCharCode(b), ''))
 export const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
 
 // backoff is the n-th wait (from 0) between failed attempts: full jitter, a random

@@ -19,9 +19,9 @@ export async function request(s, endpoint, r, signal, body, keepalive) {
   const o = s._o, headers = {}
   // Lifeline-Session, -Token, -Ack, -Conn, -Auth (header names are case-insensitive).
   for (const k in r) if (k != 'v' && (r[k] ?? '') !== '') headers['Lifeline-' + (k == 'sid' ? 'session' : k)] = r[k]
-  if (body) headers['Content-Type'] = 'text/plain;charset=utf-8'
+  // (A string body is sent as text/plain;charset=UTF-8: fetch's default.)
   const res = await (o.fetch || fetch)(s._url(endpoint), {
-    method: body ? 'POST' : 'GET',
+    method: body && 'POST', // (else fetch's default, GET)
     headers,
     body,
     signal,
@@ -30,7 +30,7 @@ export async function request(s, endpoint, r, signal, body, keepalive) {
     cache: 'no-store',
     // The request carrying the close outlives the page (it may be closing on pagehide).
     keepalive,
-    credentials: o.withCredentials ? 'include' : 'same-origin',
+    credentials: o.withCredentials ? 'include' : undefined, // (else fetch's default, same-origin)
   })
   if (res.ok) return res
   let code = 0, reason = 'HTTP ' + res.status

@@ -55,7 +55,7 @@ import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
 const HOOK = 'LifelineHook'
 
 const transports = { websocket, stream, poll }
-const EVENTS = 'open message close error transport reconnecting reconnected reset'.split(' ')
+const EVENTS = 'open message close error transport reconnecting reconnected reset offline'.split(' ')
 // What the page says about the link and about itself (see hint below).
 const PAGE = 'online offline visibilitychange resume pageshow pagehide'.split(' ')
 const STATES = 'CONNECTING OPEN CLOSING CLOSED'.split(' ')
@@ -71,9 +71,9 @@ const DEFAULTS = {
   backoffMax: 10000,
   reprobeMin: 10000,
   reprobeMax: 300000,
+  offlineAfter: 30000,
   maxQueued: 1 << 20,
   remember: 600000,
-  withCredentials: false,
 }
 
 const fail = (name, msg) => new DOMException(msg, name)
@@ -126,11 +126,12 @@ export class Lifeline extends EventTarget {
       probe, // a WebSocket under way that may take the session over
       idx, // the index of the transport to resume on
       closing, // [code, reason] after close()
-      bt, // timers: backoff, race, re-probe, ack, close
+      bt, // timers: backoff, race, re-probe, ack, close, offline
       rt,
       pt,
       at,
-      ct
+      ct,
+      ot
 
     // fresh forgets the session (there is none yet) and starts a new one: after a
     // backoff when the server is full or shutting down.
@@ -190,7 +191,7 @@ export class Lifeline extends EventTarget {
         },
         req,
       )
-      c._dt = setTimeout(() => end(c, 0, 'no hello'), deadline)
+      c._dt = setTimeout(() => end(c, 0), deadline)
       race.add(c)
       return c
     }
@@ -239,10 +240,15 @@ export class Lifeline extends EventTarget {
         clearTimeout(rt)
         if (sid || ll.readyState > 1) return
         if (started == order.length) return failed == started && retry(...first)
-        start(order[started++], { v: 1, auth }, o.wsDeadline, (code, reason) => {
+        const name = order[started++]
+        start(name, { v: 1, auth }, o.wsDeadline, (code, reason) => {
           if (!first || (code > 0 && !(first[0] > 0))) first = [code, reason]
           if (++failed == started) next()
         })
+        // A stream whose hello has not come by the time poll starts is most likely held
+        // by a buffering proxy: it fails now, so that it does not keep one of the
+        // browser's six connections per host from the poll (docs/protocol.md §4).
+        if (name == 'poll') for (const x of race) x.name == 'stream' && end(x, 0)
         if (started < order.length) rt = setTimeout(next, starts[started] - (now() - t0))
       }
       next()
@@ -251,7 +257,7 @@ export class Lifeline extends EventTarget {
     // retry follows a failed creation: stop, or create again after a backoff.
     const retry = (code, reason) => {
       if (action(code) == 'stop') return finish(code, reason, false)
-      bt = setTimeout(() => create(), backoff(o, fails++))
+      bt = setTimeout(create, backoff(o, fails++))
     }
 
     // greet takes the hello that arrived on c.
@@ -307,6 +313,7 @@ export class Lifeline extends EventTarget {
       const was = ll.transport
       ll.transport = c.name
       if (was != c.name) fire('transport')
+      ot = clearTimeout(ot)
       if (!ll.readyState) {
         ll.readyState = 1
         fire('open')
@@ -330,7 +337,7 @@ export class Lifeline extends EventTarget {
     // when it carried nothing from us for hb/2.
     const tick = c => {
       const h = hello, t = now()
-      if (t - c._heard > h.hb + h.hbt) end(c, 0, 'silent')
+      if (t - c._heard > h.hb + h.hbt) end(c, 0)
       else if (t - c._sent >= h.hb / 2) c._t._beat?.()
     }
 
@@ -361,8 +368,15 @@ export class Lifeline extends EventTarget {
       if (!ll.reconnecting && ll.readyState == 1) {
         ll.reconnecting = true
         fire('reconnecting')
+        down()
       }
     }
+
+    // down starts the wait after which an outage is reported: the offline event, once,
+    // and send failing (queuing nothing) until a connection carries the session again.
+    const down = () =>
+      o.offlineAfter > 0 &&
+      (ot = setTimeout(() => fire('offline'), o.offlineAfter))
 
     // resume opens a connection resuming the session on the transport that last
     // worked, then down the order, with backoff between failed attempts.
@@ -375,7 +389,7 @@ export class Lifeline extends EventTarget {
         if (gone(code, reason)) return
         reconn()
         idx = (idx + 1) % o.transports.length
-        bt = setTimeout(() => resume(), backoff(o, fails++))
+        bt = setTimeout(resume, backoff(o, fails++))
       }
       let a
       try {
@@ -439,7 +453,7 @@ export class Lifeline extends EventTarget {
       if (ll.readyState == 3) return
       ll.readyState = 3
       dropAll()
-      for (const t of [bt, pt, at, ct, rt]) clearTimeout(t)
+      for (const t of [bt, pt, at, ct, rt, ot]) clearTimeout(t)
       PAGE.map(t => page.removeEventListener?.(t, hint, true))
       ll.reconnecting = false
       if (!clean) fire('error')
@@ -466,7 +480,7 @@ export class Lifeline extends EventTarget {
           return end(c, m ? +m[1] : 4400, m ? m[2] : 'bad frame')
         }
         // Before its hello a connection may carry nothing else: not a Lifeline server.
-        if (c != cur) return end(c, 0, 'no hello')
+        if (c != cur) return end(c, 0)
         if (!s) data(c, f)
         else if (t == 'M') data(c, v)
         else if (t == 'B') data(c, unb64(v))
@@ -544,7 +558,7 @@ export class Lifeline extends EventTarget {
     }
 
     ll.close = (code, reason = '') => {
-      if (code !== undefined && code != 1000 && !(code >= 3000 && code <= 4999))
+      if (code !== undefined && code != 1000 && !(code >= 3000 && code < 5000))
         throw fail('InvalidAccessError', 'close code ' + code)
       if (utf8(reason) > 123) throw fail('SyntaxError', 'reason too long')
       if (ll.readyState > 1) return
@@ -577,7 +591,7 @@ export class Lifeline extends EventTarget {
       hint = e => {
         const t = e.type
         if (t == 'pagehide') e.persisted || ll.close()
-        else if (cur) (t == 'offline' || e.persisted || now() - cur._heard > hello.hb) && end(cur, 0, t)
+        else if (cur) (t == 'offline' || e.persisted || now() - cur._heard > hello.hb) && end(cur, 0)
         else if (sid && !att) clearTimeout(bt), resume()
       }
     // (Capture: visibilitychange and resume are fired at the document.)
@@ -585,6 +599,7 @@ export class Lifeline extends EventTarget {
 
     ll._finish = finish
     const ext = globalThis[HOOK]?.(ll, q, put)
+    down()
     fresh()
   }
 }

@@ -10,13 +10,13 @@ export function poll(s, req) {
     for (let r = req, greeted; ; ) {
       const res = await request(s, 'poll', r, sig)
       const body = await res.text()
-      if (sig.aborted) return
+      // (A dropped connection's frames are ignored by the host: the check below ends it.)
       s._heard(1) // each response numbers its messages with its own S frame
       parser(f => ((greeted = 1), s._in(f)))(body)
       if (sig.aborted) return
       // The run's first response must greet it (a frame other than the hello would
       // have ended the connection).
-      if (!greeted) throw Error('no hello')
+      if (!greeted) throw 0 // (a network failure: code 0, no reason)
       // The next poll of the run acknowledges what the client holds.
       s._ack()
       r = { ...s._id(1), conn: req.conn || 0 }

@@ -40,7 +40,7 @@ export const R = f => (assert.equal(typeof f, 'string'), assert.equal(f[0], 'R',
 export const URL0 = 'ws://test.invalid/ll'
 export const MOUNT = 'http://test.invalid/ll'
 export const KEY = 'lifeline:' + MOUNT
-export const EVENTS = ['open', 'message', 'close', 'error', 'transport', 'reconnecting', 'reconnected', 'reset']
+export const EVENTS = ['open', 'message', 'close', 'error', 'transport', 'reconnecting', 'reconnected', 'reset', 'offline']
 export const OPTS = { headStart: 30, pollStart: 60, wsDeadline: 2000, connectTimeout: 1000, backoffMin: 1, backoffMax: 5, reprobeMin: 60000, remember: 0 }
 
 // autoAck is a tiny server for POST send: it answers with A<highest message held>.

@@ -224,7 +224,7 @@ describe('race (protocol.md §4)', () => {
       // Without no-store, Chromium's cache lock holds a second GET of the same URL (a
       // second tab's held poll) until the first ends: found in a real Chromium run.
       assert.equal(c.init.cache, 'no-store')
-      assert.equal(c.init.credentials, 'same-origin')
+      assert.equal(c.init.credentials, undefined, "fetch's default: same-origin")
     }
     assert.equal(h.ll.readyState, Lifeline.CONNECTING)
   })
@@ -269,10 +269,18 @@ describe('race (protocol.md §4)', () => {
     assert.equal(h.ll.readyState, Lifeline.CLOSED)
   })
 
-  test('the stream hello wins: A0 is posted, the pending poll is aborted, the pending WebSocket is kept', async t => {
+  test('a stream without its hello when poll starts is ended (a buffering proxy holds it), not left holding a connection', async t => {
     const h = setup(t)
     const s0 = await h.call('stream0')
-    const p0 = await h.call('poll0')
+    await h.call('poll0')
+    await waitFor(() => s0.aborted, 'the stream request to be aborted')
+    assert.equal(h.sockets[0].closed, null, 'the pending WebSocket is kept going')
+    assert.deepEqual(h.types(), [], 'no event while connecting')
+  })
+
+  test('the stream hello wins: A0 is posted, the poll never starts, the pending WebSocket is kept', async t => {
+    const h = setup(t)
+    const s0 = await h.call('stream0')
     s0.open(sse([H()]))
     await h.event('open')
     assert.equal(h.ll.transport, 'stream')
@@ -285,7 +293,8 @@ describe('race (protocol.md §4)', () => {
     assert.equal(header(send, 'Session'), 'sid-1')
     assert.equal(header(send, 'Token'), 'tok-1')
     assert.equal(send.body, 'data: A0\n\n', 'the POST confirms the session with A0')
-    await waitFor(() => p0.aborted, 'the poll request to be aborted')
+    await sleep(250) // > pollStart
+    assert.deepEqual(h.calls.map(c => c.name), ['stream0', 'send0'], 'no poll after the stream won')
     assert.equal(s0.aborted, false)
     assert.equal(h.sockets.length, 1)
     assert.equal(h.sockets[0].closed, null, 'the pending WebSocket is kept going')
@@ -500,6 +509,41 @@ describe('resume (protocol.md §5, §7)', () => {
     await h.event('reconnected', 2)
     assert.equal(h.ll.transport, 'stream')
     assert.deepEqual(h.types(), ['transport', 'open', 'message', 'reconnecting', 'reconnected', 'reconnecting', 'transport', 'reconnected'])
+  })
+
+  test('offline (issue 10, point 4): once, offlineAfter after the connection was lost while no attempt works; what is sent meanwhile is kept and delivered; the next outage tells again', async t => {
+    const h = await viaWebSocket(t, { offlineAfter: 200, transports: ['websocket'] })
+    h.ws0.drop(1006)
+    const lost = performance.now()
+    await h.event('offline', 1, 1000)
+    const took = performance.now() - lost
+    assert.ok(took >= 190, `offline ${took} ms after the loss, before offlineAfter`)
+    assert.deepEqual(h.types(), ['transport', 'open', 'reconnecting', 'offline'])
+    h.ll.send('kept') // queued (bounded by maxQueued), not thrown away
+    assert.equal(h.ll.bufferedAmount, 4)
+    await sleep(300)
+    assert.equal(h.count('offline'), 1, 'once per outage')
+    const ws = h.sockets.at(-1)
+    ws.open()
+    ws.recv(RH())
+    await h.event('reconnected')
+    assert.ok(ws.sent.includes('Mkept'), 'the message sent while offline goes once the session resumes: ' + ws.sent)
+    await sleep(300)
+    assert.equal(h.count('offline'), 1, 'no offline while connected')
+    ws.drop(1006)
+    await h.event('offline', 2, 1000)
+    assert.deepEqual(h.types().filter(t => t != 'message'), ['transport', 'open', 'reconnecting', 'offline', 'reconnected', 'reconnecting', 'offline'])
+  })
+
+  test('offline while the first connection never comes; offlineAfter 0 never tells', async t => {
+    const h = setup(t, { offlineAfter: 100, transports: ['websocket'] })
+    await h.event('offline', 1, 1000)
+    assert.equal(h.ll.readyState, Lifeline.CONNECTING)
+    const h0 = await viaWebSocket(t, { offlineAfter: 0, transports: ['websocket'] })
+    h0.ws0.drop(1006)
+    await sleep(300)
+    assert.equal(h0.count('reconnecting'), 1)
+    assert.equal(h0.count('offline'), 0)
   })
 
   test('over stream: a network failure and a recycled stream resume on the stream with the session headers', async t => {

@@ -325,18 +325,41 @@ func (l *Link) Rewind(to uint64) {
 	s.mu.Unlock()
 }
 
+// PollBusyHold is how long the server holds a poll that follows a poll answer that
+// carried something: a held poll keeps one of the browser's few connections per host
+// busy (six on HTTP/1.1, shared by every tab), so a session that is busy gives it
+// back often (docs/protocol.md §6).
+const PollBusyHold = 500 * time.Millisecond
+
 // PollHold returns how long to hold the next poll with nothing to send: def (the
 // heartbeat), or shorter once a held poll was cut (PollCut) and the client polled again,
 // which says an intermediary times out held requests (docs/protocol.md §6): three
-// quarters of the cut poll's hold, and never under least.
+// quarters of the cut poll's hold, and never under least. After an answer that carried
+// something (PollAnswered) it is at most PollBusyHold, doubling for each quiet answer
+// since.
 func (s *Session) PollHold(def, least time.Duration) time.Duration {
 	if cut := s.pollCut.Swap(0); cut > 0 {
 		s.pollHold.Store(int64(max(time.Duration(cut)*3/4, least)))
 	}
-	if h := time.Duration(s.pollHold.Load()); h > 0 && h < def {
-		return h
+	h := def
+	if l := time.Duration(s.pollHold.Load()); l > 0 && l < h {
+		h = l
 	}
-	return def
+	if q := s.pollQuiet.Load(); q > 0 && q < 32 {
+		h = min(h, PollBusyHold<<(q-1))
+	}
+	return h
+}
+
+// PollAnswered records what a poll's answer carried: carried is false for a quiet
+// answer (a P because the hold passed with nothing to send), true for anything else
+// (a hello, messages, a close). See PollHold.
+func (s *Session) PollAnswered(carried bool) {
+	if carried {
+		s.pollQuiet.Store(1)
+	} else if q := s.pollQuiet.Load(); q > 0 && q < 32 {
+		s.pollQuiet.Store(q + 1)
+	}
 }
 
 // PollCut records that a poll held for held ended before the server answered it (the

@@ -164,6 +164,7 @@ type Session struct {
 	polling   atomic.Uint64 // 1 + the connection number holding the poll, or 0
 	pollHold  atomic.Int64  // ns: the learned poll hold (PollHold), 0 for the default
 	pollCut   atomic.Int64  // ns a poll was held before something cut it, 0 for none
+	pollQuiet atomic.Int32  // 1 + quiet poll answers since one carried something; 0: none carried yet
 }
 
 // New returns an open session with the given public id and secret token.
