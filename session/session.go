@@ -119,8 +119,9 @@ func (s *Session) Request(ctx context.Context, p []byte) ([]byte, error) {
 // OnRequest sets the function that answers the peer's requests; call it once, early
 // in the handler. Requests that arrive before it is set wait for it, in order,
 // counted against the inbound queue. Each request runs fn on a goroutine of its own,
-// at most 16 at a time per session (more wait, in order); ctx ends when the session
-// ends. fn's reply goes back to the requester; an error goes back as a *RequestError
+// at most 16 at a time per session (more wait, in order), so the messages that
+// follow a request may be read before fn has run: what must come after it goes in a
+// message, not a request. ctx ends when the session ends. fn's reply goes back to the requester; an error goes back as a *RequestError
 // with err.Error() (cut to 1024 bytes). A reply that is not UTF-8 or is over the
 // message limit goes back as an error saying so.
 func (s *Session) OnRequest(fn func(ctx context.Context, req []byte) ([]byte, error)) {
