@@ -83,10 +83,6 @@ type Cluster struct {
 	served map[string]context.CancelFunc // requests served for other nodes, by relay flow subject
 	relays sync.Map                      // owner node name to *relay
 
-	pipe     *pipeListener // the owner's in-memory listener for relayed WebSockets
-	hs       *http.Server
-	wsClient *http.Client
-
 	ctx    context.Context // done on Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // goroutines serving relays
@@ -138,9 +134,6 @@ func New(nc *nats.Conn, opts Options) (*Cluster, error) {
 		base: opts.Prefix + "." + opts.Node + ".", all: opts.Prefix + ".broadcast",
 		flows: make(map[string]*flow), served: make(map[string]context.CancelFunc), known: make(map[string]struct{})}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.pipe = newPipeListener()
-	c.wsClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
-		DialContext: c.pipe.dialContext}}
 	for _, s := range []struct {
 		subj string
 		fn   nats.MsgHandler
@@ -238,12 +231,6 @@ func (c *Cluster) Start(node http.Handler, deliver func(group string, typ sessio
 	if m, ok := node.(interface{ Members(string) []string }); ok {
 		c.members = m.Members
 	}
-	c.hs = &http.Server{Handler: node, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelDebug)}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.hs.Serve(c.pipe)
-	}()
 	c.started.Store(true)
 }
 
@@ -261,14 +248,8 @@ func (c *Cluster) Close() error {
 	for _, cancel := range c.served {
 		cancel()
 	}
-	hs := c.hs
 	c.mu.Unlock()
-	c.pipe.Close()
-	if hs != nil {
-		hs.Close()
-	}
 	c.wg.Wait()
-	c.wsClient.CloseIdleConnections()
 	c.nc.SetReconnectHandler(c.prevReconnect)
 	return nil
 }

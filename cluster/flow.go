@@ -70,8 +70,17 @@ func (c *Cluster) believeNoResponders() bool {
 type flow struct {
 	c    *Cluster
 	subj string
-	ch   chan *nats.Msg
-	next uint64 // the flow number expected next (receiving goroutine only)
+
+	// The messages waiting, q[head:], at most flowQueue. A queue grown on demand, not
+	// a channel of flowQueue: a channel's buffer is allocated whole, 32 KiB for every
+	// flow, which two per relayed WebSocket made its largest cost.
+	mu    sync.Mutex
+	q     []*nats.Msg
+	head  int
+	ready chan struct{} // buffered 1: q may hold a message
+
+	next  uint64      // the flow number expected next (receiving goroutine only)
+	timer *time.Timer // recv's probe timer (receiving goroutine only)
 
 	lostOnce sync.Once
 	lost     chan struct{} // closed when a message could not be queued, or on Close
@@ -82,7 +91,7 @@ type flow struct {
 const flowQueue = 4096
 
 func (c *Cluster) newFlow() *flow {
-	f := &flow{c: c, subj: fmt.Sprintf("%sf.%d", c.base, c.n.Add(1)), ch: make(chan *nats.Msg, flowQueue),
+	f := &flow{c: c, subj: fmt.Sprintf("%sf.%d", c.base, c.n.Add(1)), ready: make(chan struct{}, 1),
 		next: 1, lost: make(chan struct{})}
 	c.mu.Lock()
 	c.flows[f.subj] = f
@@ -94,11 +103,40 @@ func (c *Cluster) newFlow() *flow {
 }
 
 func (f *flow) put(m *nats.Msg) {
-	select {
-	case f.ch <- m:
-	default:
-		f.lose()
+	f.mu.Lock()
+	full := len(f.q)-f.head >= flowQueue
+	if !full {
+		f.q = append(f.q, m)
 	}
+	f.mu.Unlock()
+	if full {
+		f.lose()
+		return
+	}
+	select {
+	case f.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the oldest message waiting, or nil.
+func (f *flow) take() *nats.Msg {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.head == len(f.q) {
+		return nil
+	}
+	m := f.q[f.head]
+	f.q[f.head] = nil
+	f.head++
+	if f.head == len(f.q) { // empty: start over, and let a burst's array go
+		f.head = 0
+		f.q = f.q[:0]
+		if cap(f.q) > 64 {
+			f.q = nil
+		}
+	}
+	return m
 }
 
 func (f *flow) lose() { f.lostOnce.Do(func() { close(f.lost) }) }
@@ -119,22 +157,22 @@ var errLost = errors.New("lifeline/cluster: relay lost")
 // number. A message out of order (one was lost), a lost flow, or a failed probe of the
 // other side (probeSubj, probeKey) returns errLost; ctx's end returns its error.
 func (f *flow) recv(ctx context.Context, probeSubj, probeKey string) (*nats.Msg, byte, *reader, error) {
-	t := time.NewTimer(f.c.o.Probe)
+	if m := f.take(); m != nil {
+		return f.check(m)
+	}
+	if f.timer == nil {
+		f.timer = time.NewTimer(f.c.o.Probe)
+	} else {
+		f.timer.Reset(f.c.o.Probe)
+	}
+	t := f.timer
 	defer t.Stop()
 	for {
 		select {
-		case m := <-f.ch:
-			if noResponders(m) {
-				return m, 0, nil, nil // for the caller to judge (it does not advance the flow)
+		case <-f.ready:
+			if m := f.take(); m != nil {
+				return f.check(m)
 			}
-			r := &reader{b: m.Data}
-			kind, n := r.start()
-			if r.err != nil || n != f.next {
-				f.c.stats.lost.Add(1)
-				return nil, 0, nil, errLost
-			}
-			f.next++
-			return m, kind, r, nil
 		case <-f.lost:
 			f.c.stats.lost.Add(1)
 			return nil, 0, nil, errLost
@@ -148,6 +186,27 @@ func (f *flow) recv(ctx context.Context, probeSubj, probeKey string) (*nats.Msg,
 			t.Reset(f.c.o.Probe)
 		}
 	}
+}
+
+// check numbers a message taken from the queue: see recv.
+func (f *flow) check(m *nats.Msg) (*nats.Msg, byte, *reader, error) {
+	select {
+	case <-f.lost: // lost before this message was taken: it may follow a gap
+		f.c.stats.lost.Add(1)
+		return nil, 0, nil, errLost
+	default:
+	}
+	if noResponders(m) {
+		return m, 0, nil, nil // for the caller to judge (it does not advance the flow)
+	}
+	r := &reader{b: m.Data}
+	kind, n := r.start()
+	if r.err != nil || n != f.next {
+		f.c.stats.lost.Add(1)
+		return nil, 0, nil, errLost
+	}
+	f.next++
+	return m, kind, r, nil
 }
 
 // sender numbers the messages of one direction of a flow.

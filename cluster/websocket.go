@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
@@ -21,7 +24,7 @@ import (
 // code and reason across. A gap or a lost flow in either direction ends both
 // connections abruptly, so the client resumes and acks make the owner resend what was
 // lost. "No responders" closes with 4404 (unknown session): the client resets.
-func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first []byte) {
+func (rl *relay) ServeWebSocket(ctx context.Context, ws server.MessageConn, first []byte) {
 	c := rl.c
 	c.stats.relayed.Add(1)
 	c.stats.relayedWS.Add(1)
@@ -87,7 +90,7 @@ func (rl *relay) ServeWebSocket(ctx context.Context, ws *websocket.Conn, first [
 }
 
 // pump sends each message read from ws through out, then its close.
-func pump(ctx context.Context, ws *websocket.Conn, out *sender) {
+func pump(ctx context.Context, ws server.MessageConn, out *sender) {
 	for {
 		typ, p, err := ws.Read(ctx)
 		if err != nil {
@@ -101,19 +104,24 @@ func pump(ctx context.Context, ws *websocket.Conn, out *sender) {
 			})
 			return
 		}
-		// A message larger than a NATS message goes in parts, the last one kindMessage.
-		part := int(out.c.nc.MaxPayload()) - 64
-		for len(p) > part {
-			head := p[:part]
-			if out.send(kindPart, func(b []byte) []byte { return append(b, head...) }) != nil {
-				return
-			}
-			p = p[part:]
-		}
-		if out.send(kindMessage, func(b []byte) []byte { return append(append(b, byte(typ)), p...) }) != nil {
+		if sendMessage(out, typ, p) != nil {
 			return
 		}
 	}
+}
+
+// sendMessage sends one WebSocket message through out: a message larger than a NATS
+// message goes in parts, the last one kindMessage.
+func sendMessage(out *sender, typ websocket.MessageType, p []byte) error {
+	part := int(out.c.nc.MaxPayload()) - 64
+	for len(p) > part {
+		head := p[:part]
+		if err := out.send(kindPart, func(b []byte) []byte { return append(b, head...) }); err != nil {
+			return err
+		}
+		p = p[part:]
+	}
+	return out.send(kindMessage, func(b []byte) []byte { return append(append(b, byte(typ)), p...) })
 }
 
 // assembler puts together the parts of a WebSocket message.
@@ -121,7 +129,7 @@ type assembler struct{ buf []byte }
 
 // deliver writes one message of the flow to ws (once its parts are in), or closes ws
 // as it says. It reports whether the flow goes on.
-func (a *assembler) deliver(ctx context.Context, ws *websocket.Conn, kind byte, rd *reader) bool {
+func (a *assembler) deliver(ctx context.Context, ws server.MessageConn, kind byte, rd *reader) bool {
 	switch kind {
 	case kindPart:
 		a.buf = append(a.buf, rd.rest()...)
@@ -142,7 +150,7 @@ func (a *assembler) deliver(ctx context.Context, ws *websocket.Conn, kind byte, 
 
 // closeWith closes ws with the code and reason of a kindClose message; a code that
 // cannot be sent (1005, 1006, 1015) closes abruptly.
-func closeWith(ws *websocket.Conn, rd *reader) {
+func closeWith(ws server.MessageConn, rd *reader) {
 	code, reason := websocket.StatusCode(rd.uvarint()), rd.string()
 	if rd.err != nil || code < 1000 || code > 4999 || code == websocket.StatusNoStatusRcvd ||
 		code == websocket.StatusAbnormalClosure || code == websocket.StatusTLSHandshake {
@@ -152,9 +160,11 @@ func closeWith(ws *websocket.Conn, rd *reader) {
 	ws.Close(code, reason)
 }
 
-// serveWebSocket serves a WebSocket relayed from another node: it dials this node's
-// Server through the in-memory listener, writes the client's first frame, and pumps
-// messages between that connection and the relay's flow.
+// serveWebSocket serves a WebSocket relayed from another node: it hands this node's
+// Server a relayedConn, whose messages are the flow's, as if the Server had accepted
+// the WebSocket itself (server.ServeRelayedWebSocket). No connection is dialled and no
+// WebSocket framing is done on this side: a message goes from the flow to the session
+// and from the session to the flow.
 func (c *Cluster) serveWebSocket(m *nats.Msg) {
 	rd := reader{b: m.Data}
 	rd.start()
@@ -171,126 +181,156 @@ func (c *Cluster) serveWebSocket(m *nats.Msg) {
 	f := c.newFlow()
 	defer f.close()
 	back := &sender{c: c, to: m.Reply}
-	refuse := func(code websocket.StatusCode, reason string) {
-		back.send(kindClose, func(b []byte) []byte { return appendString(appendUvarint(b, int(code)), reason) })
-	}
-	if !c.started.Load() {
-		refuse(websocket.StatusCode(closecode.Unknown), "unknown session") // a session of this node's previous life
+	node, ok := c.node.(interface {
+		ServeRelayedWebSocket(server.MessageConn, *http.Request)
+	})
+	if !c.started.Load() || !ok {
+		back.send(kindClose, func(b []byte) []byte { // a session of this node's previous life
+			return appendString(appendUvarint(b, int(closecode.Unknown)), "unknown session")
+		})
 		return
 	}
 	if host == "" {
 		host = "lifeline"
 	}
-	dctx := context.WithValue(ctx, remoteKey{}, remote)
-	ws, _, err := websocket.Dial(dctx, "ws://lifeline/ws", &websocket.DialOptions{HTTPClient: c.wsClient,
-		HTTPHeader: h, Host: host})
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/ws", nil)
 	if err != nil {
-		refuse(websocket.StatusAbnormalClosure, "") // closing: the client resumes and learns more
+		back.send(kindClose, func(b []byte) []byte {
+			return appendString(appendUvarint(b, int(websocket.StatusProtocolError)), "bad host")
+		})
+		return
+	}
+	r.Host, r.RemoteAddr, r.Header = host, remote, h
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	if back.send(kindOpen, func(b []byte) []byte { return appendString(b, f.subj) }) != nil {
+		return
+	}
+	rc := &relayedConn{ctx: ctx, cancel: cancel, f: f, out: back, probe: m.Reply, first: first, limit: maxRelayBody}
+	node.ServeRelayedWebSocket(rc, r)
+	rc.CloseNow()
+}
 
-		return
+// relayedConn is the owner's side of a relayed WebSocket, a server.MessageConn: each
+// message read is the next of the flow (its parts put together), each message written
+// is published to the relay, and a close goes across with its code and reason.
+type relayedConn struct {
+	ctx    context.Context // done when the connection has ended
+	cancel context.CancelFunc
+	f      *flow
+	out    *sender
+	probe  string // the relay's flow: asked whether it is still there after Probe of silence
+
+	first []byte // the client's R frame, the first message read
+	limit int64  // SetReadLimit (reading goroutine only, as buf)
+	buf   []byte // the parts of a message being put together
+	msg   bytes.Reader
+
+	closed atomic.Bool
+}
+
+// Reader returns the next message. ctx may end the wait only when it can end at all:
+// the Server reads with a context that never ends and ends the read with CloseNow.
+func (rc *relayedConn) Reader(ctx context.Context) (websocket.MessageType, io.Reader, error) {
+	if p := rc.first; p != nil {
+		rc.first = nil
+		rc.msg.Reset(p)
+		return websocket.MessageText, &rc.msg, nil
 	}
-	defer ws.CloseNow()
-	ws.SetReadLimit(maxRelayBody)
-	if ws.Write(ctx, websocket.MessageText, first) != nil ||
-		back.send(kindOpen, func(b []byte) []byte { return appendString(b, f.subj) }) != nil {
-		return
+	wait := rc.ctx
+	if ctx.Done() != nil {
+		var stop context.CancelFunc
+		wait, stop = context.WithCancel(rc.ctx)
+		defer stop()
+		defer context.AfterFunc(ctx, stop)()
 	}
-	probed := c.goProbe(ctx, cancel, m.Reply, f.subj)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // owner → relay
-		defer wg.Done()
-		defer cancel()
-		pump(ctx, ws, back)
-	}()
-	var in assembler
-	for { // relay → owner
-		_, kind, rd, err := f.recv(ctx, "", "")
-		if err != nil || !in.deliver(ctx, ws, kind, rd) {
-			break
+	for {
+		_, kind, rd, err := rc.f.recv(wait, rc.probe, rc.f.subj)
+		if err != nil {
+			return 0, nil, err
+		}
+		switch kind {
+		case kindPart:
+			rc.buf = append(rc.buf, rd.rest()...)
+			if int64(len(rc.buf)) > rc.limit {
+				return 0, nil, rc.tooBig()
+			}
+		case kindMessage:
+			typ := websocket.MessageType(rd.byte())
+			p := rd.rest()
+			if rc.buf != nil {
+				p = append(rc.buf, p...)
+				rc.buf = nil
+			}
+			if rd.err != nil {
+				rc.CloseNow()
+				return 0, nil, errLost
+			}
+			if int64(len(p)) > rc.limit {
+				return 0, nil, rc.tooBig()
+			}
+			rc.msg.Reset(p)
+			return typ, &rc.msg, nil
+		case kindClose:
+			code, reason := websocket.StatusCode(rd.uvarint()), rd.string()
+			rc.end()
+			return 0, nil, websocket.CloseError{Code: code, Reason: reason}
+		default:
+			rc.CloseNow()
+			return 0, nil, errLost
 		}
 	}
-	cancel()
-	ws.CloseNow()
-	wg.Wait()
-	<-probed
 }
 
-// pipeListener is the owner's in-memory listener: relayed WebSockets reach the
-// Server through it as real HTTP upgrades (net.Pipe connections), with no port.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
+// tooBig closes with 1009, as coder/websocket does for a message over the read limit.
+func (rc *relayedConn) tooBig() error {
+	rc.Close(websocket.StatusMessageTooBig, "message too big")
+	return errors.New("lifeline/cluster: relayed message over the read limit")
 }
 
-func newPipeListener() *pipeListener {
-	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
+// Read returns the next message whole.
+func (rc *relayedConn) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	typ, r, err := rc.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
 	}
+	p, err := io.ReadAll(r)
+	return typ, p, err
 }
 
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return relayAddr{} }
-
-// remoteKey is the context key of the relayed client's address ("ip:port").
-type remoteKey struct{}
-
-func (l *pipeListener) dialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	a, b := net.Pipe()
-	remote, _ := ctx.Value(remoteKey{}).(string)
-	select {
-	case l.conns <- relayConn{b, remote}:
-		return a, nil
-	case <-l.done:
-		err := net.ErrClosed
-		a.Close()
-		b.Close()
-		return nil, err
-	case <-ctx.Done():
-		a.Close()
-		b.Close()
-		return nil, ctx.Err()
+// Write publishes one message to the relay, in parts if it is larger than a NATS
+// message.
+func (rc *relayedConn) Write(_ context.Context, typ websocket.MessageType, p []byte) error {
+	if rc.closed.Load() {
+		return net.ErrClosed
 	}
+	return sendMessage(rc.out, typ, p)
 }
 
-// relayAddr is the address of a relayed connection as the owner's Server sees it.
-type relayAddr struct{}
-
-func (relayAddr) Network() string { return "lifeline-relay" }
-func (relayAddr) String() string  { return "lifeline-relay" }
-
-// relayConn is the owner's end of a relayed WebSocket's pipe: its remote address is
-// the client's, as the node that accepted it saw it.
-type relayConn struct {
-	net.Conn
-	remote string
-}
-
-func (c relayConn) RemoteAddr() net.Addr {
-	if c.remote == "" {
-		return relayAddr{}
+// Close sends the close to the relay, which closes the client's WebSocket with it.
+func (rc *relayedConn) Close(code websocket.StatusCode, reason string) error {
+	if rc.closed.Swap(true) {
+		return net.ErrClosed
 	}
-	return clientAddr(c.remote)
+	err := rc.out.send(kindClose, func(b []byte) []byte { return appendString(appendUvarint(b, int(code)), reason) })
+	rc.cancel()
+	return err
 }
 
-func (relayConn) LocalAddr() net.Addr { return relayAddr{} }
+// CloseNow ends the connection abruptly: the relay drops the client's WebSocket.
+func (rc *relayedConn) CloseNow() error {
+	return rc.Close(websocket.StatusAbnormalClosure, "")
+}
 
-type clientAddr string
+// end ends the connection after the relay's close: nothing more is sent.
+func (rc *relayedConn) end() {
+	rc.closed.Store(true)
+	rc.cancel()
+}
 
-func (clientAddr) Network() string  { return "tcp" }
-func (a clientAddr) String() string { return string(a) }
+// SetReadLimit bounds the size of a message read.
+func (rc *relayedConn) SetReadLimit(n int64) { rc.limit = min(n, maxRelayBody) }
 
 // upgradeHeader returns the header of an upgrade request without what the owner's
 // own WebSocket dial sets.

@@ -42,6 +42,41 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		srv.log.Info("lifeline: websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
+	srv.serveConn(c, r)
+}
+
+// MessageConn is a connection of whole WebSocket messages. *websocket.Conn is one; a
+// Router's relayed WebSocket, whose messages travel between nodes, is another. Its
+// methods behave as *websocket.Conn's: Reader and Read return an error once the
+// connection has ended (after Close or CloseNow, or when the other end went away);
+// Write, Close and CloseNow are safe to call concurrently with the reads and with each
+// other.
+type MessageConn interface {
+	engine.MessageReader
+	engine.MessageWriter
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+	SetReadLimit(n int64)
+}
+
+// ServeRelayedWebSocket serves c, a WebSocket that another node accepted and relays to
+// this one, the owner of the session it names, exactly as the Server serves a
+// WebSocket of its own: c's first message is the client's R frame. r is the upgrade
+// request as that node received it (its Host, RemoteAddr and headers, for
+// Options.Authenticate and admission); that node checked its Origin. It returns when
+// the connection has ended. It is for Router implementations (package cluster).
+func (srv *Server) ServeRelayedWebSocket(c MessageConn, r *http.Request) {
+	if !srv.conns.enter() {
+		c.Close(websocket.StatusCode(closecode.Shutdown), "server shutting down")
+		return
+	}
+	defer srv.conns.leave()
+	srv.serveConn(c, r)
+}
+
+// serveConn serves an accepted WebSocket, local or relayed, until it ends.
+func (srv *Server) serveConn(c MessageConn, r *http.Request) {
 	srv.conns.add(c)
 	defer srv.conns.remove(c)
 	defer c.CloseNow()
@@ -53,7 +88,7 @@ func (srv *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 
 type wsConn struct {
 	srv *Server
-	c   *websocket.Conn
+	c   MessageConn
 	r   *http.Request
 
 	s       *engine.Session

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -36,7 +35,7 @@ type Relay interface {
 	// ServeWebSocket relays an accepted WebSocket connection whose first message,
 	// first (an R frame), named the session. It returns when the connection ends.
 	// UpgradeRequest(ctx) is the connection's upgrade request.
-	ServeWebSocket(ctx context.Context, c *websocket.Conn, first []byte)
+	ServeWebSocket(ctx context.Context, c MessageConn, first []byte)
 }
 
 // local is the Router of one process: random ids, every session here.

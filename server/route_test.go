@@ -54,7 +54,7 @@ type relay struct {
 	base string
 }
 
-func (r *relay) ServeWebSocket(ctx context.Context, c *websocket.Conn, first []byte) {
+func (r *relay) ServeWebSocket(ctx context.Context, c server.MessageConn, first []byte) {
 	up, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(r.base, "http")+"/ws", nil)
 	if err != nil {
 		c.Close(websocket.StatusTryAgainLater, "owner unreachable")
@@ -65,7 +65,7 @@ func (r *relay) ServeWebSocket(ctx context.Context, c *websocket.Conn, first []b
 		return
 	}
 	var wg sync.WaitGroup
-	pump := func(from, to *websocket.Conn) {
+	pump := func(from, to server.MessageConn) {
 		defer wg.Done()
 		defer to.CloseNow()
 		for {

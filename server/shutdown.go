@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/coder/websocket"
-
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/engine"
 )
@@ -41,22 +39,22 @@ func (g *gate) close() {
 }
 
 // connSet tracks hijacked WebSocket connections, which http.Server.Shutdown does not
-// close.
+// close, and relayed ones.
 type connSet struct {
 	mu sync.Mutex
-	m  map[*websocket.Conn]struct{}
+	m  map[MessageConn]struct{}
 	gate
 }
 
-func (c *connSet) init() { c.m = make(map[*websocket.Conn]struct{}) }
+func (c *connSet) init() { c.m = make(map[MessageConn]struct{}) }
 
-func (c *connSet) add(conn *websocket.Conn) {
+func (c *connSet) add(conn MessageConn) {
 	c.mu.Lock()
 	c.m[conn] = struct{}{}
 	c.mu.Unlock()
 }
 
-func (c *connSet) remove(conn *websocket.Conn) {
+func (c *connSet) remove(conn MessageConn) {
 	c.mu.Lock()
 	delete(c.m, conn)
 	c.mu.Unlock()

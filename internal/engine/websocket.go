@@ -12,11 +12,23 @@ import (
 	"github.com/lifelinehq/lifeline/transport"
 )
 
+// MessageWriter writes whole WebSocket messages: a *websocket.Conn, or a cluster's
+// relayed WebSocket (a connection whose messages travel over NATS).
+type MessageWriter interface {
+	Write(ctx context.Context, typ websocket.MessageType, p []byte) error
+}
+
+// MessageReader reads whole WebSocket messages, one io.Reader each: a
+// *websocket.Conn, or a cluster's relayed WebSocket.
+type MessageReader interface {
+	Reader(ctx context.Context) (websocket.MessageType, io.Reader, error)
+}
+
 // WSWriter writes a link's batches to a WebSocket (docs/protocol.md §2), for either
 // end: a binary message as a binary WebSocket message, every other frame as a text
 // message of its own. Not safe for concurrent use: one writer goroutine owns it.
 type WSWriter struct {
-	WS *websocket.Conn
+	WS MessageWriter
 	// Wrote counts the bytes of each message written; nil counts nothing.
 	Wrote func(n int)
 
@@ -106,7 +118,7 @@ func (w *WSWriter) send(ctx context.Context, typ websocket.MessageType, p []byte
 // Each message is read into a pooled buffer (no buffer is held while waiting for the
 // next message), and a data message's payload is copied out of it once, into the
 // slice the session keeps: no other allocation per message.
-func ReadWebSocket(ctx context.Context, ws *websocket.Conn, in *Inbound,
+func ReadWebSocket(ctx context.Context, ws MessageReader, in *Inbound,
 	pre func(typ websocket.MessageType, f *transport.Frame, raw []byte) (bool, error), delivered func()) error {
 	var f transport.Frame // outside the loop: pre's pointer makes it escape, once
 	for {
