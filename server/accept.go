@@ -128,7 +128,9 @@ func (wc *wsConn) serve() {
 	wc.ctx, wc.cancel = context.WithCancel(context.Background())
 	defer wc.cancel()
 	wc.c.SetReadLimit(handshakeLimit)
-	hctx, cancel := context.WithTimeout(wc.ctx, o.HandshakeTimeout)
+	// Not a child of wc.ctx: a cancelled child leaves its parent a children map, held
+	// for the connection's life (CloseNow ends this read as it would end a child's).
+	hctx, cancel := context.WithTimeout(context.Background(), o.HandshakeTimeout)
 	typ, data, err := wc.c.Read(hctx)
 	cancel()
 	if err != nil {

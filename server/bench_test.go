@@ -269,6 +269,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 				// The clients live in this process too: compare websocket with
 				// bare-websocket (the same client side, a bare coder/websocket server).
 				b.ReportMetric(float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse)/n, "B/session")
+				b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/n, "heap-B/session")
+				b.ReportMetric(float64(after.StackInuse-before.StackInuse)/n, "stack-B/session")
 				b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/session")
 				for _, c := range conns {
 					c.CloseNow()
