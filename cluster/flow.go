@@ -216,7 +216,11 @@ type sender struct {
 	n    uint64
 	mu   sync.Mutex
 	fail error
+	buf  []byte // reused for each message, up to maxKeptBuf
 }
+
+// maxKeptBuf is the largest message buffer a sender keeps between messages.
+const maxKeptBuf = 16 << 10
 
 // send publishes one message built by build after the kind and flow number.
 func (s *sender) send(kind byte, build func([]byte) []byte) error {
@@ -226,9 +230,12 @@ func (s *sender) send(kind byte, build func([]byte) []byte) error {
 		return s.fail
 	}
 	s.n++
-	b := appendStart(make([]byte, 0, 64), kind, s.n)
+	b := appendStart(s.buf[:0], kind, s.n)
 	if build != nil {
 		b = build(b)
+	}
+	if cap(b) <= maxKeptBuf {
+		s.buf = b // Publish copies b into the connection's buffer before it returns
 	}
 	if drop := dropHook.Load(); drop != nil && (*drop)(s.to, s.n) {
 		return nil // tests: lost between the nodes, as NATS core may lose it
