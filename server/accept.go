@@ -111,6 +111,7 @@ type wsConn struct {
 	running atomic.Bool
 	writers sync.WaitGroup
 	quit    chan struct{}
+	loop    func() // runs writeLoop for the current link and quit
 	batch   engine.Batch
 	w       engine.WSWriter
 }

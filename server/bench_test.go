@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/lifelinehq/lifeline/server"
+	"github.com/lifelinehq/lifeline/session"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -292,4 +294,85 @@ func startB(b *testing.B) (*server.Server, string) {
 		ts.Close()
 	})
 	return srv, ts.URL + "/ll"
+}
+
+// BenchmarkBroadcastFanOut: one 100-byte text broadcast to a group of 100 or 1,000
+// WebSocket sessions per op, their clients reading. allocs/op and B/op are the whole
+// process's (the writers included): a payload encoded once per broadcast, not once
+// per session, keeps B/op from growing tenfold with the sessions.
+func BenchmarkBroadcastFanOut(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			var joined sync.WaitGroup
+			var srv *server.Server
+			srv = server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
+				srv.Join("all", s)
+				joined.Done()
+				<-ctx.Done()
+			}), &server.Options{MaxSessions: 100000})
+			ts := newLocalServer(srv)
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				srv.Shutdown(ctx)
+				ts.Close()
+			}()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := make(chan struct{}, n)
+			var readers sync.WaitGroup
+			var conns []*websocket.Conn
+			for range n {
+				joined.Add(1)
+				c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/ws", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+				c.Write(ctx, websocket.MessageText, transport.AppendResume(nil, &transport.ResumeReq{V: 1}))
+				c.Read(ctx)
+				c.Write(ctx, websocket.MessageText, []byte("A0"))
+				readers.Add(1)
+				go func() { // reads as the Go client does: acks every 32 messages
+					defer readers.Done()
+					buf := make([]byte, 0, 512)
+					var ack []byte
+					seen := uint64(0)
+					bg := context.Background() // CloseNow ends the read: no AfterFunc per read
+					for {
+						var err error
+						if buf, err = readInto(bg, c, buf[:0]); err != nil {
+							return
+						}
+						if buf[0] == 'M' {
+							if seen++; seen%32 == 0 {
+								ack = transport.AppendNum(ack[:0], transport.FrameAck, seen)
+								c.Write(bg, websocket.MessageText, ack)
+							}
+							got <- struct{}{}
+						}
+					}
+				}()
+			}
+			joined.Wait()
+			msg := []byte(payload100)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if srv.Broadcast("all", session.Text, msg) != n {
+					b.Fatal("not every session reached")
+				}
+				for range n {
+					<-got
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/delivery")
+			cancel()
+			for _, c := range conns {
+				c.CloseNow()
+			}
+			readers.Wait()
+		})
+	}
 }

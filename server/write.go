@@ -20,7 +20,11 @@ import (
 // startWriter lets l's wake-ups run the writer.
 func (wc *wsConn) startWriter(l *engine.Link) {
 	wc.wmu.Lock()
-	wc.stopped, wc.quit = false, make(chan struct{})
+	quit := make(chan struct{})
+	wc.stopped, wc.quit = false, quit
+	// Made once per link: a go statement with arguments would allocate them for every
+	// writer started (one per message of a broadcast to a quiet session).
+	wc.loop = func() { wc.writeLoop(l, quit) }
 	wc.w.Reset()
 	wc.running.Store(false)
 	wc.wmu.Unlock()
@@ -40,12 +44,12 @@ func (wc *wsConn) wake(l *engine.Link, inline bool) {
 		return
 	}
 	wc.writers.Add(1)
-	quit := wc.quit
+	quit, loop := wc.quit, wc.loop
 	wc.wmu.Unlock()
 	if inline {
-		wc.writeInline(l, quit)
+		wc.writeInline(l, quit, loop)
 	} else {
-		go wc.writeLoop(l, quit)
+		go loop()
 	}
 }
 
@@ -60,7 +64,7 @@ func (wc *wsConn) stopWriter() {
 
 // writeInline writes one batch on the caller's goroutine, holding the writer; a backlog
 // left behind goes to a writer goroutine.
-func (wc *wsConn) writeInline(l *engine.Link, quit chan struct{}) {
+func (wc *wsConn) writeInline(l *engine.Link, quit chan struct{}, loop func()) {
 	drainWake(l)
 	sent, done := wc.step(l, true)
 	if done {
@@ -68,7 +72,7 @@ func (wc *wsConn) writeInline(l *engine.Link, quit chan struct{}) {
 		return
 	}
 	if (sent && l.More()) || !wc.release(l) {
-		go wc.writeLoop(l, quit) // a backlog: hand the writer (and its count) over
+		go loop() // a backlog: hand the writer (and its count) over
 		return
 	}
 	wc.writers.Done()
