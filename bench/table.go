@@ -76,6 +76,7 @@ func table(quick bool) {
 	// Idle sessions, then broadcasts to them: every target in turn.
 	send = sendBounded
 	defer func() { send = hold }()
+	fds0 := openFDs()
 	for _, t := range targets {
 		mode := "broadcast"
 		if t.tr == "tcp" {
@@ -98,7 +99,7 @@ func table(quick bool) {
 		}
 		c.stop()
 		f.close()
-		time.Sleep(time.Second) // the clients' goroutines end
+		settle(fds0) // the clients' goroutines end and their descriptors close
 	}
 	printTable(os.Stdout, p, quick, started, rows)
 }
@@ -153,4 +154,31 @@ func ratio(a, b float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", a/b)
+}
+
+// openFDs counts this process's open descriptors (Linux /proc), or -1.
+func openFDs() int {
+	d, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(d)
+}
+
+// settle lets one target's clients go before the next target's open: their idle
+// keep-alive connections are closed, and it waits (at most 30 s) until this process
+// holds about as many descriptors as it did before the first (an overloaded target's
+// 10,000 sessions could otherwise still hold theirs when the next opens its own, past
+// the open-files limit).
+func settle(before int) {
+	time.Sleep(time.Second)
+	for i := 0; i < 30; i++ {
+		hold.CloseIdleConnections()
+		sendBounded.CloseIdleConnections()
+		if n := openFDs(); n < 0 || n <= before+100 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d descriptors still open after 30 s (%d before the sessions)\n", openFDs(), before)
 }
