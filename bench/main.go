@@ -203,6 +203,7 @@ func startChild(tr, mode string) (*child, error) {
 	}
 	cmd := exec.Command(args[0], args[1:]...) // taskset execs the server: one pid
 	cmd.Env = append(os.Environ(), "LLBENCH_MODE="+mode)
+	cmd.SysProcAttr = childAttr()
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
