@@ -127,20 +127,31 @@ func sendMessage(out *sender, typ websocket.MessageType, p []byte) error {
 // assembler puts together the parts of a WebSocket message.
 type assembler struct{ buf []byte }
 
+// part adds a kindPart message's bytes and returns how many are held so far.
+func (a *assembler) part(rd *reader) int {
+	a.buf = append(a.buf, rd.rest()...)
+	return len(a.buf)
+}
+
+// message returns the whole message a kindMessage message ends, its parts first.
+func (a *assembler) message(rd *reader) (websocket.MessageType, []byte) {
+	typ := websocket.MessageType(rd.byte())
+	p := rd.rest()
+	if a.buf != nil {
+		p = append(a.buf, p...)
+		a.buf = nil
+	}
+	return typ, p
+}
+
 // deliver writes one message of the flow to ws (once its parts are in), or closes ws
 // as it says. It reports whether the flow goes on.
 func (a *assembler) deliver(ctx context.Context, ws server.MessageConn, kind byte, rd *reader) bool {
 	switch kind {
 	case kindPart:
-		a.buf = append(a.buf, rd.rest()...)
-		return len(a.buf) <= maxRelayBody
+		return a.part(rd) <= maxRelayBody
 	case kindMessage:
-		typ := websocket.MessageType(rd.byte())
-		p := rd.rest()
-		if a.buf != nil {
-			p = append(a.buf, p...)
-			a.buf = nil
-		}
+		typ, p := a.message(rd)
 		return rd.err == nil && ws.Write(ctx, typ, p) == nil
 	case kindClose:
 		closeWith(ws, rd)
@@ -222,9 +233,9 @@ type relayedConn struct {
 	out    *sender
 	probe  string // the relay's flow: asked whether it is still there after Probe of silence
 
-	first []byte // the client's R frame, the first message read
-	limit int64  // SetReadLimit (reading goroutine only, as buf)
-	buf   []byte // the parts of a message being put together
+	first []byte    // the client's R frame, the first message read
+	limit int64     // SetReadLimit (reading goroutine only, as in)
+	in    assembler // the parts of a message being put together
 	msg   bytes.Reader
 
 	closed atomic.Bool
@@ -252,17 +263,11 @@ func (rc *relayedConn) Reader(ctx context.Context) (websocket.MessageType, io.Re
 		}
 		switch kind {
 		case kindPart:
-			rc.buf = append(rc.buf, rd.rest()...)
-			if int64(len(rc.buf)) > rc.limit {
+			if int64(rc.in.part(rd)) > rc.limit {
 				return 0, nil, rc.tooBig()
 			}
 		case kindMessage:
-			typ := websocket.MessageType(rd.byte())
-			p := rd.rest()
-			if rc.buf != nil {
-				p = append(rc.buf, p...)
-				rc.buf = nil
-			}
+			typ, p := rc.in.message(rd)
 			if rd.err != nil {
 				rc.CloseNow()
 				return 0, nil, errLost
