@@ -31,19 +31,11 @@ func BenchmarkEcho(b *testing.B) {
 	a, bn := tc.nodes[0], tc.nodes[1]
 	for _, mode := range []string{"local", "relayed"} {
 		var wsSeen atomic.Int64
-		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fp, closeFront := splitFront(b, a, bn, func(r *http.Request) bool {
 			creation := r.Header.Get(transport.HeaderSession) == "" &&
 				(r.Header.Get("Upgrade") == "" || wsSeen.Add(1) == 1)
-			if mode == "local" || creation {
-				a.srv.ServeHTTP(w, r)
-			} else {
-				bn.srv.ServeHTTP(w, r)
-			}
-		}))
-		fp, err := faultproxy.New(strings.TrimPrefix(front.URL, "http://"))
-		if err != nil {
-			b.Fatal(err)
-		}
+			return mode == "local" || creation
+		})
 		for _, tr := range []string{"websocket", "stream", "poll"} {
 			b.Run(mode+"/"+tr, func(b *testing.B) {
 				ctx := context.Background()
@@ -78,9 +70,26 @@ func BenchmarkEcho(b *testing.B) {
 				c.CloseNow()
 			})
 		}
-		fp.Close()
-		front.Close()
+		closeFront()
 	}
+}
+
+// splitFront is a front that gives a request to node a when toA says so, else to
+// node b, behind a fault proxy (whose CutAll moves WebSockets); closeFront stops both.
+func splitFront(b *testing.B, a, bn *node, toA func(*http.Request) bool) (fp *faultproxy.Proxy, closeFront func()) {
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if toA(r) {
+			a.srv.ServeHTTP(w, r)
+		} else {
+			bn.srv.ServeHTTP(w, r)
+		}
+	}))
+	fp, err := faultproxy.New(strings.TrimPrefix(front.URL, "http://"))
+	if err != nil {
+		front.Close()
+		b.Fatal(err)
+	}
+	return fp, func() { fp.Close(); front.Close() }
 }
 
 // BenchmarkNATSRoundTrip is the floor under a relayed echo: one message from one
@@ -141,17 +150,9 @@ func BenchmarkIdleWebSocket(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
 				var created atomic.Int64
-				front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if mode == "local" || created.Load() < n {
-						a.srv.ServeHTTP(w, r)
-					} else {
-						bn.srv.ServeHTTP(w, r)
-					}
-				}))
-				fp, err := faultproxy.New(strings.TrimPrefix(front.URL, "http://"))
-				if err != nil {
-					b.Fatal(err)
-				}
+				fp, closeFront := splitFront(b, a, bn, func(*http.Request) bool {
+					return mode == "local" || created.Load() < n
+				})
 				ctx := context.Background()
 				runtime.GC()
 				var before runtime.MemStats
@@ -191,8 +192,7 @@ func BenchmarkIdleWebSocket(b *testing.B) {
 				for _, c := range conns {
 					c.CloseNow()
 				}
-				fp.Close()
-				front.Close()
+				closeFront()
 			}
 		})
 	}
