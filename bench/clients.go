@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,9 +128,21 @@ func (w *wsClient) listen(ctx context.Context, on func([]byte)) {
 	}
 }
 
-// acker acknowledges received messages as the Go client does by default
-// (docs/protocol.md §5): 1 s after the first unacknowledged one, or at once at 32,
-// one ack at a time.
+// ackDelay and ackJitter are how long after the first unacknowledged message an acker
+// acks: ackDelay plus a random part of ackJitter, as the Go and browser clients do
+// (docs/protocol.md §5: 5 s plus up to 5 s) unless the -ackdelay and -ackjitter flags
+// say otherwise.
+var ackDelay, ackJitter = 5 * time.Second, 5 * time.Second
+
+func ackWait() time.Duration {
+	if ackJitter > 0 {
+		return ackDelay + rand.N(ackJitter)
+	}
+	return ackDelay
+}
+
+// acker acknowledges received messages as the Go client does by default: ackWait
+// after the first unacknowledged one, or at once at 32, one ack at a time.
 type acker struct {
 	got, acked atomic.Uint64
 	armed      atomic.Bool
@@ -142,7 +155,7 @@ func (a *acker) received() {
 			go a.fire()
 		}
 	} else if !a.armed.Swap(true) {
-		time.AfterFunc(time.Second, a.fire)
+		time.AfterFunc(ackWait(), a.fire)
 	}
 }
 

@@ -67,6 +67,8 @@ func main() {
 	soakTransports := flag.String("transports", "websocket,stream,poll", "transports, each on a server of its own (soak mode)")
 	count := flag.Int("count", 20, "broadcasts (broadcast mode)")
 	rate := flag.Float64("rate", 10, "broadcasts per second (broadcast mode)")
+	flag.DurationVar(&ackDelay, "ackdelay", ackDelay, "how long a Lifeline client waits at least to acknowledge what it received (protocol.md §5)")
+	flag.DurationVar(&ackJitter, "ackjitter", ackJitter, "the most a Lifeline client adds at random to -ackdelay (protocol.md §5)")
 	flag.Parse()
 	if *serve != "" {
 		runServer(*serve)

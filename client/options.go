@@ -191,5 +191,16 @@ func (m *mount) endpoint(name string) string {
 // sessionConfig is the engine's configuration of the client's side of the session:
 // it has no resume window or handshake timeout; the client keeps its side until Close.
 func (o *Options) sessionConfig() engine.Config {
-	return engine.Config{MaxMessage: o.MaxMessageBytes, MaxQueued: o.MaxQueuedBytes}
+	return engine.Config{MaxMessage: o.MaxMessageBytes, MaxQueued: o.MaxQueuedBytes,
+		AckDelay: AckDelay, AckJitter: AckDelay}
 }
+
+// AckDelay is how long the client waits at least, after the first message it has not
+// yet acknowledged, before it acknowledges (docs/protocol.md §5): a random time
+// between AckDelay and twice that, so that the clients of one broadcast do not all ack
+// it at the same moment. 32 messages, a quarter of the server's queue limit or a P
+// from the server make the ack due sooner. It is longer than the server's 1 s: acking
+// later loses nothing the client received (a resume names what the client received,
+// not what it acked), and a quiet client then pays no write (on stream, no request)
+// for each message of a broadcast that comes about once a second.
+const AckDelay = 5 * time.Second

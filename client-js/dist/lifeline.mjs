@@ -63,7 +63,8 @@ var parser = (emit, limit = 4e6) => {
 var closeOf = (f) => /^C(\d+) ?([^]*)$/.exec(f);
 var b64 = (u) => btoa(u.reduce((s, b) => s + String.fromCharCode(b), ""));
 var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-var backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n);
+var backoff = (o, n) => random(Math.min(o.backoffMax, o.backoffMin * 2 ** n));
+var random = (d) => d * Math.random();
 var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ? "reconnect" : /^4(404|410|429|440|50[37])$/.test(code) ? "reset" : "stop";
 
 // src/http.js
@@ -515,7 +516,7 @@ var Lifeline = class extends EventTarget {
       rx = s;
       rxb += d.length;
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush();
-      else at ||= setTimeout(flush, 1e3);
+      else at ||= setTimeout(flush, 5e3 + random(5e3));
       if (typed) return ext?.(d);
       if (typeof d != "string") d = ll.binaryType == "arraybuffer" ? d.buffer : new Blob([d]);
       fire("message", { data: d });

@@ -46,7 +46,10 @@ export const unb64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0))
 
 // backoff is the n-th wait (from 0) between failed attempts: full jitter, a random
 // duration up to backoffMin·2^n, capped at backoffMax (o: the options).
-export const backoff = (o, n) => Math.random() * Math.min(o.backoffMax, o.backoffMin * 2 ** n)
+export const backoff = (o, n) => random(Math.min(o.backoffMax, o.backoffMin * 2 ** n))
+
+// random is a random duration in [0, d).
+export const random = d => d * Math.random()
 
 // Close codes (docs/protocol.md §7, both tables): what a code means for the client:
 // "reconnect" for no code (a network failure), a heartbeat timeout, a superseded

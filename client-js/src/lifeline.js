@@ -42,7 +42,7 @@
 import { websocket } from './websocket.js'
 import { stream } from './stream.js'
 import { poll } from './poll.js'
-import { num, utf8, unb64, backoff, action, now, closeOf } from './frame.js'
+import { num, utf8, unb64, backoff, action, now, closeOf, random } from './frame.js'
 
 // The request module (request.js) hooks in through this global function, which every
 // Lifeline calls once, in its constructor, with itself, its send queue (see _out) and
@@ -507,8 +507,10 @@ export class Lifeline extends EventTarget {
       if (s > rx + 1) throw Error('bad sequence')
       rx = s
       rxb += d.length
+      // An ack is due at once at 32 messages or a quarter of the queue, else 5 to 10 s
+      // later (§5): at random, so the clients of one broadcast do not all ack at once.
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush()
-      else at ||= setTimeout(flush, 1000)
+      else at ||= setTimeout(flush, 5e3 + random(5e3))
       if (typed) return ext?.(d)
       if (typeof d != 'string') d = ll.binaryType == 'arraybuffer' ? d.buffer : new Blob([d])
       fire('message', { data: d })

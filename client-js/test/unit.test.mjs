@@ -751,18 +751,30 @@ describe('heartbeats and acks (protocol.md §5, §6)', () => {
     assert.deepEqual(h.ws0.sent.slice(before), ['A1'], 'nothing more to acknowledge: no answer while not idle')
   })
 
-  test('acks: at once after 32 messages, otherwise 1 s after the first unacknowledged one', async t => {
+  test('acks: at once after 32 messages, otherwise 5 s plus a random part of 5 s after the first unacknowledged one', async t => {
     const h = await viaWebSocket(t)
     h.ws0.recv('S1')
     for (let i = 1; i <= 31; i++) h.ws0.recv('M' + i)
     assert.deepEqual(h.ws0.sent.slice(2), [], 'no ack before 32 messages')
     h.ws0.recv('M32')
     assert.deepEqual(h.ws0.sent.slice(2), ['A32'])
+    // The delay is drawn for each ack (§5): the clients of one broadcast spread theirs.
+    t.mock.timers.enable({ apis: ['setTimeout'] })
+    const random = t.mock.method(Math, 'random', () => 0.5)
     h.ws0.recv('M33')
-    const t0 = Date.now()
-    await waitFor(() => h.ws0.sent.includes('A33'), 'the delayed ack A33', 3000)
-    assert.ok(Date.now() - t0 >= 900, 'the ack waits about 1 s: ' + (Date.now() - t0))
-    assert.equal(h.messages().length, 33)
+    h.ws0.recv('M34') // the timer runs from the first unacknowledged message
+    t.mock.timers.tick(7499)
+    assert.deepEqual(h.ws0.sent.slice(3), [], 'no ack before 5 s + 0.5 x 5 s')
+    t.mock.timers.tick(1)
+    assert.deepEqual(h.ws0.sent.slice(3), ['A34'])
+    random.mock.mockImplementation(() => 0)
+    h.ws0.recv('M35')
+    t.mock.timers.tick(4999)
+    assert.deepEqual(h.ws0.sent.slice(4), [], 'no ack before 5 s')
+    t.mock.timers.tick(1)
+    assert.deepEqual(h.ws0.sent.slice(4), ['A35'])
+    assert.equal(h.messages().length, 35)
+    t.mock.timers.reset() // before the harness closes the session: its close waits on real timers
   })
 })
 

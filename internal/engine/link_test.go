@@ -264,6 +264,25 @@ func TestAckPolicy(t *testing.T) {
 			t.Errorf("pulled ack %v %d after AckDelay, want 1", b.HasAck, b.Ack)
 		}
 	})
+	t.Run("jitter", func(t *testing.T) {
+		// Each wait is AckDelay plus a fresh random part of AckJitter: receivers of one
+		// broadcast spread their acks over the jitter.
+		c := Config{AckDelay: time.Hour, AckJitter: time.Hour}.withDefaults()
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			d := c.ackWait()
+			if d < time.Hour || d >= 2*time.Hour {
+				t.Fatalf("wait %v, want in [1h, 2h)", d)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 90 {
+			t.Errorf("100 waits took %d values: not drawn at random", len(seen))
+		}
+		if d := (Config{AckDelay: time.Hour}).withDefaults().ackWait(); d != time.Hour {
+			t.Errorf("wait %v without jitter, want AckDelay", d)
+		}
+	})
 	t.Run("force", func(t *testing.T) {
 		s := newSession(t, Config{AckEvery: 1000, AckDelay: time.Hour})
 		l := attach(t, s, "websocket", 0, 0)

@@ -7,6 +7,7 @@ package engine
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,10 @@ type Config struct {
 	// AckDelay is how long after the first unacknowledged message an ack becomes due;
 	// under load AckEvery and a quarter of MaxQueued make it due sooner. Default 1 s.
 	AckDelay time.Duration
+	// AckJitter, when positive, adds a random extra of up to AckJitter to each
+	// AckDelay, so that receivers that got one broadcast together do not all ack it
+	// together. Default 0.
+	AckJitter time.Duration
 	// ResumeWindow is how long a confirmed session lives with no connection attached
 	// before it ends with code 4410. Zero: forever (what a client wants).
 	ResumeWindow time.Duration
@@ -658,9 +663,18 @@ func (s *Session) ackPolicyLocked() *Link {
 	}
 	if !s.ackArmed && !s.ackDue {
 		s.ackRiding = false
-		s.armAckLocked(s.cfg.AckDelay)
+		s.armAckLocked(s.cfg.ackWait())
 	}
 	return nil
+}
+
+// ackWait returns how long an ack waits after the first unacknowledged message:
+// AckDelay plus, with AckJitter, a random part of it.
+func (c Config) ackWait() time.Duration {
+	if c.AckJitter > 0 {
+		return c.AckDelay + rand.N(c.AckJitter)
+	}
+	return c.AckDelay
 }
 
 // ackRide is how long an ack due by count (AckEvery) waits for outgoing data to ride
