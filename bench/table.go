@@ -20,6 +20,7 @@ var targets = []struct{ tr, name string }{
 	{"websocket", "Lifeline websocket"},
 	{"sio-ws", "Socket.IO 4.8 websocket"},
 	{"sio-poll", "Socket.IO 4.8 polling"},
+	{"barehttp", "bare net/http POST echo"},
 	{"stream", "Lifeline stream"},
 	{"poll", "Lifeline poll"},
 }
@@ -30,6 +31,8 @@ var ratios = [][2]string{
 	{"websocket", "sio-ws"},
 	{"stream", "sio-poll"},
 	{"poll", "sio-poll"},
+	{"stream", "barehttp"},
+	{"poll", "barehttp"},
 	{"stream", "websocket"},
 	{"poll", "websocket"},
 }
@@ -46,7 +49,13 @@ type row struct {
 	idleKiB  float64
 	b1, b10  bcastResult
 	hasBcast bool
+	hasIdle  bool
 }
+
+// echoOnly are the anchors measured on echo alone: a raw TCP echo holds a connection
+// idle but has no broadcast; a bare net/http echo (one POST, its body written back:
+// the least any HTTP transport's echo can cost) holds nothing between requests.
+var echoOnly = map[string]bool{"tcp": true, "barehttp": true}
 
 func table(quick bool) {
 	p := tableParams{echoSessions: 1000, echoTime: 20 * time.Second, fanSessions: 10000, count1: 20, count10: 100}
@@ -78,8 +87,11 @@ func table(quick bool) {
 	defer func() { send = hold }()
 	fds0 := openFDs()
 	for _, t := range targets {
+		if t.tr == "barehttp" {
+			continue
+		}
 		mode := "broadcast"
-		if t.tr == "tcp" {
+		if echoOnly[t.tr] {
 			mode = "echo"
 		}
 		c, err := startChild(t.tr, mode)
@@ -88,9 +100,9 @@ func table(quick bool) {
 		}
 		f, kib := idleRun(c, p.fanSessions)
 		r := rows[t.tr]
-		r.idleKiB = kib
+		r.idleKiB, r.hasIdle = kib, true
 		logf("idle %-9s %7.2f KiB/session", t.tr, kib)
-		if t.tr != "tcp" {
+		if !echoOnly[t.tr] {
 			r.hasBcast = true
 			r.b1 = f.broadcast(p.count1, 1)
 			logf("broadcast %-9s 1/s  delivered %.2f %% p99 %.2f ms", t.tr, r.b1.delivered, ms(r.b1.p99))
@@ -121,7 +133,10 @@ func printTable(w *os.File, p tableParams, quick bool, started time.Time, rows m
 	fmt.Fprintln(w, "|---"+strings.Repeat("|---:", len(head)-1)+"|")
 	for _, t := range targets {
 		r := rows[t.tr]
-		cells := []string{t.name, f2(r.echo.cpu), fmt.Sprintf("%.0f", r.echo.rate), f2(ms(r.echo.p50)), f2(ms(r.echo.p99)), f2(r.idleKiB)}
+		cells := []string{t.name, f2(r.echo.cpu), fmt.Sprintf("%.0f", r.echo.rate), f2(ms(r.echo.p50)), f2(ms(r.echo.p99)), "-"}
+		if r.hasIdle {
+			cells[5] = f2(r.idleKiB)
+		}
 		if r.hasBcast {
 			cells = append(cells, f2(ms(r.b1.p99)), fmt.Sprintf("%.1f %%", r.b1.delivered), f2(ms(r.b10.p99)),
 				fmt.Sprintf("%.1f %%", r.b10.delivered), f2(r.b10.cpu))
@@ -138,11 +153,20 @@ func printTable(w *os.File, p tableParams, quick bool, started time.Time, rows m
 		a, b := rows[q[0]], rows[q[1]]
 		cells := []string{"*" + name[q[0]] + " / " + name[q[1]] + "*",
 			ratio(a.echo.cpu, b.echo.cpu), ratio(a.echo.rate, b.echo.rate),
-			ratio(ms(a.echo.p50), ms(b.echo.p50)), ratio(ms(a.echo.p99), ms(b.echo.p99)),
-			ratio(a.idleKiB, b.idleKiB) + fmt.Sprintf(" (%+.1f)", a.idleKiB-b.idleKiB),
-			ratio(ms(a.b1.p99), ms(b.b1.p99)), fmt.Sprintf("%+.1f pt", a.b1.delivered-b.b1.delivered),
-			ratio(ms(a.b10.p99), ms(b.b10.p99)), fmt.Sprintf("%+.1f pt", a.b10.delivered-b.b10.delivered),
-			ratio(a.b10.cpu, b.b10.cpu)}
+			ratio(ms(a.echo.p50), ms(b.echo.p50)), ratio(ms(a.echo.p99), ms(b.echo.p99))}
+		if b.hasIdle {
+			cells = append(cells, ratio(a.idleKiB, b.idleKiB)+fmt.Sprintf(" (%+.1f)", a.idleKiB-b.idleKiB))
+		} else {
+			cells = append(cells, "-")
+		}
+		if b.hasBcast {
+			cells = append(cells,
+				ratio(ms(a.b1.p99), ms(b.b1.p99)), fmt.Sprintf("%+.1f pt", a.b1.delivered-b.b1.delivered),
+				ratio(ms(a.b10.p99), ms(b.b10.p99)), fmt.Sprintf("%+.1f pt", a.b10.delivered-b.b10.delivered),
+				ratio(a.b10.cpu, b.b10.cpu))
+		} else {
+			cells = append(cells, "-", "-", "-", "-", "-")
+		}
 		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
 	}
 }
