@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -118,6 +119,9 @@ func (w *wsClient) listen(ctx context.Context, on func([]byte)) {
 			return
 		}
 		if !w.bare {
+			if len(p) == 1 && p[0] == transport.FramePing {
+				a.ping()
+			}
 			if len(p) == 0 || p[0] != transport.FrameText {
 				continue
 			}
@@ -142,10 +146,11 @@ func ackWait() time.Duration {
 }
 
 // acker acknowledges received messages as the Go client does by default: ackWait
-// after the first unacknowledged one, or at once at 32, one ack at a time.
+// after the first unacknowledged one, at once at 32 or on a P, one ack at a time.
 type acker struct {
 	got, acked atomic.Uint64
 	armed      atomic.Bool
+	mu         sync.Mutex // one ack at a time
 	send       func(n uint64)
 }
 
@@ -159,10 +164,20 @@ func (a *acker) received() {
 	}
 }
 
+// ping answers a P: what is unacknowledged is acknowledged at once (protocol.md §5).
+func (a *acker) ping() {
+	if a.got.Load() > a.acked.Load() {
+		go a.fire()
+	}
+}
+
 func (a *acker) fire() {
-	n := a.got.Load()
-	a.send(n)
-	a.acked.Store(n)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if n := a.got.Load(); n > a.acked.Load() { // a timer armed before a P's ack finds nothing new
+		a.send(n)
+		a.acked.Store(n)
+	}
 	a.armed.Store(false)
 }
 
@@ -279,9 +294,12 @@ func (c *httpClient) listen(ctx context.Context, on func([]byte)) {
 			if err != nil {
 				return
 			}
-			if f.Type == transport.FrameText {
+			switch f.Type {
+			case transport.FrameText:
 				a.received()
 				on(f.Data)
+			case transport.FramePing:
+				a.ping()
 			}
 		}
 	}

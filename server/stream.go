@@ -1,7 +1,9 @@
 package server
 
 import (
+	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
@@ -18,6 +20,19 @@ const streamNudge = 250 * time.Millisecond
 // for no ack: the client acks on its own schedule (AckDelay, AckEvery), never one send
 // request per message.
 var nudgeEvent = []byte(":\n")
+
+// streamProbes is how many data writes of one stream may carry a probe: a P after the
+// data, in the same write, which the client answers with an ack at once. An ack that
+// comes before any nudge was written shows that nothing on the way holds the tail of a
+// write: the stream nudges no more. (A client acks on its own schedule, seconds later,
+// after the nudges began; without a probe no stream would ever be shown prompt.) A
+// write probes with a chance of one in streamProbeOdds, so that the streams of one
+// broadcast do not all answer the same one: their acks are spread over several.
+const streamProbes = 3
+
+var streamProbeOdds atomic.Int32 // 4; the tests set 1
+
+func init() { streamProbeOdds.Store(4) }
 
 // serveStream serves GET stream: a text/event-stream response carrying the session's
 // frames, flushed one batch at a time, ended after StreamBytes (docs/protocol.md §6).
@@ -103,6 +118,7 @@ func (st *stream) run(r *http.Request) {
 	nudgeEvery := time.Duration(0) // zero: no nudge due
 	pushed := false                // bytes went out after the last data write
 	prompt := false                // the client was shown to receive without a push
+	probes := 0                    // data writes that carried a probe
 	var b engine.Batch
 	var next uint64
 	for {
@@ -115,6 +131,11 @@ func (st *stream) run(r *http.Request) {
 		}
 		if !b.Empty() {
 			st.buf, st.scratch = st.srv.appendBatch(st.buf[:0], st.scratch, &b, &next)
+			if !prompt && probes < streamProbes && len(b.Msgs) > 0 && !b.Ping && b.Close == nil &&
+				rand.N(streamProbeOdds.Load()) == 0 {
+				st.buf = append(st.buf, engine.PingEvent...)
+				probes++
+			}
 			if !st.write() {
 				return
 			}

@@ -18,15 +18,19 @@ import (
 // TestStreamBroadcastAcks: broadcasts to a stream session spaced beyond the 250 ms
 // nudge cost far fewer ack requests than broadcasts: the client acks on its own
 // schedule (client.AckDelay, 5 s, after the first unacknowledged message), several
-// messages at once, and does ack them in the end. (A P nudge 250 ms after each message
-// made the client answer each one with a send request; a 1 s delay, one request a
-// second.) It counts requests.
+// messages at once, and does ack them in the end. The first broadcast carries the
+// stream's probe (a P the client answers at once, docs/protocol.md §6); once that ack
+// shows the stream prompt, no more. (A P nudge 250 ms after each message made the
+// client answer each one with a send request; a 1 s delay, one request a second.) It
+// counts requests.
 func TestStreamBroadcastAcks(t *testing.T) {
+	defer server.SetStreamProbeOdds(1)() // every write probes until one shows the stream prompt
 	const n = 10
 	joined := make(chan struct{})
 	var srv *server.Server
 	srv = server.New(server.HandlerFunc(func(ctx context.Context, s *session.Session) {
 		srv.Join("all", s)
+		s.Read(ctx) // the client's first message: its send request is counted before the broadcasts
 		close(joined)
 		<-ctx.Done()
 	}), &server.Options{ShutdownDrain: -1})
@@ -65,19 +69,22 @@ func TestStreamBroadcastAcks(t *testing.T) {
 		}
 		time.Sleep(400 * time.Millisecond) // beyond the 250 ms nudge
 	}
-	// Over these 4 s the client acks at most once (at 5 s after the first message,
-	// counted from its arrival): a 1 s delay would have sent about 4.
-	if got := sends.Load() - before; got > 1 {
-		t.Errorf("%d broadcasts over %v cost %d send requests, want at most 1", n, n*400*time.Millisecond, got)
+	// Over these 4 s the client acks the probe and otherwise waits (5 s after the
+	// first message, counted from its arrival): a 1 s delay would have sent about 4.
+	// (A machine so slow that the probe's ack came after the first nudge would probe
+	// again with the next write: 2 is allowed.)
+	if got := sends.Load() - before; got > 2 {
+		t.Errorf("%d broadcasts over %v cost %d send requests, want at most 2", n, n*400*time.Millisecond, got)
 	} else {
 		t.Logf("%d broadcasts, %d send requests", n, got)
 	}
 	// And the ack does come, unasked: a send within the ack delay after the loop.
+	loop := sends.Load()
 	deadline := time.Now().Add(client.AckDelay + 5*time.Second)
-	for sends.Load() == before && time.Now().Before(deadline) {
+	for sends.Load() == loop && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if sends.Load() == before {
+	if sends.Load() == loop {
 		t.Errorf("no ack request within %v of the last broadcast", client.AckDelay+5*time.Second)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -81,8 +82,10 @@ func TestStreamEcho(t *testing.T) {
 // TestStreamNudge: after a write whose messages go unacknowledged, the stream sends
 // nudges long before the heartbeat (a buffering proxy's held tail goes through):
 // comment lines, which ask the client for no ack, unlike a P; they stop once the client
-// acknowledges.
+// acknowledges. A data write carries a probe (a P) until the client answers one before
+// any nudge: then the stream is prompt, and neither probes nor nudges any more.
 func TestStreamNudge(t *testing.T) {
+	defer server.SetStreamProbeOdds(1)() // every write probes until one shows the stream prompt
 	_, base := start(t, echo, &server.Options{Heartbeat: time.Minute})
 	res := req(t, "GET", base+"/stream", "")
 	defer res.Body.Close()
@@ -112,7 +115,7 @@ func TestStreamNudge(t *testing.T) {
 	}
 	h, _ := transport.DecodeHello(f.Data)
 	req(t, "POST", base+"/send", body("A0", "S1", "Mhi"), creds(h, h.Token, 0, 0)...).Body.Close()
-	for _, want := range []string{"S1", "Mhi", ":", ":"} { // nudges at 250 ms and 750 ms, not the 1 min heartbeat
+	for _, want := range []string{"S1", "Mhi", "P", ":", ":"} { // the probe; nudges at 250 ms and 750 ms, not the 1 min heartbeat
 		if got := next(); got != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
@@ -124,6 +127,23 @@ func TestStreamNudge(t *testing.T) {
 	req(t, "POST", base+"/send", body("S2", "Mho"), creds(h, h.Token, 0, 0)...).Body.Close()
 	if got := next(); got != "Mho" {
 		t.Fatalf("after the ack got %q, want the echo", got)
+	}
+	// The nudges pushed the first write through, so the stream is not yet shown
+	// prompt: this write probes again. Answered at once, before the 250 ms nudge.
+	if got := next(); got != "P" {
+		t.Fatalf("after the second echo got %q, want the probe", got)
+	}
+	req(t, "POST", base+"/send", body("A2"), creds(h, h.Token, 0, 0)...).Body.Close()
+	time.Sleep(time.Second) // past the nudge that finds the ack
+	for i, m := range []string{"hu", "he"} {
+		req(t, "POST", base+"/send", body(fmt.Sprintf("S%d", 3+i), "M"+m), creds(h, h.Token, 0, 0)...).Body.Close()
+		if i == 0 {
+			time.Sleep(time.Second) // a nudge would be due, unacknowledged
+		}
+		// Prompt: no probe after the echo, no nudge while it goes unacknowledged.
+		if got := next(); got != "M"+m {
+			t.Fatalf("once prompt got %q, want the echo M%s", got, m)
+		}
 	}
 }
 
