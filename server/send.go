@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/lifelinehq/lifeline/closecode"
 	"github.com/lifelinehq/lifeline/internal/engine"
@@ -28,59 +29,85 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.confirm(s)
 	s.Touch()
-	code, reason := srv.readBatch(w, r, s)
+	b := srv.batches.Get().(*batch)
+	defer b.release(srv)
+	code, reason := srv.readBatch(w, r, s, b)
 	if code != 0 {
 		srv.fail(w, r, code, reason)
 		return
 	}
 	plainHeaders(w.Header())
-	w.Write(transport.AppendEvent(nil, transport.AppendNum(nil, transport.FrameAck, s.Received())))
+	b.out = transport.AppendEvent(b.out[:0], transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received()))
+	w.Write(b.out)
+}
+
+// batch is what one send request needs besides its body, pooled (Server.batches): the
+// send path allocates little beyond what net/http does.
+type batch struct {
+	rd      *transport.Reader
+	in      engine.Inbound // its Deliver is b.deliver, bound once
+	r       *http.Request
+	wait    time.Duration   // how long a full queue may hold the request: a heartbeat
+	ctx     context.Context // r's context with the wait as its timeout, made only when needed
+	cancel  context.CancelFunc
+	out     []byte // the response
+	scratch []byte
+}
+
+func newBatch(maxFrame int) *batch {
+	b := &batch{rd: transport.NewReader(nil, maxFrame)}
+	b.in.Deliver = b.deliver
+	return b
+}
+
+// deliver hands a message to the session: a full inbound queue holds the request
+// (backpressure) for at most a heartbeat.
+func (b *batch) deliver(_ context.Context, seq uint64, m engine.Message) (bool, error) {
+	ok, err := b.in.S.Deliver(b.r.Context(), seq, m, false)
+	if err != session.ErrQueueFull {
+		return ok, err
+	}
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithTimeout(b.r.Context(), b.wait)
+	}
+	return b.in.S.Deliver(b.ctx, seq, m, true)
+}
+
+func (b *batch) release(srv *Server) {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.rd.Reset(nil)
+	b.in.S, b.r, b.ctx, b.cancel = nil, nil, nil, nil
+	if cap(b.out) > 1<<10 {
+		b.out = nil
+	}
+	srv.batches.Put(b)
 }
 
 // readBatch takes the frames of a send body into s. It returns the close code and
 // reason that refuse the batch, or 0: a full inbound queue holds the POST
 // (backpressure) for at most a heartbeat, and what did not fit is simply not
 // acknowledged (the client sends it again).
-func (srv *Server) readBatch(w http.ResponseWriter, r *http.Request, s *engine.Session) (closecode.Code, string) {
+func (srv *Server) readBatch(w http.ResponseWriter, r *http.Request, s *engine.Session, b *batch) (closecode.Code, string) {
 	o := &srv.opts
-	body := http.MaxBytesReader(w, r.Body, int64(o.MaxBodyBytes))
-	rd := srv.readers.Get().(*transport.Reader)
-	rd.Reset(body)
-	defer func() {
-		rd.Reset(nil)
-		srv.readers.Put(rd)
-	}()
-	// The timeout is made only when needed.
-	var ctx context.Context
-	cancel := context.CancelFunc(func() {})
-	defer func() { cancel() }()
-	deliver := func(_ context.Context, seq uint64, m engine.Message) (bool, error) {
-		ok, err := s.Deliver(r.Context(), seq, m, false)
-		if err != session.ErrQueueFull {
-			return ok, err
-		}
-		if ctx == nil {
-			ctx, cancel = context.WithTimeout(r.Context(), o.Heartbeat)
-		}
-		return s.Deliver(ctx, seq, m, true)
-	}
-	in := engine.NewInbound(s)
-	in.Deliver = deliver
+	b.rd.Reset(http.MaxBytesReader(w, r.Body, int64(o.MaxBodyBytes)))
+	b.in.Reset(s)
+	b.r, b.wait = r, o.Heartbeat
 	frames, msgs, size := 0, 0, 0
 	var code closecode.Code
 	reason := ""
 	for code == 0 {
-		f, err := rd.Next()
+		f, err := b.rd.Next()
 		if err == io.EOF {
 			break
 		}
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe), errors.Is(err, transport.ErrTooLarge):
-			code, reason = closecode.TooLarge, err.Error()
-			continue
-		case err != nil:
-			code, reason = closecode.Protocol, err.Error()
+		if err != nil {
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) || errors.Is(err, transport.ErrTooLarge) {
+				code, reason = closecode.TooLarge, err.Error()
+			} else {
+				code, reason = closecode.Protocol, err.Error()
+			}
 			continue
 		}
 		if frames++; frames > o.MaxBatchFrames {
@@ -90,26 +117,37 @@ func (srv *Server) readBatch(w http.ResponseWriter, r *http.Request, s *engine.S
 		if f.Type == transport.FrameText {
 			f.Data = bytes.Clone(f.Data) // the reader reuses its buffer
 		}
-		ok, err := in.Frame(r.Context(), f)
-		var pc *engine.PeerClose
-		var pe *engine.ProtocolError
-		switch {
-		case errors.As(err, &pc):
-			s.PeerClosed(pc.Code, pc.Reason)
-		case errors.As(err, &pe):
-			code, reason = closecode.Protocol, pe.Reason
-		case err != nil:
-			code, reason = deliverRefusal(err)
-			if code == 0 {
-				code = -1 // the queue stayed full: the rest is not acknowledged
-			}
-		case ok:
+		ok, err := b.in.Frame(r.Context(), f)
+		if err != nil {
+			code, reason = srv.batchRefusal(s, err)
+			continue
+		}
+		if ok {
 			msgs++
 			size += len(f.Data) + 1
 		}
 	}
 	srv.stats.in(msgs, size)
 	return max(code, 0), reason
+}
+
+// batchRefusal maps an error of a send's frame to the close code and reason that
+// refuse the batch, -1 when the queue stayed full (the rest is not acknowledged), or
+// 0 for a C frame, which closes s.
+func (srv *Server) batchRefusal(s *engine.Session, err error) (closecode.Code, string) {
+	var pc *engine.PeerClose
+	var pe *engine.ProtocolError
+	switch {
+	case errors.As(err, &pc):
+		s.PeerClosed(pc.Code, pc.Reason)
+		return 0, "" // the batch goes on: the frames after it find the session closed
+	case errors.As(err, &pe):
+		return closecode.Protocol, pe.Reason
+	}
+	if code, reason := deliverRefusal(err); code != 0 {
+		return code, reason
+	}
+	return -1, ""
 }
 
 // deliverRefusal maps a Deliver error to a close code. A full queue that outlasted the

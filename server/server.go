@@ -55,7 +55,7 @@ type Server struct {
 	graves   tombstones
 	stats    counters
 	obs      observers // observe.go
-	readers  sync.Pool // *transport.Reader for send bodies
+	batches  sync.Pool // *batch, for send requests
 
 	endpoints map[string]endpoint // by path below the mount
 }
@@ -95,7 +95,7 @@ func New(h Handler, opts *Options) *Server {
 	srv.adm.init(&srv.opts)
 	srv.graves.init(srv.opts.ResumeWindow, srv.opts.MaxSessions)
 	maxFrame := base64.StdEncoding.EncodedLen(srv.opts.MaxMessageBytes) + 1
-	srv.readers.New = func() any { return transport.NewReader(nil, maxFrame) }
+	srv.batches.New = func() any { return newBatch(maxFrame) }
 	srv.startBroker() // broker.go
 	return srv
 }

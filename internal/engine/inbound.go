@@ -64,6 +64,14 @@ func NewInbound(s *Session) *Inbound {
 	return in
 }
 
+// Reset makes in an Inbound for s as NewInbound does, keeping its Ack and Deliver:
+// a pooled Inbound serves one request after another.
+func (in *Inbound) Reset(s *Session) {
+	in.S, in.next = s, 0
+	in.busy.Store(false)
+	in.Heard()
+}
+
 // Heard records that the peer was heard from now.
 func (in *Inbound) Heard() { in.heard.Store(time.Now().UnixNano()) }
 
