@@ -111,6 +111,10 @@ func (srv *Server) pollBatch(w http.ResponseWriter, r *http.Request, l *engine.L
 			return buf, true
 		}
 	}
+	// A hello alone counts as busy too: tabs opening together hold one poll each on a
+	// browser's six connections per host, and a full hold after their hellos leaves
+	// the seventh tab's waiting (TestLabTabs: tried on 2026-12-06, the eighth of eight
+	// tabs took 15 s to open; with the short hold, under a second).
 	l.Session().PollAnswered(true)
 	return buf, true
 }
