@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	llclient "github.com/lifelinehq/lifeline/client"
+	"github.com/lifelinehq/lifeline/internal/engine"
 	"github.com/lifelinehq/lifeline/transport"
 )
 
@@ -136,13 +137,10 @@ func (w *wsClient) listen(ctx context.Context, on func([]byte)) {
 // acks: ackDelay plus a random part of ackJitter, as the Go and browser clients do
 // (docs/protocol.md §5: 5 s plus up to 5 s) unless the -ackdelay and -ackjitter flags
 // say otherwise.
-var ackDelay, ackJitter = 5 * time.Second, 5 * time.Second
+var ackDelay, ackJitter = llclient.AckDelay, llclient.AckDelay
 
 func ackWait() time.Duration {
-	if ackJitter > 0 {
-		return ackDelay + rand.N(ackJitter)
-	}
-	return ackDelay
+	return engine.Config{AckDelay: ackDelay, AckJitter: ackJitter}.AckWait()
 }
 
 // acker acknowledges received messages as the Go client does by default: ackWait

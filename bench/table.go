@@ -13,16 +13,22 @@ import (
 // machine drifts over minutes), printed as one markdown table with the ratios to the
 // anchors under it. docs/performance.md explains the columns.
 
-// targets in the order they run: each Lifeline target beside its anchors.
-var targets = []struct{ tr, name string }{
-	{"tcp", "raw TCP echo"},
-	{"bare", "bare coder/websocket"},
-	{"websocket", "Lifeline websocket"},
-	{"sio-ws", "Socket.IO 4.8 websocket"},
-	{"sio-poll", "Socket.IO 4.8 polling"},
-	{"barehttp", "bare net/http POST echo"},
-	{"stream", "Lifeline stream"},
-	{"poll", "Lifeline poll"},
+// targets in the order they run: each Lifeline target beside its anchors. The anchors
+// measured on echo alone: a raw TCP echo holds a connection idle but has no broadcast;
+// a bare net/http echo (one POST, its body written back: the least any HTTP
+// transport's echo can cost) holds nothing between requests.
+var targets = []struct {
+	tr, name    string
+	idle, bcast bool
+}{
+	{"tcp", "raw TCP echo", true, false},
+	{"bare", "bare coder/websocket", true, true},
+	{"websocket", "Lifeline websocket", true, true},
+	{"sio-ws", "Socket.IO 4.8 websocket", true, true},
+	{"sio-poll", "Socket.IO 4.8 polling", true, true},
+	{"barehttp", "bare net/http POST echo", false, false},
+	{"stream", "Lifeline stream", true, true},
+	{"poll", "Lifeline poll", true, true},
 }
 
 // ratios printed under the table: target over anchor.
@@ -51,11 +57,6 @@ type row struct {
 	hasBcast bool
 	hasIdle  bool
 }
-
-// echoOnly are the anchors measured on echo alone: a raw TCP echo holds a connection
-// idle but has no broadcast; a bare net/http echo (one POST, its body written back:
-// the least any HTTP transport's echo can cost) holds nothing between requests.
-var echoOnly = map[string]bool{"tcp": true, "barehttp": true}
 
 func table(quick bool) {
 	p := tableParams{echoSessions: 1000, echoTime: 20 * time.Second, fanSessions: 10000, count1: 20, count10: 100}
@@ -87,12 +88,12 @@ func table(quick bool) {
 	defer func() { send = hold }()
 	fds0 := openFDs()
 	for _, t := range targets {
-		if t.tr == "barehttp" {
+		if !t.idle {
 			continue
 		}
-		mode := "broadcast"
-		if echoOnly[t.tr] {
-			mode = "echo"
+		mode := "echo"
+		if t.bcast {
+			mode = "broadcast"
 		}
 		c, err := startChild(t.tr, mode)
 		if err != nil {
@@ -102,7 +103,7 @@ func table(quick bool) {
 		r := rows[t.tr]
 		r.idleKiB, r.hasIdle = kib, true
 		logf("idle %-9s %7.2f KiB/session", t.tr, kib)
-		if !echoOnly[t.tr] {
+		if t.bcast {
 			r.hasBcast = true
 			r.b1 = f.broadcast(p.count1, 1)
 			logf("broadcast %-9s 1/s  delivered %.2f %% p99 %.2f ms", t.tr, r.b1.delivered, ms(r.b1.p99))

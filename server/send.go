@@ -37,7 +37,8 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plainHeaders(w.Header())
-	b.out = transport.AppendEvent(b.out[:0], transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received()))
+	b.scratch = transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received())
+	b.out = transport.AppendEvent(b.out[:0], b.scratch)
 	w.Write(b.out)
 }
 

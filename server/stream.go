@@ -130,12 +130,12 @@ func (st *stream) run(r *http.Request) {
 			return
 		}
 		if !b.Empty() {
-			st.buf, st.scratch = st.srv.appendBatch(st.buf[:0], st.scratch, &b, &next)
 			if !prompt && probes < streamProbes && len(b.Msgs) > 0 && !b.Ping && b.Close == nil &&
 				rand.N(streamProbeOdds.Load()) == 0 {
-				st.buf = append(st.buf, engine.PingEvent...)
+				b.Ping = true // the probe: a P after the messages, in the same write
 				probes++
 			}
+			st.buf, st.scratch = st.srv.appendBatch(st.buf[:0], st.scratch, &b, &next)
 			if !st.write() {
 				return
 			}

@@ -59,8 +59,8 @@ type Inbound struct {
 
 // NewInbound returns an Inbound for s that counts as heard from now.
 func NewInbound(s *Session) *Inbound {
-	in := &Inbound{S: s}
-	in.Heard()
+	in := &Inbound{}
+	in.Reset(s)
 	return in
 }
 

@@ -270,7 +270,7 @@ func TestAckPolicy(t *testing.T) {
 		c := Config{AckDelay: time.Hour, AckJitter: time.Hour}.withDefaults()
 		seen := map[time.Duration]bool{}
 		for range 100 {
-			d := c.ackWait()
+			d := c.AckWait()
 			if d < time.Hour || d >= 2*time.Hour {
 				t.Fatalf("wait %v, want in [1h, 2h)", d)
 			}
@@ -279,7 +279,7 @@ func TestAckPolicy(t *testing.T) {
 		if len(seen) < 90 {
 			t.Errorf("100 waits took %d values: not drawn at random", len(seen))
 		}
-		if d := (Config{AckDelay: time.Hour}).withDefaults().ackWait(); d != time.Hour {
+		if d := (Config{AckDelay: time.Hour}).withDefaults().AckWait(); d != time.Hour {
 			t.Errorf("wait %v without jitter, want AckDelay", d)
 		}
 	})

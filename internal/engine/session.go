@@ -663,14 +663,14 @@ func (s *Session) ackPolicyLocked() *Link {
 	}
 	if !s.ackArmed && !s.ackDue {
 		s.ackRiding = false
-		s.armAckLocked(s.cfg.ackWait())
+		s.armAckLocked(s.cfg.AckWait())
 	}
 	return nil
 }
 
-// ackWait returns how long an ack waits after the first unacknowledged message:
+// AckWait returns how long an ack waits after the first unacknowledged message:
 // AckDelay plus, with AckJitter, a random part of it.
-func (c Config) ackWait() time.Duration {
+func (c Config) AckWait() time.Duration {
 	if c.AckJitter > 0 {
 		return c.AckDelay + rand.N(c.AckJitter)
 	}
