@@ -244,12 +244,20 @@ func (c *httpClient) echo(n int) {
 	if c.tr == "stream" && c.got%32 == 0 && c.got > 0 {
 		b = transport.AppendEvent(b, transport.AppendNum(nil, 'A', c.got))
 	}
-	c.do("POST", "/send", string(b), true)
-	for want := c.got + uint64(n); c.got < want; {
+	// A poller sends with its next poll (a POST poll, docs/protocol.md §5), as the
+	// clients do when they have something to send as they poll.
+	var res *http.Response
+	if c.tr == "stream" {
+		c.do("POST", "/send", string(b), true)
+	} else {
+		res = c.do("POST", "/poll", string(b), false)
+	}
+	for want := c.got + uint64(n); c.got < want; res = nil {
 		rd := c.stream
-		var res *http.Response
 		if rd == nil {
-			res = c.do("GET", "/poll", "", false)
+			if res == nil {
+				res = c.do("GET", "/poll", "", false)
+			}
 			rd = transport.NewReader(res.Body, 1<<20)
 		}
 		for c.got < want {

@@ -1,12 +1,16 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +22,7 @@ import (
 	"github.com/lifelinehq/lifeline/cluster"
 	"github.com/lifelinehq/lifeline/server"
 	"github.com/lifelinehq/lifeline/session"
+	"github.com/lifelinehq/lifeline/transport"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -292,5 +297,71 @@ func TestClusterBroadcast(t *testing.T) {
 	// and c got "second" (b sent it).
 	if got := tc.nodes[1].cl.Stats().Broadcasts + tc.nodes[2].cl.Stats().Broadcasts - before; got != 3 {
 		t.Errorf("b and c received %d broadcast messages, want 3", got)
+	}
+}
+
+// TestClusterPostPoll: POST polls (a poll carrying a send body, as the JS client makes
+// them) sent round-robin reach the owner with their bodies: each is answered with the
+// owner's ack and the echo of what it carried.
+func TestClusterPostPoll(t *testing.T) {
+	ns := startNATS(t)
+	tc := newTestCluster(t, ns, echo, "a", "b", "c")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	do := func(method string, body string, hdr ...string) []transport.Frame {
+		t.Helper()
+		r, _ := http.NewRequest(method, tc.front.URL+"/poll", strings.NewReader(body))
+		for i := 0; i < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := hc.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("%s poll: %d", method, res.StatusCode)
+		}
+		var fs []transport.Frame
+		rd := transport.NewReader(res.Body, 1<<20)
+		for {
+			f, err := rd.Next()
+			if err == io.EOF {
+				return fs
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Data = bytes.Clone(f.Data)
+			fs = append(fs, f)
+		}
+	}
+	fs := do("GET", "")
+	h, err := transport.DecodeHello(fs[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed := tc.relayed()
+	for i := range 6 {
+		seq := strconv.Itoa(i + 1)
+		var b []byte
+		b = transport.AppendEvent(b, []byte("S"+seq))
+		b = transport.AppendEvent(b, []byte("Mm"+seq))
+		fs := do("POST", string(b), transport.HeaderSession, h.SessionID, transport.HeaderToken, h.Token,
+			transport.HeaderAck, strconv.Itoa(i), transport.HeaderConn, "0")
+		var got []string
+		for _, f := range fs {
+			switch f.Type {
+			case transport.FrameAck, transport.FrameSeq:
+				got = append(got, fmt.Sprintf("%c%d", f.Type, f.Num))
+			case transport.FrameText:
+				got = append(got, "M"+string(f.Data))
+			}
+		}
+		if want := []string{"A" + seq, "S" + seq, "Mm" + seq}; !slices.Equal(got, want) {
+			t.Fatalf("POST poll %d: got %q, want %q", i+1, got, want)
+		}
+	}
+	if n := tc.relayed() - relayed; n < 3 {
+		t.Errorf("%d of 6 POST polls relayed, want about 4", n)
 	}
 }

@@ -11,8 +11,21 @@ import (
 
 // servePoll serves GET poll: one held request answered with a batch
 // (docs/protocol.md §1, §6). The first poll of a run (a new connection number) is
-// answered at once with a hello. Between polls the session has no goroutine.
+// answered at once with a hello. Between polls the session has no goroutine. A POST
+// poll also carries a send body: the client's frames go in as a send's would, and the
+// answer ends with the server's ack, so a client that has something to send when it
+// polls makes one request instead of two (§5).
 func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
+	post := r.Method == http.MethodPost
+	if !post && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if post && r.Header.Get(transport.HeaderSession) == "" {
+		srv.fail(w, r, closecode.Protocol, "a POST poll names its session")
+		return
+	}
 	s, conn, ack, created, err := srv.sessionFromHeaders(r)
 	if err != nil {
 		srv.failErr(w, r, err)
@@ -47,6 +60,24 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 	held := 0 // what the response holds before it may be answered
 	if again {
 		held = len(buf)
+	}
+	var b *batch
+	if post {
+		b = srv.batches.Get().(*batch)
+		defer b.release(srv)
+		if code, reason := srv.readBatch(w, r, s, b); code != 0 {
+			srv.fail(w, r, code, reason)
+			return
+		}
+		// The ack goes first (a C, if any, must stay last); alone, it does not answer
+		// the poll.
+		n := len(buf)
+		b.scratch = transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received())
+		buf = transport.AppendEvent(buf, b.scratch)
+		srv.stats.out(0, len(buf)-n)
+		if held == n {
+			held = len(buf)
+		}
 	}
 	buf, ok := srv.pollBatch(w, r, l, buf, scratch, held)
 	if !ok {

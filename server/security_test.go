@@ -439,13 +439,15 @@ func TestSecurityEndpoints(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ method, path string }{
-		{"POST", "/poll"}, {"GET", "/send"}, {"POST", "/stream"}, {"POST", "/ws"},
+		{"PUT", "/poll"}, {"GET", "/send"}, {"POST", "/stream"}, {"POST", "/ws"},
 		{"PUT", "/send"}, {"DELETE", "/poll"}, {"PATCH", "/ws"},
 	} {
 		if res := req(t, tc.method, base+tc.path, body("S1", "Mx")); res.StatusCode != 405 {
 			t.Fatalf("%s %s: status %d, want 405", tc.method, tc.path, res.StatusCode)
 		}
 	}
+	// A POST poll carries a send body for a session that exists: it creates none.
+	wantStatus(t, req(t, "POST", base+"/poll", body("S1", "Mx")), 400, closecode.Protocol)
 	if st := srv.Stats(); st.Created != 0 {
 		t.Fatalf("bad endpoints created %d sessions", st.Created)
 	}

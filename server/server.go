@@ -80,7 +80,7 @@ func New(h Handler, opts *Options) *Server {
 	srv.endpoints = map[string]endpoint{
 		"/ws":     {http.MethodGet, srv.serveWebSocket},
 		"/stream": {http.MethodGet, srv.serveStream},
-		"/poll":   {http.MethodGet, srv.servePoll},
+		"/poll":   {"", srv.servePoll}, // GET, or POST with a send body
 		"/send":   {http.MethodPost, srv.serveSend},
 
 		"/lifeline.js":     {"", moduleAsset()},

@@ -163,6 +163,57 @@ func TestPollEcho(t *testing.T) {
 	}
 }
 
+// TestPollPost: a POST poll carries a send body. Its messages go in as a send's would,
+// the answer starts with the server's ack, and it is held like any later poll until
+// there is something to send: an echo comes back in the same response.
+func TestPollPost(t *testing.T) {
+	srv, base := start(t, echo, &server.Options{Heartbeat: time.Second})
+	h := pollHello(t, base)
+	describe := func(fs []transport.Frame) string {
+		var b strings.Builder
+		for _, f := range fs {
+			switch f.Type {
+			case transport.FrameText:
+				b.WriteString("M" + string(f.Data) + " ")
+			case transport.FrameHello:
+				b.WriteString("H ")
+			default:
+				fmt.Fprintf(&b, "%c%d ", f.Type, f.Num)
+			}
+		}
+		return strings.TrimSpace(b.String())
+	}
+	post := func(ack int, frames_ ...string) (int, string) {
+		res := req(t, "POST", base+"/poll", body(frames_...), creds(h, h.Token, ack, 0)...)
+		return res.StatusCode, describe(frames(t, res.Body))
+	}
+	// The run's ack is still its first poll's (0): a copy of that poll is greeted again.
+	if st, got := post(0, "A0", "S1", "Mone", "Mtwo"); st != 200 || got != "H A2 S1 Mone Mtwo" {
+		t.Fatalf("first POST poll: %d %q", st, got)
+	}
+	if st, got := post(2, "S3", "Mthree"); st != 200 || got != "A3 S3 Mthree" {
+		t.Fatalf("second POST poll: %d %q", st, got)
+	}
+	// Sent again (its answer was lost, say): nothing is delivered twice; the poll is
+	// held until the heartbeat, as any with nothing to send.
+	if st, got := post(3, "S3", "Mthree"); st != 200 || got != "A3 P0" {
+		t.Fatalf("repeated POST poll: %d %q", st, got)
+	}
+	if st := srv.Stats(); st.MessagesIn != 3 || st.Created != 1 {
+		t.Fatalf("stats %+v: want 3 messages in one session", st)
+	}
+	// A bad body is refused as a send's would be, before anything is held.
+	wantStatus(t, req(t, "POST", base+"/poll", "data:Zbad\n\n", creds(h, h.Token, 3, 0)...), 400, closecode.Protocol)
+	// A close in a POST poll ends the session: the poll answers with its code.
+	h = pollHello(t, base)
+	wantStatus(t, req(t, "POST", base+"/poll", body("A0", "C4000 bye"), creds(h, h.Token, 0, 0)...), 410, 4000)
+	// Only GET and POST.
+	res := req(t, "PUT", base+"/poll", "", creds(h, h.Token, 0, 0)...)
+	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, POST, OPTIONS" {
+		t.Fatalf("PUT poll: %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+}
+
 // TestCloseAsksForAcks: a handler's graceful close with a message unacknowledged sends
 // P after it (the client acknowledges at once instead of after its ack delay), and the
 // close once the ack comes.

@@ -2,38 +2,38 @@
 
 // src/websocket.js
 function websocket(s, req) {
-  const ws = new (s.j.WebSocket || WebSocket)(s.o("ws"));
+  const ws = new (s.k.WebSocket || WebSocket)(s.p("ws"));
   let next = 0, seq, closing;
   const send = (f) => {
     ws.send(f);
-    s.k();
+    s.l();
   };
   const c = {
-    p: (r) => send("R" + JSON.stringify(r)),
-    q: () => {
+    q: (r) => send("R" + JSON.stringify(r)),
+    r: () => {
       ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
       ws.close();
     },
-    l: () => send(s.f() || "P"),
+    m: () => send(s.f() || "P"),
     // flush writes what the session has for the server: the messages from next, the
     // ack due, the close.
-    g: () => {
-      const [q, base, close] = s.h(), end = base + q.length;
+    a: () => {
+      const [q, base, close] = s.g(), end = base + q.length;
       if (next < base) next = base;
       for (; next < end; seq = ++next) {
         if (next != seq) send("S" + next);
         send(q[next - base][0]);
       }
-      s.k(next - 1);
+      s.l(next - 1);
       const a = s.f();
       if (a) send(a);
       if (close && !closing) send("C" + close.join(" ")), closing = 1;
     }
   };
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => c.p(req);
-  ws.onmessage = (e) => s.m(typeof e.data == "string" ? e.data : new Uint8Array(e.data));
-  ws.onclose = ws.onerror = (e) => s.a(e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
+  ws.onopen = () => c.q(req);
+  ws.onmessage = (e) => s.h(typeof e.data == "string" ? e.data : new Uint8Array(e.data));
+  ws.onclose = ws.onerror = (e) => s.b(e.code == 1009 ? 4413 : e.code == 1e3 || e.code >= 4e3 ? e.code : 0, e.reason);
   return c;
 }
 
@@ -69,13 +69,13 @@ var action = (code) => code <= 0 || /^(440[89]|100[156]|101[1-5])$/.test(code) ?
 
 // src/http.js
 var conn = (s, name) => {
-  const ac = new AbortController(), me = { r: s, z: name, s: ac.signal };
-  return [{ q: () => ac.abort(), g: (idle) => uplink(me, idle) }, me.s];
+  const ac = new AbortController(), me = { s, A: name, t: ac.signal };
+  return [{ r: () => ac.abort(), a: (idle) => uplink(me, idle) }, me.t];
 };
 async function request(s, endpoint, r, signal, body, keepalive) {
-  const o = s.j, headers = {};
+  const o = s.k, headers = {};
   for (const k in r) if (k != "v" && (r[k] ?? "") !== "") headers["Lifeline-" + (k == "sid" ? "session" : k)] = r[k];
-  const res = await (o.fetch || fetch)(s.o(endpoint), {
+  const res = await (o.fetch || fetch)(s.p(endpoint), {
     method: body && "POST",
     // (else fetch's default, GET)
     headers,
@@ -101,45 +101,42 @@ async function request(s, endpoint, r, signal, body, keepalive) {
   throw Object.assign(Error(reason), { i: code });
 }
 async function read(s, signal, res) {
-  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser(s.m);
+  const rd = res.body.getReader(), dec = new TextDecoder(), push = parser(s.h);
   for (; ; ) {
     const { done, value } = await rd.read();
     if (done || signal.aborted) return;
-    s.b();
+    s.c();
     push(dec.decode(value, { stream: true }));
   }
 }
 async function uplink(me, idle) {
-  const u = me.r.A;
+  const u = me.s.u;
   u.B = me;
-  if (u.t) return;
-  u.t = 1;
+  if (u.n) return;
+  u.n = 1;
   try {
     for (let n = 0; ; idle = 0) {
-      const { r: s, z: name, s: sig } = u.B;
+      const { s, A: name, t: sig } = u.B;
       if (sig.aborted) return;
-      const [q, base, , h] = s.h(), had = q.length, [body, closing, k] = batch(s, name, idle);
+      const [q, base, , h] = s.g(), had = q.length, [body, closing] = batch(s, name, idle);
       if (!body) return;
-      s.k(base + k - 1);
       try {
-        const res = await request(s, "send", s.u(), AbortSignal.timeout(h.hb + h.hbt), body, closing);
-        const text = await res.text();
-        parser((f) => f[0] == "A" && s.C(num(f.slice(1))))(text);
-        if (closing) return s.a(1e3);
-        if (had && s.h()[1] == base) await sleep(s, n++);
+        parser(s.h)(await (await request(s, "send", s.w(), AbortSignal.timeout(h.hb + h.hbt), body, closing)).text());
+        if (closing) return s.b(1e3);
+        if (had && s.g()[1] == base) await sleep(s, n++);
         else n = 0;
       } catch (e) {
-        if (e.i) return s.a(e.i, e.message);
+        if (e.i) return s.b(e.i, e.message);
         await sleep(s, n++);
       }
     }
   } finally {
-    u.t = 0;
+    u.n = 0;
   }
 }
-var sleep = (s, n) => new Promise((r) => setTimeout(r, backoff(s.j, n)));
+var sleep = (s, n) => new Promise((r) => setTimeout(r, backoff(s.k, n)));
 function batch(s, name, idle) {
-  const [q, base, close, h] = s.h();
+  const [q, base, close, h] = s.g();
   let b = q.length ? event("S" + base) : "", k = 0, size = 0;
   for (const [d] of q) {
     const f = event(typeof d == "string" ? d : "B" + b64(d)), n = utf8(f);
@@ -152,32 +149,36 @@ function batch(s, name, idle) {
   if (a) b += event(a);
   const closing = close && !q.length;
   if (closing) b += event("C" + close.join(" "));
-  return [b || (idle ? event("P") : ""), closing, k];
+  if (b ||= idle ? event("P") : "") s.l(base + k - 1);
+  return [b, closing];
 }
 
 // src/stream.js
 function stream(s, req) {
   const [c, sig] = conn(s, "stream");
-  c.l = () => c.g(1);
-  request(s, "stream", req, sig).then((res) => read(s, sig, res)).then(() => s.a(-1), (e) => s.a(e.i || 0, e.message));
+  c.m = () => c.a(1);
+  request(s, "stream", req, sig).then((res) => read(s, sig, res)).then(() => s.b(-1), (e) => s.b(e.i | 0, e.message));
   return c;
 }
 
 // src/poll.js
 function poll(s, req) {
-  const [c, sig] = conn(s, "poll");
+  const [c, sig] = conn(s, "poll"), flush = c.a;
+  let held;
+  c.a = (i) => held || flush(i);
   (async () => {
-    for (let r = req, greeted; ; ) {
-      const res = await request(s, "poll", r, sig);
-      const body = await res.text();
-      s.b(1);
-      parser((f) => (greeted = 1, s.m(f)))(body);
+    for (let r = req, greeted, body; ; ) {
+      const text = await (await request(s, "poll", r, sig, body)).text();
+      s.c(held = 1);
+      parser((f) => (greeted = 1, s.h(f)))(text);
       if (sig.aborted) return;
       if (!greeted) throw 0;
       s.f();
-      r = { ...s.u(1), conn: req.conn || 0 };
+      r = { ...s.w(1), conn: req.conn | 0 };
+      held = 0;
+      body = !s.u.n && batch(s, "poll")[0] || void flush();
     }
-  })().catch((e) => s.a(e.i || 0, e.message));
+  })().catch((e) => s.b(e.i | 0, e.message));
   return c;
 }
 
@@ -248,49 +249,48 @@ var Lifeline = class extends EventTarget {
       return { v: 1, sid, token: tok, ack: rx, conn: ++conn2, auth };
     };
     const start = (name, req, deadline, failed) => {
-      const c = { name, d: req, w: failed };
-      c.c = transports[name](
+      const c = { name, e: req, x: failed };
+      c.d = transports[name](
         {
-          j: o,
-          A: up,
-          o: ep,
-          m: (f) => rcv(c, f),
-          b: (fresh2) => {
-            c.b = now();
-            if (fresh2) c.x = 0;
+          k: o,
+          u: up,
+          p: ep,
+          h: (f) => rcv(c, f),
+          c: (fresh2) => {
+            c.c = now();
+            if (fresh2) c.y = 0;
           },
-          a: (code, reason) => end(c, code, reason),
-          h: () => [q, base, closing, hello],
-          k: (n) => {
-            c.n = now();
+          b: (code, reason) => end(c, code, reason),
+          g: () => [q, base, closing, hello],
+          l: (n) => {
+            c.o = now();
             if (n > sent) sent = n;
           },
           f: takeAck,
-          C: (n) => c.e || ack(n),
-          u: (a) => ({ sid, token: tok, ack: a && rx })
+          w: (a) => ({ sid, token: tok, ack: a && rx })
         },
         req
       );
-      c.y = setTimeout(() => end(c, 0), deadline);
+      c.z = setTimeout(() => end(c, 0), deadline);
       race.add(c);
       return c;
     };
     const drop = (c) => {
-      if (!c || c.e) return;
-      c.e = 1;
-      clearTimeout(c.y);
-      clearTimeout(c.D);
+      if (!c || c.j) return;
+      c.j = 1;
+      clearTimeout(c.z);
+      clearTimeout(c.C);
       race.delete(c);
-      c.c.q();
+      c.d.r();
     };
     const dropAll = () => {
       for (const c of [cur, ...race]) drop(c);
       cur = att = probe = null;
     };
     const end = (c, code, reason = "") => {
-      if (c.e) return;
+      if (c.j) return;
       drop(c);
-      if (c != cur) return c.w?.(code, reason);
+      if (c != cur) return c.x?.(code, reason);
       cur = null;
       lost(code, reason);
     };
@@ -335,32 +335,32 @@ var Lifeline = class extends EventTarget {
         told = -1;
         return attach(c, h);
       }
-      if (c.d.sid) return h.sid == sid ? attach(c, h) : end(c, 4400, "bad hello");
-      if (c.name != "websocket" || c.E) return drop(c);
-      c.E = 1;
+      if (c.e.sid) return h.sid == sid ? attach(c, h) : end(c, 4400, "bad hello");
+      if (c.name != "websocket" || c.D) return drop(c);
+      c.D = 1;
       creds().then(
-        (a) => c.e || !sid || c.c.p(c.d = rreq(a)),
+        (a) => c.j || !sid || c.d.q(c.e = rreq(a)),
         () => drop(c)
       );
     };
     const attach = (c, h) => {
       if (!ack(h.ack)) return end(c, 4400, "bad ack");
-      for (const t of [c.y, bt, rt]) clearTimeout(t);
+      for (const t of [c.z, bt, rt]) clearTimeout(t);
       race.delete(c);
       let late;
       for (const x of race) {
-        if (x.d.sid || x.name != "websocket") drop(x);
+        if (x.e.sid || x.name != "websocket") drop(x);
         else late = x;
       }
       att = null;
       probe = late;
-      if (late) late.w = (code) => probed(0, code);
+      if (late) late.x = (code) => probed(0, code);
       drop(cur);
       cur = c;
       hello = h;
-      if (c.d.sid) told = c.d.ack;
-      c.n = now();
-      c.D = setInterval(() => tick(c), Math.min(1e3, h.hb / 4));
+      if (c.e.sid) told = c.e.ack;
+      c.o = now();
+      c.C = setInterval(() => tick(c), Math.min(1e3, h.hb / 4));
       fails = 0;
       if (c.name == "websocket") pd = o.reprobeMin, pl = 0;
       try {
@@ -380,7 +380,7 @@ var Lifeline = class extends EventTarget {
         fire("reconnected");
       }
       arm();
-      c.c.g();
+      c.d.a();
     };
     const recall = () => {
       try {
@@ -391,8 +391,8 @@ var Lifeline = class extends EventTarget {
     };
     const tick = (c) => {
       const h = hello, t = now();
-      if (t - c.b > h.hb + h.hbt) end(c, 0);
-      else if (t - c.n >= h.hb / 2) c.c.l?.();
+      if (t - c.c > h.hb + h.hbt) end(c, 0);
+      else if (t - c.o >= h.hb / 2) c.d.m?.();
     };
     const lost = (code, reason) => {
       if (gone(code, reason)) return;
@@ -484,8 +484,8 @@ var Lifeline = class extends EventTarget {
       ll.dispatchEvent(Object.assign(new Event(type), props));
     };
     const rcv = (c, f) => {
-      if (c.e) return;
-      c.b = now();
+      if (c.j) return;
+      c.c = now();
       try {
         const s = typeof f == "string", t = s && f[0], v = s && f.slice(1);
         if (t == "H") return greet(c, JSON.parse(v));
@@ -498,21 +498,20 @@ var Lifeline = class extends EventTarget {
         else if (t == "M") data(c, v);
         else if (t == "B") data(c, unb64(v));
         else if ("QYX".includes(t)) data(c, f, 1);
-        else if (t == "S" && num(v) > 0) c.x = num(v);
+        else if (t == "S" && num(v) > 0) c.y = num(v);
         else if (t == "A") {
           if (!ack(num(v))) throw Error("bad ack");
         } else if (t == "P") {
-          if (rx > told || now() - c.n >= hello.hb / 2) c.c.l?.();
+          if (rx > told || now() - c.o >= hello.hb / 2) c.d.m?.();
         } else throw Error("bad frame");
       } catch (e) {
         end(c, c == cur ? 4400 : 0, e.message);
       }
     };
     const data = (c, d, typed) => {
-      const s = c.x++;
-      if (!s) throw Error("no S frame");
+      const s = c.y++;
+      if (!s || s > rx + 1) throw Error("bad sequence");
       if (s <= rx) return;
-      if (s > rx + 1) throw Error("bad sequence");
       rx = s;
       rxb += d.length;
       if (rx - told >= 32 || rxb >= hello.queue / 4) flush();
@@ -540,7 +539,7 @@ var Lifeline = class extends EventTarget {
       }
     };
     const flush = () => {
-      cur?.c.g();
+      cur?.d.a();
     };
     const put = (d, n) => {
       if (n > (hello?.msg || 65536)) throw RangeError("Lifeline: message too big");
@@ -576,11 +575,11 @@ var Lifeline = class extends EventTarget {
     const page = o.page ?? globalThis, hint = (e) => {
       const t = e.type;
       if (t == "pagehide") e.persisted || ll.close();
-      else if (cur) (t == "offline" || e.persisted || now() - cur.b > hello.hb) && end(cur, 0);
+      else if (cur) (t == "offline" || e.persisted || now() - cur.c > hello.hb) && end(cur, 0);
       else if (sid && !att) clearTimeout(bt), resume();
     };
     PAGE.map((t) => page.addEventListener?.(t, hint, true));
-    ll.F = finish;
+    ll.E = finish;
     const ext = globalThis[HOOK]?.(ll, q, put);
     down();
     fresh();

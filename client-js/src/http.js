@@ -1,7 +1,7 @@
 // What the HTTP transports (stream.js, poll.js) share: requests with the Lifeline
 // headers, error responses, and the uplink, POST send (docs/protocol.md §1, §5). They
 // talk to the client only through the host s (the interface is described in lifeline.js).
-import { event, parser, b64, utf8, backoff, num, closeOf } from './frame.js'
+import { event, parser, b64, utf8, backoff, closeOf } from './frame.js'
 
 // conn returns the base of an HTTP connection, and the signal of its requests: aborting
 // it aborts them; flushing it sends what the session has for the server (idle: a P if
@@ -69,15 +69,12 @@ async function uplink(me, idle) {
     for (let n = 0; ; idle = 0) {
       const { _s: s, _name: name, _sig: sig } = u._c
       if (sig.aborted) return
-      const [q, base, , h] = s._out(), had = q.length, [body, closing, k] = batch(s, name, idle)
+      const [q, base, , h] = s._out(), had = q.length, [body, closing] = batch(s, name, idle)
       if (!body) return
-      s._wrote(base + k - 1)
       try {
-        const res = await request(s, 'send', s._id(), AbortSignal.timeout(h.hb + h.hbt), body, closing)
-        const text = await res.text()
-        // The response acknowledges what the server holds (the host ignores it once
-        // the connection is gone, after a reset say).
-        parser(f => f[0] == 'A' && s._acked(num(f.slice(1))))(text)
+        // The response acknowledges what the server holds: its A frame goes to the
+        // host as any (ignored once the connection is gone, after a reset say).
+        parser(s._in)(await (await request(s, 'send', s._id(), AbortSignal.timeout(h.hb + h.hbt), body, closing)).text())
         // The close went through: the session ended with the application's code.
         if (closing) return s._end(1000)
         // The server took none of the messages sent (its queue is full): do not hammer
@@ -96,12 +93,12 @@ async function uplink(me, idle) {
 
 const sleep = (s, n) => new Promise(r => setTimeout(r, backoff(s._o, n)))
 
-// batch builds the next send body, whether it carries the close, and how many
-// messages it carries: the
+// batch builds the next send body (counted as written) and whether it carries the
+// close: the
 // unacknowledged messages (within the hello's batch and body limits), the ack due on a
 // stream, the close once every message is acknowledged, or a heartbeat when idle. ''
 // means nothing to send.
-function batch(s, name, idle) {
+export function batch(s, name, idle) {
   const [q, base, close, h] = s._out()
   let b = q.length ? event('S' + base) : '', k = 0, size = 0
   for (const [d] of q) {
@@ -115,5 +112,6 @@ function batch(s, name, idle) {
   if (a) b += event(a)
   const closing = close && !q.length
   if (closing) b += event('C' + close.join(' '))
-  return [b || (idle ? event('P') : ''), closing, k]
+  if ((b ||= idle ? event('P') : '')) s._wrote(base + k - 1)
+  return [b, closing]
 }

@@ -25,13 +25,12 @@
 //   _wrote(n)            something was written now; n: the highest message number
 //                        written, if any
 //   _ack()               the ack frame due ('A<n>'), counted as sent; undefined if none
-//   _acked(n)            the server acknowledged the messages up to n (a send response)
 //   _id(ack)             {sid, token} for a request, with ack (the highest number held)
 //                        when ack is true
 //   _up                  an object the HTTP transports share across a client's
 //                        connections (their one-POST-at-a-time uplink); the client never
 //                        reads it
-// Once the client has dropped the connection, the host ignores its _in, _end and _acked.
+// Once the client has dropped the connection, the host ignores its _in and _end.
 //
 // What a transport is told (the transport object):
 //   _flush()             write what the session has for the server (host._out)
@@ -186,7 +185,6 @@ export class Lifeline extends EventTarget {
             if (n > sent) sent = n
           },
           _ack: takeAck,
-          _acked: n => c._dead || ack(n),
           _id: a => ({ sid, token: tok, ack: a && rx }),
         },
         req,
@@ -501,10 +499,9 @@ export class Lifeline extends EventTarget {
 
     // data delivers one message (or Q, Y, X frame: typed) numbered by c's last S frame.
     const data = (c, d, typed) => {
-      const s = c._seq++ // (a throw ends c)
-      if (!s) throw Error('no S frame')
+      const s = c._seq++ // (a throw ends c; no S frame before it is a bad sequence too)
+      if (!s || s > rx + 1) throw Error('bad sequence')
       if (s <= rx) return
-      if (s > rx + 1) throw Error('bad sequence')
       rx = s
       rxb += d.length
       // An ack is due at once at 32 messages or a quarter of the queue, else 5 to 10 s

@@ -10,6 +10,6 @@ export function stream(s, req) {
   request(s, 'stream', req, sig)
     .then(res => read(s, sig, res))
     // A clean end is the server recycling the stream: the client reopens it at once.
-    .then(() => s._end(-1), e => s._end(e._cc || 0, e.message))
+    .then(() => s._end(-1), e => s._end(e._cc | 0, e.message))
   return c
 }

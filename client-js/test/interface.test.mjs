@@ -11,7 +11,7 @@ import { stream } from '../src/stream.js'
 import { poll } from '../src/poll.js'
 import { parser } from '../src/frame.js'
 
-const HOST = ['_o', '_url', '_in', '_heard', '_end', '_out', '_wrote', '_ack', '_acked', '_id', '_up']
+const HOST = ['_o', '_url', '_in', '_heard', '_end', '_out', '_wrote', '_ack', '_id', '_up']
 const TRANSPORT = ['_flush', '_beat', '_abort', '_resume']
 const HELLO = { v: 1, sid: 's', token: 't', ack: 0, hb: 15000, hbt: 10000, resume: 60000, msg: 65536, batch: 100, body: 1048576, queue: 1048576 }
 const sleep = ms => new Promise(r => setTimeout(r, ms))
@@ -41,7 +41,6 @@ function fakeHost(o) {
       state.ack = undefined
       return a
     },
-    _acked: n => calls.push(['acked', n]),
     _id: a => ({ sid: 's', token: 't', ack: a && state.rx }),
   }
   const host = new Proxy(impl, {
@@ -129,12 +128,19 @@ for (const [name, open] of [['stream', stream], ['poll', poll]])
     onlyInterface(t)
     await sleep(20)
     assert.deepEqual(calls.filter(c => c[0] == 'in').map(c => c[1]), ['H' + JSON.stringify(HELLO), 'S1', 'Mx'])
+    if (name == 'poll') {
+      // The next poll carries the messages waiting (a POST poll), with the ack.
+      const next = reqs.filter(r => r.ep == 'poll')[1]
+      assert.equal(next.init.method, 'POST')
+      assert.deepEqual(frames(next.init.body), ['S1', 'Ma', 'Mb'])
+      assert.equal(next.init.headers['Lifeline-ack'], 0)
+    }
     t._flush()
     await sleep(20)
     const send = reqs.find(r => r.ep == 'send')
     assert.equal(send.init.headers['Lifeline-session'], 's')
     assert.deepEqual(frames(send.init.body).slice(0, 3), ['S1', 'Ma', 'Mb'])
-    assert.ok(calls.some(c => c[0] == 'acked' && c[1] == 2))
+    assert.ok(calls.some(c => c[0] == 'in' && c[1] == 'A2'), "the send response's ack goes to the host")
     // The close goes out once every message is acknowledged; its response ends the
     // connection with 1000.
     state.q = []

@@ -320,6 +320,28 @@ describe('race (protocol.md §4)', () => {
     assert.equal(h.calls.filter(c => c.ep == 'send').length, 0, 'polls confirm and ack: no POST needed')
   })
 
+  test('what is sent in answer to a polled message rides the next poll (a POST poll), whose answer acks it', async t => {
+    const h = setup(t, { transports: ['poll'] })
+    ;(await h.call('poll0')).reply(200, sse([H()]))
+    await h.event('open')
+    h.ll.onmessage = e => h.ll.send('re:' + e.data)
+    ;(await h.call('poll1')).reply(200, sse(['S1', 'Ma', 'Mb']))
+    const p2 = await h.call('poll2')
+    assert.equal(p2.method, 'POST')
+    assert.deepEqual(parseAll(p2.body), ['S1', 'Mre:a', 'Mre:b'])
+    assert.deepEqual([header(p2, 'Ack'), header(p2, 'Conn')], ['2', '0'])
+    assert.equal(h.ll.bufferedAmount, 8)
+    p2.reply(200, sse(['A2']))
+    const p3 = await h.call('poll3')
+    assert.equal(p3.method, 'GET', 'nothing left to carry')
+    assert.equal(h.ll.bufferedAmount, 0, 'the poll answer acknowledged both')
+    // Sent while a poll is held: POST send, as before.
+    h.ll.send('later')
+    const s = await h.call('send0')
+    assert.deepEqual(parseAll(s.body), ['S3', 'Mlater'])
+    assert.equal(h.calls.filter(c => c.ep == 'send').length, 1)
+  })
+
   test('a late WebSocket hello moves the live session onto the WebSocket with a second R', async t => {
     // The server acks the A0-only confirmation; other sends stay pending (not acknowledged).
     const h = setup(t, {}, { onSend: c => (c.body == event('A0') ? sse(['A0']) : null) })
