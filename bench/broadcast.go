@@ -19,8 +19,10 @@ import (
 )
 
 // The broadcast mode: every session joins one group; the parent asks the child
-// (GET /broadcast) for a message to all, count times at rate per second, each carrying
-// the time it was asked for; each client notes when it gets it. Reported: the delivery
+// (GET /broadcast?t=<unix ns>) for a message to all, count times at rate per second,
+// each carrying t, the time the parent asked for it (not the time the server got to
+// the ask: a server still busy with the last broadcast must not hide that wait); each
+// client notes when it gets it. Reported: the delivery
 // delay's p50 and p99 and the share delivered, and the server's CPU per delivery.
 //
 // The bare baseline is coder/websocket's own fan-out at its simplest: the request
@@ -30,6 +32,14 @@ import (
 func broadcastPayload(t time.Time) []byte {
 	p := strconv.AppendInt(nil, t.UnixNano(), 10)
 	return append(p, strings.Repeat(" ", 100-len(p))...)
+}
+
+// askedAt is the time the parent asked for a broadcast: its t parameter, else now.
+func askedAt(r *http.Request) time.Time {
+	if ns, err := strconv.ParseInt(r.URL.Query().Get("t"), 10, 64); err == nil {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
 }
 
 func payloadTime(p []byte) time.Time {
@@ -58,7 +68,7 @@ func broadcastHandlers(tr string) (sessions, trigger http.Handler) {
 			mu.Unlock()
 		})
 		trigger = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p := broadcastPayload(time.Now())
+			p := broadcastPayload(askedAt(r))
 			mu.Lock()
 			all := make([]*websocket.Conn, 0, len(conns))
 			for c := range conns {
@@ -87,7 +97,7 @@ func broadcastHandlers(tr string) (sessions, trigger http.Handler) {
 	mux := http.NewServeMux()
 	mux.Handle("/ll/", srv)
 	trigger = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, srv.Broadcast("all", session.Text, broadcastPayload(time.Now())))
+		fmt.Fprint(w, srv.Broadcast("all", session.Text, broadcastPayload(askedAt(r))))
 	})
 	return mux, trigger
 }
@@ -160,7 +170,7 @@ func (f *fanout) broadcast(count int, rate float64) bcastResult {
 		asks.Add(1)
 		go func() { // a slow fan-out must not hold the next broadcast back
 			defer asks.Done()
-			res, err := trigger.Get(trig)
+			res, err := trigger.Get(trig + "?t=" + strconv.FormatInt(time.Now().UnixNano(), 10))
 			if err != nil {
 				log.Printf("broadcast %s: %v", f.tr, err)
 				return

@@ -4,17 +4,20 @@
 //
 // echo: each socket's "m" event is emitted back to it.
 // broadcast: GET /broadcast emits one "b" event to every socket (encoded once by the
-// adapter) carrying the unix time in ns padded to 100 bytes, and answers the number of
-// connected clients.
+// adapter) carrying the unix time in ns of the ask (its t parameter) padded to 100
+// bytes, and answers the number of connected clients.
 'use strict'
 const http = require('node:http')
 const { Server } = require('socket.io')
 
 const mode = process.argv[2] || 'echo'
 const srv = http.createServer((req, res) => {
-  if (req.url === '/broadcast') {
-    const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n
-    io.emit('b', ns.toString().padEnd(100, ' '))
+  const u = new URL(req.url, 'http://127.0.0.1')
+  if (u.pathname === '/broadcast') {
+    // t: when the bench asked (unix ns), so that an ask that waited behind the last
+    // broadcast counts its wait; now when absent.
+    const ns = u.searchParams.get('t') ?? String(BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n)
+    io.emit('b', ns.padEnd(100, ' '))
     res.end(String(io.engine.clientsCount))
     return
   }
