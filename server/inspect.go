@@ -115,7 +115,7 @@ func (srv *Server) initInspector() {
 	srv.obs.list.Store(&observerList{inspect: in})
 
 	guard := func(h http.HandlerFunc) endpoint {
-		return endpoint{"", func(w http.ResponseWriter, r *http.Request) {
+		return endpoint{nil, func(w http.ResponseWriter, r *http.Request) {
 			if !allow(r) {
 				http.Error(w, "inspector: forbidden", http.StatusForbidden)
 				return

@@ -16,12 +16,7 @@ import (
 // answer ends with the server's ack, so a client that has something to send when it
 // polls makes one request instead of two (§5).
 func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
-	post := r.Method == http.MethodPost
-	if !post && r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
+	post := r.Method == http.MethodPost // (the endpoint takes GET and POST only)
 	if post && r.Header.Get(transport.HeaderSession) == "" {
 		srv.fail(w, r, closecode.Protocol, "a POST poll names its session")
 		return
@@ -72,8 +67,7 @@ func (srv *Server) servePoll(w http.ResponseWriter, r *http.Request) {
 		// The ack goes first (a C, if any, must stay last); alone, it does not answer
 		// the poll.
 		n := len(buf)
-		b.scratch = transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received())
-		buf = transport.AppendEvent(buf, b.scratch)
+		buf = b.appendAck(buf, s)
 		srv.stats.out(0, len(buf)-n)
 		if held == n {
 			held = len(buf)

@@ -37,9 +37,15 @@ func (srv *Server) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plainHeaders(w.Header())
-	b.scratch = transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received())
-	b.out = transport.AppendEvent(b.out[:0], b.scratch)
+	b.out = b.appendAck(b.out[:0], s)
 	w.Write(b.out)
+}
+
+// appendAck appends the A frame of s's cumulative ack to dst, built in b's scratch: a
+// send response's only frame, a POST poll answer's first.
+func (b *batch) appendAck(dst []byte, s *engine.Session) []byte {
+	b.scratch = transport.AppendNum(b.scratch[:0], transport.FrameAck, s.Received())
+	return transport.AppendEvent(dst, b.scratch)
 }
 
 // batch is what one send request needs besides its body, pooled (Server.batches): the

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,15 +79,15 @@ func New(h Handler, opts *Options) *Server {
 	srv.cfg = srv.opts.sessionConfig()
 	srv.log = srv.opts.Logger
 	srv.endpoints = map[string]endpoint{
-		"/ws":     {http.MethodGet, srv.serveWebSocket},
-		"/stream": {http.MethodGet, srv.serveStream},
-		"/poll":   {"", srv.servePoll}, // GET, or POST with a send body
-		"/send":   {http.MethodPost, srv.serveSend},
+		"/ws":     {onlyGet, srv.serveWebSocket},
+		"/stream": {onlyGet, srv.serveStream},
+		"/poll":   {getOrPost, srv.servePoll}, // POST: a poll with a send body
+		"/send":   {onlyPost, srv.serveSend},
 
-		"/lifeline.js":     {"", moduleAsset()},
-		"/lifeline.min.js": {"", scriptAsset()},
-		"/request.js":      {"", requestModuleAsset()},
-		"/request.min.js":  {"", requestScriptAsset()},
+		"/lifeline.js":     {nil, moduleAsset()},
+		"/lifeline.min.js": {nil, scriptAsset()},
+		"/request.js":      {nil, requestModuleAsset()},
+		"/request.min.js":  {nil, requestScriptAsset()},
 	}
 	srv.initInspector() // inspect.go
 	srv.sessions.init()
@@ -144,8 +145,8 @@ func (srv *Server) serve(w http.ResponseWriter, r *http.Request, endpoint string
 	switch {
 	case !found:
 		http.NotFound(w, r)
-	case e.method != "" && r.Method != e.method:
-		w.Header().Set("Allow", e.method+", OPTIONS")
+	case e.methods != nil && !slices.Contains(e.methods, r.Method):
+		w.Header().Set("Allow", strings.Join(e.methods, ", ")+", OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
 		if rl := srv.relay(r); rl != nil {
@@ -164,10 +165,17 @@ func (srv *Server) relay(r *http.Request) Relay {
 	return nil
 }
 
+// The methods of the endpoints.
+var (
+	onlyGet   = []string{http.MethodGet}
+	onlyPost  = []string{http.MethodPost}
+	getOrPost = []string{http.MethodGet, http.MethodPost}
+)
+
 // endpoint is one of docs/protocol.md §1's endpoints.
 type endpoint struct {
-	method string // "": the handler checks the method itself
-	serve  http.HandlerFunc
+	methods []string // nil: the handler checks the method itself
+	serve   http.HandlerFunc
 }
 
 // fail answers an HTTP request with the status for code and a C frame body, and logs.
